@@ -1,0 +1,141 @@
+//! Content codings and MIME types: decoding `gzip`, `deflate` and `br` bodies (with a cap
+//! on the decoded size), and telling text from binary.
+
+use std::io::Read;
+
+/// Why a body could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The coding is not one harp knows.
+    #[error("unsupported content-encoding {0:?}")]
+    Unsupported(String),
+    /// The bytes are not valid for the coding.
+    #[error("corrupt {coding} body: {source}")]
+    Corrupt {
+        /// The coding that failed.
+        coding: String,
+        /// The decoder's complaint.
+        source: std::io::Error,
+    },
+    /// Decoding would exceed the size cap (a decompression bomb, or simply too big).
+    #[error("decoded body exceeds {limit} bytes")]
+    TooLarge {
+        /// The cap in bytes.
+        limit: u64,
+    },
+}
+
+/// Decodes `body` according to a `Content-Encoding` header value (codings listed in the
+/// order applied, so undone last to first). `identity` and empty codings are skipped.
+pub fn decode(content_encoding: &str, body: &[u8], limit: u64) -> Result<Vec<u8>, DecodeError> {
+    let mut data = body.to_vec();
+    for coding in content_encoding.rsplit(',') {
+        let coding = coding.trim().to_ascii_lowercase();
+        data = match coding.as_str() {
+            "" | "identity" => continue,
+            "gzip" | "x-gzip" => read_capped(flate2::read::MultiGzDecoder::new(&data[..]), &coding, limit)?,
+            "deflate" => {
+                // RFC 9110 says zlib; some servers send raw deflate. Try zlib first.
+                match read_capped(flate2::read::ZlibDecoder::new(&data[..]), &coding, limit) {
+                    Ok(out) => out,
+                    Err(DecodeError::TooLarge { limit }) => return Err(DecodeError::TooLarge { limit }),
+                    Err(_) => read_capped(flate2::read::DeflateDecoder::new(&data[..]), &coding, limit)?,
+                }
+            }
+            "br" => read_capped(brotli::Decompressor::new(&data[..], 8192), &coding, limit)?,
+            other => return Err(DecodeError::Unsupported(other.to_string())),
+        };
+    }
+    Ok(data)
+}
+
+fn read_capped(reader: impl Read, coding: &str, limit: u64) -> Result<Vec<u8>, DecodeError> {
+    let mut out = Vec::new();
+    let read = reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|source| DecodeError::Corrupt {
+            coding: coding.to_string(),
+            source,
+        })?;
+    if read as u64 > limit {
+        return Err(DecodeError::TooLarge { limit });
+    }
+    Ok(out)
+}
+
+/// The MIME type without parameters, lower-cased (`text/html; charset=utf-8` → `text/html`).
+pub fn essence(mime: &str) -> String {
+    mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// True for MIME types whose bodies are text: `text/*`, JSON, XML, JavaScript, forms,
+/// GraphQL, YAML, SVG and their `+json`/`+xml` variants.
+pub fn is_textual(mime: &str) -> bool {
+    let m = essence(mime);
+    m.starts_with("text/")
+        || m.ends_with("+json")
+        || m.ends_with("+xml")
+        || matches!(
+            m.as_str(),
+            "application/json"
+                | "application/javascript"
+                | "application/ecmascript"
+                | "application/x-javascript"
+                | "application/xml"
+                | "application/x-www-form-urlencoded"
+                | "application/graphql"
+                | "application/x-ndjson"
+                | "application/yaml"
+                | "application/x-yaml"
+                | "image/svg+xml"
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn decodes_stacked_codings() {
+        let mut br = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 5, 22);
+            w.write_all(&gzip(b"hello")).unwrap();
+        }
+        assert_eq!(decode("gzip, br", &br, 1 << 20).unwrap(), b"hello");
+        assert_eq!(decode("identity", b"x", 10).unwrap(), b"x");
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(b"zz").unwrap();
+        assert_eq!(decode("deflate", &z.finish().unwrap(), 10).unwrap(), b"zz");
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        raw.write_all(b"raw").unwrap();
+        assert_eq!(decode("deflate", &raw.finish().unwrap(), 10).unwrap(), b"raw");
+    }
+
+    #[test]
+    fn refuses_bombs_corruption_and_unknown_codings() {
+        let bomb = gzip(&vec![0u8; 1 << 20]);
+        assert!(matches!(decode("gzip", &bomb, 1000), Err(DecodeError::TooLarge { .. })));
+        assert!(matches!(decode("gzip", b"not gzip", 1000), Err(DecodeError::Corrupt { .. })));
+        assert!(matches!(decode("zstd", b"x", 1000), Err(DecodeError::Unsupported(_))));
+    }
+
+    #[test]
+    fn textual_types() {
+        assert!(is_textual("text/html; charset=utf-8"));
+        assert!(is_textual("application/vnd.api+json"));
+        assert!(is_textual("image/svg+xml"));
+        assert!(!is_textual("image/png"));
+        assert!(!is_textual("application/octet-stream"));
+        assert!(!is_textual(""));
+    }
+}

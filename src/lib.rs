@@ -1,0 +1,20 @@
+//! harp: record HTTP(S) traffic into HAR files through an intercepting forward proxy,
+//! replay it offline, and serve Postman-style mocks.
+//!
+//! # Layout
+//! - [`ca`]: the local root CA and per-host leaf certificates.
+//! - [`proxy`]: listener, CONNECT + TLS interception, upstream client; calls a [`proxy::Handler`].
+//! - [`record`]: the handler that forwards and turns exchanges into HAR entries.
+//! - [`har`]: the HAR model and atomic writing.
+//! - [`glob`]: Playwright-style URL globs.
+//! - [`codec`]: content codings and MIME helpers.
+//!
+//! The command line lives in the binary; nothing here reads the environment, prints or
+//! exits.
+
+pub mod ca;
+pub mod codec;
+pub mod glob;
+pub mod har;
+pub mod proxy;
+pub mod record;

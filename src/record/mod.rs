@@ -1,0 +1,176 @@
+//! Recording: a [`Handler`] that forwards every request upstream and turns each exchange
+//! whose URL matches the `--url` globs into a HAR entry.
+//!
+//! Matching exchanges are buffered whole (the HAR needs the bodies); the others stream
+//! through untouched. Entries are kept in arrival order and handed out as a [`Har`].
+
+mod entry;
+
+pub use entry::{
+    iso8601, to_entry, version_str, ContentPolicy, EntryOptions, Exchange, Mode, RequestRecord,
+    ResponseRecord, DEFAULT_REDACT, REDACTED,
+};
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, Version};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use crate::glob::UrlGlobs;
+use crate::har::{Creator, Entry, Har, Log};
+use crate::proxy::body::{boxed, full, text_response};
+use crate::proxy::{strip_hop_by_hop, Body, Handler, RequestContext, Upstream};
+
+/// How the recorder behaves.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    /// Which URLs are recorded (all when empty).
+    pub globs: UrlGlobs,
+    /// How entries are built.
+    pub entry: EntryOptions,
+    /// Largest request or response body recorded, in bytes; a larger request gets 413, a
+    /// larger response 502, so nothing is silently truncated.
+    pub max_body: usize,
+}
+
+/// The recording handler.
+pub struct Recorder {
+    options: RecordOptions,
+    /// Finished entries with their arrival number, for start-order output.
+    entries: Mutex<Vec<(u64, Entry)>>,
+}
+
+impl Recorder {
+    /// A recorder with no entries yet.
+    pub fn new(options: RecordOptions) -> Self {
+        Self {
+            options,
+            entries: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// How many exchanges were recorded so far.
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The HAR document of everything recorded so far, entries in start order.
+    pub fn to_har(&self) -> Har {
+        let mut entries = self
+            .entries
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone());
+        entries.sort_by_key(|(id, _)| *id);
+        Har {
+            log: Log {
+                creator: Creator::default(),
+                entries: entries.into_iter().map(|(_, e)| e).collect(),
+                ..Log::default()
+            },
+            extra: Default::default(),
+        }
+    }
+
+    fn push(&self, id: u64, entry: Entry) {
+        match self.entries.lock() {
+            Ok(mut entries) => entries.push((id, entry)),
+            Err(poisoned) => poisoned.into_inner().push((id, entry)),
+        }
+    }
+
+    async fn record(&self, req: Request<Incoming>, ctx: RequestContext, upstream: &Upstream) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, self.options.max_body).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) => {
+                if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                    return text_response(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("harp: request body over {} bytes (--max-body)", self.options.max_body),
+                    );
+                }
+                tracing::debug!("{} {}: client body failed: {err}", parts.method, parts.uri);
+                return text_response(StatusCode::BAD_REQUEST, format!("harp: reading the request body failed: {err}"));
+            }
+        };
+        let request = RequestRecord {
+            method: parts.method.clone(),
+            url: parts.uri.to_string(),
+            version: parts.version,
+            headers: parts.headers.clone(),
+            body: body.clone(),
+        };
+        let mut exchange = Exchange {
+            started: ctx.started,
+            request,
+            response: Err(String::new()),
+            wait_ms: 0.0,
+            receive_ms: 0.0,
+            server_ip: None,
+        };
+
+        let sent = Instant::now();
+        let up = match upstream.send(Request::from_parts(parts, full(body))).await {
+            Ok(up) => up,
+            Err(err) => {
+                tracing::warn!("{err}");
+                exchange.wait_ms = ms(sent);
+                exchange.response = Err(err.to_string());
+                self.push(ctx.id, to_entry(&exchange, &self.options.entry));
+                return err.to_response();
+            }
+        };
+        exchange.wait_ms = ms(sent);
+        exchange.server_ip = up.remote_addr.map(|a| a.ip());
+        let head_at = Instant::now();
+        let (mut parts, body) = up.response.into_parts();
+        let body: Bytes = match Limited::new(body, self.options.max_body).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) => {
+                let reason = if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                    format!("response body over {} bytes (--max-body)", self.options.max_body)
+                } else {
+                    format!("response body failed: {err}")
+                };
+                tracing::warn!("{} {}: {reason}", exchange.request.method, exchange.request.url);
+                exchange.response = Err(reason.clone());
+                self.push(ctx.id, to_entry(&exchange, &self.options.entry));
+                return text_response(StatusCode::BAD_GATEWAY, format!("harp: upstream {reason}"));
+            }
+        };
+        exchange.receive_ms = ms(head_at);
+        exchange.response = Ok(ResponseRecord {
+            status: parts.status,
+            version: parts.version,
+            headers: parts.headers.clone(),
+            body: body.clone(),
+        });
+        self.push(ctx.id, to_entry(&exchange, &self.options.entry));
+
+        strip_hop_by_hop(&mut parts.headers);
+        parts.version = Version::HTTP_11;
+        Response::from_parts(parts, full(body))
+    }
+}
+
+impl Handler for Recorder {
+    async fn handle(&self, req: Request<Incoming>, ctx: RequestContext, upstream: &Upstream) -> Response<Body> {
+        if !self.options.globs.is_match(&req.uri().to_string()) {
+            return upstream.forward(req.map(boxed)).await;
+        }
+        self.record(req, ctx, upstream).await
+    }
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
