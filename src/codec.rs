@@ -34,13 +34,19 @@ pub fn decode(content_encoding: &str, body: &[u8], limit: u64) -> Result<Vec<u8>
         let coding = coding.trim().to_ascii_lowercase();
         data = match coding.as_str() {
             "" | "identity" => continue,
-            "gzip" | "x-gzip" => read_capped(flate2::read::MultiGzDecoder::new(&data[..]), &coding, limit)?,
+            "gzip" | "x-gzip" => {
+                read_capped(flate2::read::MultiGzDecoder::new(&data[..]), &coding, limit)?
+            }
             "deflate" => {
                 // RFC 9110 says zlib; some servers send raw deflate. Try zlib first.
                 match read_capped(flate2::read::ZlibDecoder::new(&data[..]), &coding, limit) {
                     Ok(out) => out,
-                    Err(DecodeError::TooLarge { limit }) => return Err(DecodeError::TooLarge { limit }),
-                    Err(_) => read_capped(flate2::read::DeflateDecoder::new(&data[..]), &coding, limit)?,
+                    Err(DecodeError::TooLarge { limit }) => {
+                        return Err(DecodeError::TooLarge { limit })
+                    }
+                    Err(_) => {
+                        read_capped(flate2::read::DeflateDecoder::new(&data[..]), &coding, limit)?
+                    }
                 }
             }
             "br" => read_capped(brotli::Decompressor::new(&data[..], 8192), &coding, limit)?,
@@ -67,7 +73,11 @@ fn read_capped(reader: impl Read, coding: &str, limit: u64) -> Result<Vec<u8>, D
 
 /// The MIME type without parameters, lower-cased (`text/html; charset=utf-8` → `text/html`).
 pub fn essence(mime: &str) -> String {
-    mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    mime.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// True for MIME types whose bodies are text: `text/*`, JSON, XML, JavaScript, forms,
@@ -116,17 +126,30 @@ mod tests {
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(b"zz").unwrap();
         assert_eq!(decode("deflate", &z.finish().unwrap(), 10).unwrap(), b"zz");
-        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut raw =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         raw.write_all(b"raw").unwrap();
-        assert_eq!(decode("deflate", &raw.finish().unwrap(), 10).unwrap(), b"raw");
+        assert_eq!(
+            decode("deflate", &raw.finish().unwrap(), 10).unwrap(),
+            b"raw"
+        );
     }
 
     #[test]
     fn refuses_bombs_corruption_and_unknown_codings() {
         let bomb = gzip(&vec![0u8; 1 << 20]);
-        assert!(matches!(decode("gzip", &bomb, 1000), Err(DecodeError::TooLarge { .. })));
-        assert!(matches!(decode("gzip", b"not gzip", 1000), Err(DecodeError::Corrupt { .. })));
-        assert!(matches!(decode("zstd", b"x", 1000), Err(DecodeError::Unsupported(_))));
+        assert!(matches!(
+            decode("gzip", &bomb, 1000),
+            Err(DecodeError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            decode("gzip", b"not gzip", 1000),
+            Err(DecodeError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            decode("zstd", b"x", 1000),
+            Err(DecodeError::Unsupported(_))
+        ));
     }
 
     #[test]

@@ -50,7 +50,11 @@ impl UrlGlobs {
             builder.add(compiled);
         }
         let set = builder.build().map_err(|e| GlobError {
-            glob: globs.iter().map(|g| g.as_ref()).collect::<Vec<_>>().join(" "),
+            glob: globs
+                .iter()
+                .map(|g| g.as_ref())
+                .collect::<Vec<_>>()
+                .join(" "),
             reason: e.to_string(),
         })?;
         Ok(Self {
@@ -140,19 +144,47 @@ mod tests {
         ("https://example.com/*", "https://example.com/a/b", false),
         ("https://example.com/**", "https://example.com/a/b/c", true),
         ("http://localhost:*/x", "http://localhost:8080/x", true),
-        ("**/*.{png,jpg}", "https://cdn.example.com/img/logo.png", true),
-        ("**/*.{png,jpg}", "https://cdn.example.com/img/logo.jpg", true),
-        ("**/*.{png,jpg}", "https://cdn.example.com/img/logo.gif", false),
+        (
+            "**/*.{png,jpg}",
+            "https://cdn.example.com/img/logo.png",
+            true,
+        ),
+        (
+            "**/*.{png,jpg}",
+            "https://cdn.example.com/img/logo.jpg",
+            true,
+        ),
+        (
+            "**/*.{png,jpg}",
+            "https://cdn.example.com/img/logo.gif",
+            false,
+        ),
         ("**/search?q=*", "https://example.com/search?q=rust", true),
         ("**/search?q=*", "https://example.com/searchXq=rust", false),
         ("**/search?q=*", "https://example.com/search", false),
         ("**/a[1]", "https://example.com/a[1]", true),
         ("**/a[1]", "https://example.com/a1", false),
-        ("https://**.example.com/x", "https://api.example.com/x", true),
-        ("https://**.example.com/x", "https://a.b.example.com/x", true),
+        (
+            "https://**.example.com/x",
+            "https://api.example.com/x",
+            true,
+        ),
+        (
+            "https://**.example.com/x",
+            "https://a.b.example.com/x",
+            true,
+        ),
         ("**", "https://anything/at/all?x=1", true),
-        ("https://example.com/users/\\*", "https://example.com/users/*", true),
-        ("https://example.com/users/\\*", "https://example.com/users/1", false),
+        (
+            "https://example.com/users/\\*",
+            "https://example.com/users/*",
+            true,
+        ),
+        (
+            "https://example.com/users/\\*",
+            "https://example.com/users/1",
+            false,
+        ),
     ];
 
     #[test]

@@ -95,7 +95,12 @@ impl LeafIssuer {
     /// literal, IPv6 with or without brackets), minted on first use.
     pub fn server_config(&self, host: &str) -> Result<Arc<ServerConfig>, CaError> {
         let host = normalise_host(host);
-        if let Some(config) = self.cache.lock().ok().and_then(|c| c.map.get(&host).cloned()) {
+        if let Some(config) = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|c| c.map.get(&host).cloned())
+        {
             return Ok(config);
         }
         let config = Arc::new(self.mint(&host)?);

@@ -19,11 +19,16 @@ pub struct CaArgs {
 
 pub fn run(args: CaArgs) -> anyhow::Result<ExitCode> {
     let ca = load_ca(&args.ca_dir)?;
-    let cert = std::fs::canonicalize(ca.cert_path()).unwrap_or_else(|_| ca.cert_path().to_path_buf());
+    let cert =
+        std::fs::canonicalize(ca.cert_path()).unwrap_or_else(|_| ca.cert_path().to_path_buf());
     let cert = cert.display();
     say(format!(
         "{} CA certificate: {cert} (valid until {})",
-        if ca.was_created() { "created" } else { "existing" },
+        if ca.was_created() {
+            "created"
+        } else {
+            "existing"
+        },
         ca.not_after().date()
     ));
     say(format!(

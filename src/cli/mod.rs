@@ -51,7 +51,10 @@ pub fn bad_input(err: impl Into<anyhow::Error>) -> anyhow::Error {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("harp: cannot start the async runtime: {err}");
@@ -69,7 +72,11 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            let code = if err.chain().any(|e| e.is::<BadInput>()) { 2 } else { 1 };
+            let code = if err.chain().any(|e| e.is::<BadInput>()) {
+                2
+            } else {
+                1
+            };
             eprintln!("harp: {err:#}");
             ExitCode::from(code)
         }

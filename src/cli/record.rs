@@ -76,7 +76,10 @@ pub struct RecordArgs {
 pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let globs = UrlGlobs::new(&args.urls).map_err(bad_input)?;
     if args.content == ContentArg::Attach
-        || args.har.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+        || args
+            .har
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
     {
         return Err(bad_input(anyhow::anyhow!(
             "--content attach and .zip output are not implemented yet; use --content embed|omit and a .har path"
@@ -111,7 +114,10 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
 
     let ca = super::ca::load_ca(&args.listen.ca_dir)?;
     if ca.was_created() {
-        tracing::info!("created a new CA: {} (run `harp ca` for how to trust it)", ca.cert_path().display());
+        tracing::info!(
+            "created a new CA: {} (run `harp ca` for how to trust it)",
+            ca.cert_path().display()
+        );
     }
     let tls = Arc::new(LeafIssuer::new(Arc::new(ca)).context("preparing TLS interception")?);
     if args.insecure_upstream {
@@ -130,7 +136,10 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.listen.listen))?;
     let addr = listener.local_addr()?;
     let recorder = Arc::new(Recorder::new(options));
-    say(format!("harp record: listening on http://{addr} (recording to {})", args.har.display()));
+    say(format!(
+        "harp record: listening on http://{addr} (recording to {})",
+        args.har.display()
+    ));
 
     proxy::serve(
         listener,
@@ -145,6 +154,9 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let har = recorder.to_har();
     let count = har.log.entries.len();
     har::write_har(&args.har, &har).context("writing the HAR")?;
-    say(format!("recorded {count} exchange(s) to {}", args.har.display()));
+    say(format!(
+        "recorded {count} exchange(s) to {}",
+        args.har.display()
+    ));
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,9 @@
 mod model;
 mod writer;
 
-pub use model::{Content, Creator, Entry, Extra, Har, Header, Log, PostData, Request, Response, Timings};
+pub use model::{
+    Content, Creator, Entry, Extra, Har, Header, Log, PostData, Request, Response, Timings,
+};
 pub use writer::{check_writable, to_pretty_json, write_har};
 
 use std::path::PathBuf;

@@ -103,7 +103,11 @@ pub struct Entry {
     #[serde(default, deserialize_with = "lenient_string")]
     pub started_date_time: String,
     /// Total time in milliseconds.
-    #[serde(default, deserialize_with = "lenient_f64", serialize_with = "write_number")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_f64",
+        serialize_with = "write_number"
+    )]
     pub time: f64,
     /// The request.
     pub request: Request,
@@ -320,25 +324,53 @@ impl Default for Content {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Timings {
     /// Queued before a connection was available.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "write_opt_number")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "write_opt_number"
+    )]
     pub blocked: Option<f64>,
     /// DNS resolution.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "write_opt_number")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "write_opt_number"
+    )]
     pub dns: Option<f64>,
     /// TCP (and TLS) connection set-up.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "write_opt_number")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "write_opt_number"
+    )]
     pub connect: Option<f64>,
     /// Sending the request.
-    #[serde(default = "minus_one_f", deserialize_with = "lenient_f64", serialize_with = "write_number")]
+    #[serde(
+        default = "minus_one_f",
+        deserialize_with = "lenient_f64",
+        serialize_with = "write_number"
+    )]
     pub send: f64,
     /// Waiting for the first response byte.
-    #[serde(default = "minus_one_f", deserialize_with = "lenient_f64", serialize_with = "write_number")]
+    #[serde(
+        default = "minus_one_f",
+        deserialize_with = "lenient_f64",
+        serialize_with = "write_number"
+    )]
     pub wait: f64,
     /// Reading the response.
-    #[serde(default = "minus_one_f", deserialize_with = "lenient_f64", serialize_with = "write_number")]
+    #[serde(
+        default = "minus_one_f",
+        deserialize_with = "lenient_f64",
+        serialize_with = "write_number"
+    )]
     pub receive: f64,
     /// TLS negotiation.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "write_opt_number")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "write_opt_number"
+    )]
     pub ssl: Option<f64>,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -390,7 +422,11 @@ fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
             .as_i64()
             .or_else(|| n.as_f64().map(|f| f.round() as i64))
             .unwrap_or(-1),
-        Value::String(s) => s.trim().parse::<f64>().map(|f| f.round() as i64).unwrap_or(-1),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .map(|f| f.round() as i64)
+            .unwrap_or(-1),
         _ => -1,
     })
 }

@@ -85,7 +85,11 @@ mod tests {
         write_har(&path, &Har::default()).unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("{\n  \"log\": {\n    \"version\": \"1.2\""));
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
         assert!(check_writable(dir.path()).is_err());
         let err = check_writable(&dir.path().join("missing/a.har")).unwrap_err();
         assert!(err.to_string().contains("missing/a.har"), "{err}");

@@ -34,16 +34,19 @@ pub(super) fn accept(
         _ => {
             return text_response(
                 StatusCode::BAD_REQUEST,
-                format!("harp: CONNECT needs host:port, got {:?}", req.uri().to_string()),
+                format!(
+                    "harp: CONNECT needs host:port, got {:?}",
+                    req.uri().to_string()
+                ),
             )
         }
     };
     tokio::spawn(async move {
         match hyper::upgrade::on(req).await {
-            Ok(upgraded) => {
-                take_over(shared, TokioIo::new(upgraded), authority, client_addr).await
+            Ok(upgraded) => take_over(shared, TokioIo::new(upgraded), authority, client_addr).await,
+            Err(err) => {
+                tracing::debug!("CONNECT {authority} from {client_addr}: upgrade failed: {err}")
             }
-            Err(err) => tracing::debug!("CONNECT {authority} from {client_addr}: upgrade failed: {err}"),
         }
     });
     Response::new(empty())
@@ -58,7 +61,9 @@ async fn take_over<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut first = vec![0u8; 4096];
-    let n = match tokio::time::timeout(shared.config.first_bytes_timeout, stream.read(&mut first)).await {
+    let n = match tokio::time::timeout(shared.config.first_bytes_timeout, stream.read(&mut first))
+        .await
+    {
         Ok(Ok(0)) => return,
         Ok(Ok(n)) => n,
         Ok(Err(err)) => {
@@ -78,12 +83,8 @@ async fn take_over<S>(
     }
 }
 
-async fn intercept<S>(
-    shared: Arc<Shared>,
-    stream: S,
-    authority: Authority,
-    client_addr: SocketAddr,
-) where
+async fn intercept<S>(shared: Arc<Shared>, stream: S, authority: Authority, client_addr: SocketAddr)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let limit = shared.config.handshake_timeout;
@@ -166,12 +167,16 @@ async fn dispatch_intercepted(
     }
     match normalise_uri(req, &Scheme::HTTPS, Some(authority)) {
         Ok(req) => shared.handler.handle(req, ctx, &shared.upstream).await,
-        Err(resp) => resp,
+        Err(reason) => text_response(StatusCode::BAD_REQUEST, format!("harp: {reason}")),
     }
 }
 
-async fn tunnel<S>(shared: Arc<Shared>, mut stream: S, authority: Authority, client_addr: SocketAddr)
-where
+async fn tunnel<S>(
+    shared: Arc<Shared>,
+    mut stream: S,
+    authority: Authority,
+    client_addr: SocketAddr,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     if !shared.handler.allow_tunnel(authority.as_str()) {

@@ -77,18 +77,29 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// A boxed future of a response, as the type-erased handler returns.
-pub(crate) type ResponseFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
+pub(crate) type ResponseFuture<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
 
 /// [`Handler`] with its futures boxed, so the connection code is not generic (which also
 /// keeps rustc's Send checking of spawned tasks out of its higher-ranked-lifetime bugs).
 pub(crate) trait DynHandler: Send + Sync + 'static {
-    fn handle<'a>(&'a self, req: Request<Incoming>, ctx: RequestContext, upstream: &'a Upstream) -> ResponseFuture<'a>;
+    fn handle<'a>(
+        &'a self,
+        req: Request<Incoming>,
+        ctx: RequestContext,
+        upstream: &'a Upstream,
+    ) -> ResponseFuture<'a>;
     fn handle_local(&self, req: Request<Incoming>, ctx: RequestContext) -> ResponseFuture<'_>;
     fn allow_tunnel(&self, authority: &str) -> bool;
 }
 
 impl<H: Handler> DynHandler for H {
-    fn handle<'a>(&'a self, req: Request<Incoming>, ctx: RequestContext, upstream: &'a Upstream) -> ResponseFuture<'a> {
+    fn handle<'a>(
+        &'a self,
+        req: Request<Incoming>,
+        ctx: RequestContext,
+        upstream: &'a Upstream,
+    ) -> ResponseFuture<'a> {
         Box::pin(Handler::handle(self, req, ctx, upstream))
     }
 

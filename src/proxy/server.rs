@@ -126,11 +126,7 @@ pub async fn serve<H: Handler>(
     Ok(())
 }
 
-async fn serve_plain(
-    shared: Arc<Shared>,
-    stream: TcpStream,
-    client_addr: SocketAddr,
-) {
+async fn serve_plain(shared: Arc<Shared>, stream: TcpStream, client_addr: SocketAddr) {
     let svc_shared = shared.clone();
     let service = service_fn(move |req| {
         let shared = svc_shared.clone();
@@ -177,7 +173,7 @@ async fn dispatch_plain(
     }
     let req = match normalise_uri(req, &Scheme::HTTP, None) {
         Ok(req) => req,
-        Err(resp) => return resp,
+        Err(reason) => return text_response(StatusCode::BAD_REQUEST, format!("harp: {reason}")),
     };
     shared.handler.handle(req, ctx, &shared.upstream).await
 }
@@ -206,15 +202,10 @@ pub(super) fn normalise_uri(
     mut req: Request<Incoming>,
     scheme: &Scheme,
     authority: Option<&Authority>,
-) -> Result<Request<Incoming>, Response<Body>> {
+) -> Result<Request<Incoming>, String> {
     let authority = match authority.or(req.uri().authority()) {
         Some(a) => a.clone(),
-        None => {
-            return Err(text_response(
-                StatusCode::BAD_REQUEST,
-                "harp: the request names no host",
-            ))
-        }
+        None => return Err("the request names no host".to_string()),
     };
     let default_port = if *scheme == Scheme::HTTPS { 443 } else { 80 };
     let host = authority.host().to_ascii_lowercase();
@@ -239,10 +230,7 @@ pub(super) fn normalise_uri(
             *req.uri_mut() = uri;
             Ok(req)
         }
-        Err(err) => Err(text_response(
-            StatusCode::BAD_REQUEST,
-            format!("harp: invalid request target: {err}"),
-        )),
+        Err(err) => Err(format!("invalid request target: {err}")),
     }
 }
 
@@ -253,7 +241,10 @@ mod tests {
     #[test]
     fn local_addresses() {
         let me: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-        assert!(is_local(&"http://harp.local/__harp/calls".parse().unwrap(), me));
+        assert!(is_local(
+            &"http://harp.local/__harp/calls".parse().unwrap(),
+            me
+        ));
         assert!(is_local(&"http://127.0.0.1:8080/x".parse().unwrap(), me));
         assert!(is_local(&"http://localhost:8080/x".parse().unwrap(), me));
         assert!(!is_local(&"http://127.0.0.1:9090/x".parse().unwrap(), me));

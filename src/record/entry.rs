@@ -141,7 +141,11 @@ pub fn to_entry(x: &Exchange, opts: &EntryOptions) -> Entry {
         response,
         cache: Value::Object(Default::default()),
         timings,
-        server_ip_address: if full { x.server_ip.map(|ip| ip.to_string()) } else { None },
+        server_ip_address: if full {
+            x.server_ip.map(|ip| ip.to_string())
+        } else {
+            None
+        },
         connection: None,
         comment: None,
         extra: Extra::new(),
@@ -165,7 +169,11 @@ fn request_of(req: &RequestRecord, opts: &EntryOptions) -> Request {
         method: req.method.to_string(),
         url: req.url.clone(),
         http_version: version_str(req.version).to_string(),
-        cookies: if full { request_cookies(&req.headers, opts) } else { Vec::new() },
+        cookies: if full {
+            request_cookies(&req.headers, opts)
+        } else {
+            Vec::new()
+        },
         headers: headers_of(&req.headers, opts),
         query_string,
         post_data,
@@ -191,7 +199,9 @@ fn post_data_of(body: &[u8], mime: &str, opts: &EntryOptions) -> PostData {
     }
     match std::str::from_utf8(body) {
         Ok(text) => {
-            if codec::essence(mime) == "application/x-www-form-urlencoded" && opts.mode == Mode::Full {
+            if codec::essence(mime) == "application/x-www-form-urlencoded"
+                && opts.mode == Mode::Full
+            {
                 post.params = Some(
                     form_urlencoded::parse(body)
                         .map(|(k, v)| json!({"name": k, "value": v}))
@@ -250,7 +260,11 @@ fn response_of(resp: &ResponseRecord, opts: &EntryOptions) -> Response {
         status: resp.status.as_u16() as i64,
         status_text: resp.status.canonical_reason().unwrap_or("").to_string(),
         http_version: version_str(resp.version).to_string(),
-        cookies: if full { response_cookies(&resp.headers, opts) } else { Vec::new() },
+        cookies: if full {
+            response_cookies(&resp.headers, opts)
+        } else {
+            Vec::new()
+        },
         headers: headers_of(&resp.headers, opts),
         content,
         redirect_url: header_str(&resp.headers, header::LOCATION)
@@ -337,7 +351,10 @@ fn response_cookies(headers: &HeaderMap, opts: &EntryOptions) -> Vec<Value> {
             let (name, value) = parts.next()?.trim().split_once('=')?;
             let mut cookie = serde_json::Map::new();
             cookie.insert("name".into(), json!(name.trim()));
-            cookie.insert("value".into(), json!(if redact { REDACTED } else { value.trim() }));
+            cookie.insert(
+                "value".into(),
+                json!(if redact { REDACTED } else { value.trim() }),
+            );
             for attr in parts {
                 let (key, val) = attr.trim().split_once('=').unwrap_or((attr.trim(), ""));
                 match key.to_ascii_lowercase().as_str() {
@@ -387,10 +404,16 @@ mod tests {
     fn exchange(resp_headers: &[(&str, &str)], body: &[u8]) -> Exchange {
         let mut req_headers = HeaderMap::new();
         req_headers.insert("cookie", "a=1; b=2".parse().unwrap());
-        req_headers.insert("content-type", "application/x-www-form-urlencoded".parse().unwrap());
+        req_headers.insert(
+            "content-type",
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
         let mut headers = HeaderMap::new();
         for (k, v) in resp_headers {
-            headers.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            headers.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         Exchange {
             started: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_600_000_000_123),
@@ -447,9 +470,15 @@ mod tests {
     #[test]
     fn redacts_credentials_and_drops_proxy_headers() {
         let mut x = exchange(&[("set-cookie", "sid=secret")], b"");
-        x.request.headers.insert("authorization", "Bearer t0ken".parse().unwrap());
-        x.request.headers.insert("proxy-authorization", "Basic eA==".parse().unwrap());
-        x.request.headers.insert("x-api-key", "k3y".parse().unwrap());
+        x.request
+            .headers
+            .insert("authorization", "Bearer t0ken".parse().unwrap());
+        x.request
+            .headers
+            .insert("proxy-authorization", "Basic eA==".parse().unwrap());
+        x.request
+            .headers
+            .insert("x-api-key", "k3y".parse().unwrap());
         let mut opts = EntryOptions::default();
         opts.redact.push("x-api-key".into());
         opts.redact.push("set-cookie".into());
@@ -458,10 +487,17 @@ mod tests {
         for secret in ["t0ken", "eA==", "k3y", "a=1", "secret"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
-        assert!(!e.request.headers.iter().any(|h| h.name == "proxy-authorization"));
+        assert!(!e
+            .request
+            .headers
+            .iter()
+            .any(|h| h.name == "proxy-authorization"));
         assert_eq!(e.request.cookies[0]["value"], REDACTED);
 
-        let opts = EntryOptions { redact: Vec::new(), ..EntryOptions::default() };
+        let opts = EntryOptions {
+            redact: Vec::new(),
+            ..EntryOptions::default()
+        };
         let e = to_entry(&x, &opts);
         assert!(e.request.headers.iter().any(|h| h.value == "Bearer t0ken"));
     }
@@ -478,7 +514,10 @@ mod tests {
         assert_eq!(e.response.content.extra["_harpEncoded"], "gzip");
         assert_eq!(e.response.content.text.as_deref(), Some("bm90IGd6aXA="));
 
-        let opts = EntryOptions { mode: Mode::Minimal, ..EntryOptions::default() };
+        let opts = EntryOptions {
+            mode: Mode::Minimal,
+            ..EntryOptions::default()
+        };
         let e = to_entry(&x, &opts);
         assert_eq!(e.time, 0.0);
         assert!(e.request.cookies.is_empty());
@@ -491,8 +530,14 @@ mod tests {
         assert_eq!(e.response.status, 0);
         assert_eq!(e.response.extra["_error"], "connection refused");
 
-        let opts = EntryOptions { content: ContentPolicy::Omit, ..EntryOptions::default() };
-        let e = to_entry(&exchange(&[("content-type", "text/plain")], b"secret"), &opts);
+        let opts = EntryOptions {
+            content: ContentPolicy::Omit,
+            ..EntryOptions::default()
+        };
+        let e = to_entry(
+            &exchange(&[("content-type", "text/plain")], b"secret"),
+            &opts,
+        );
         assert!(e.response.content.text.is_none());
         assert_eq!(e.response.content.size, 6);
     }

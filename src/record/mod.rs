@@ -87,19 +87,33 @@ impl Recorder {
         }
     }
 
-    async fn record(&self, req: Request<Incoming>, ctx: RequestContext, upstream: &Upstream) -> Response<Body> {
+    async fn record(
+        &self,
+        req: Request<Incoming>,
+        ctx: RequestContext,
+        upstream: &Upstream,
+    ) -> Response<Body> {
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, self.options.max_body).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(err) => {
-                if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                if err
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
                     return text_response(
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        format!("harp: request body over {} bytes (--max-body)", self.options.max_body),
+                        format!(
+                            "harp: request body over {} bytes (--max-body)",
+                            self.options.max_body
+                        ),
                     );
                 }
                 tracing::debug!("{} {}: client body failed: {err}", parts.method, parts.uri);
-                return text_response(StatusCode::BAD_REQUEST, format!("harp: reading the request body failed: {err}"));
+                return text_response(
+                    StatusCode::BAD_REQUEST,
+                    format!("harp: reading the request body failed: {err}"),
+                );
             }
         };
         let request = RequestRecord {
@@ -136,12 +150,22 @@ impl Recorder {
         let body: Bytes = match Limited::new(body, self.options.max_body).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(err) => {
-                let reason = if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                    format!("response body over {} bytes (--max-body)", self.options.max_body)
+                let reason = if err
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    format!(
+                        "response body over {} bytes (--max-body)",
+                        self.options.max_body
+                    )
                 } else {
                     format!("response body failed: {err}")
                 };
-                tracing::warn!("{} {}: {reason}", exchange.request.method, exchange.request.url);
+                tracing::warn!(
+                    "{} {}: {reason}",
+                    exchange.request.method,
+                    exchange.request.url
+                );
                 exchange.response = Err(reason.clone());
                 self.push(ctx.id, to_entry(&exchange, &self.options.entry));
                 return text_response(StatusCode::BAD_GATEWAY, format!("harp: upstream {reason}"));
@@ -163,7 +187,12 @@ impl Recorder {
 }
 
 impl Handler for Recorder {
-    async fn handle(&self, req: Request<Incoming>, ctx: RequestContext, upstream: &Upstream) -> Response<Body> {
+    async fn handle(
+        &self,
+        req: Request<Incoming>,
+        ctx: RequestContext,
+        upstream: &Upstream,
+    ) -> Response<Body> {
         if !self.options.globs.is_match(&req.uri().to_string()) {
             return upstream.forward(req.map(boxed)).await;
         }

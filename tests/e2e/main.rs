@@ -1,1 +1,8 @@
+//! End-to-end tests: a local origin (HTTP and HTTPS with its own test CA), the real
+//! `harp` binary on port 0, and real clients (reqwest over h2 and HTTP/1.1, curl, raw
+//! TCP) driving it over loopback.
 
+mod harness;
+
+mod ca_cmd;
+mod record;

@@ -1,0 +1,479 @@
+//! Shared test harness: the origin server, the harp process, and clients.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::TcpListener;
+
+pub const PNG: &[u8] = &[
+    0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, b'I', b'H', b'D', b'R', 0xff,
+    0xfe, 0x00, 0x80,
+];
+
+/// A local origin on 127.0.0.1: one plain HTTP port and one HTTPS port (h2 + http/1.1)
+/// with a certificate for `localhost` and `127.0.0.1` from its own test CA.
+pub struct Origin {
+    pub http: SocketAddr,
+    pub https: SocketAddr,
+    /// PEM of the origin's test CA, for `--upstream-ca`.
+    pub ca_file: PathBuf,
+    /// Connections accepted so far on both ports.
+    pub connections: Arc<AtomicUsize>,
+    /// Requests served so far (method, path and query, protocol version).
+    pub requests: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Origin {
+    pub async fn start() -> Origin {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "origin test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let ca_file = dir.path().join("origin-ca.pem");
+        std::fs::write(&ca_file, ca_cert.pem()).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(leaf.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        )
+        .unwrap();
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+
+        let connections = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let http_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let https_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http = http_listener.local_addr().unwrap();
+        let https = https_listener.local_addr().unwrap();
+
+        let (c1, r1) = (connections.clone(), requests.clone());
+        let plain = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = http_listener.accept().await else {
+                    return;
+                };
+                c1.fetch_add(1, Ordering::SeqCst);
+                let r = r1.clone();
+                tokio::spawn(serve_conn(TokioIo::new(stream), r));
+            }
+        });
+        let (c2, r2) = (connections.clone(), requests.clone());
+        let secure = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = https_listener.accept().await else {
+                    return;
+                };
+                c2.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                let r = r2.clone();
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(stream).await {
+                        serve_conn(TokioIo::new(tls), r).await;
+                    }
+                });
+            }
+        });
+        Origin {
+            http,
+            https,
+            ca_file,
+            connections,
+            requests,
+            _dir: dir,
+            tasks: vec![plain, secure],
+        }
+    }
+
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http.port())
+    }
+
+    pub fn https_url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.https.port())
+    }
+}
+
+async fn serve_conn<I>(io: TokioIo<I>, requests: Arc<Mutex<Vec<String>>>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let requests = requests.clone();
+        async move { Ok::<_, std::convert::Infallible>(route(req, requests).await) }
+    });
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(io, service)
+        .await;
+}
+
+fn resp(status: u16, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap();
+    for (k, v) in headers {
+        r.headers_mut().append(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    r
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+pub fn brotli(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+        w.write_all(data).unwrap();
+    }
+    out
+}
+
+async fn route(req: Request<Incoming>, requests: Arc<Mutex<Vec<String>>>) -> Response<Full<Bytes>> {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    requests
+        .lock()
+        .unwrap()
+        .push(format!("{} {} {:?}", req.method(), path, req.version()));
+    let method = req.method().clone();
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let p = path.split('?').next().unwrap_or("");
+    match p {
+        "/api/users" => resp(
+            200,
+            &[("content-type", "application/json")],
+            r#"{"users":["ada","linus"]}"#,
+        ),
+        "/api/echo" => resp(
+            if method == http::Method::POST {
+                201
+            } else {
+                200
+            },
+            &[
+                ("content-type", &content_type),
+                ("x-method", method.as_str()),
+            ],
+            body,
+        ),
+        "/gzip" => resp(
+            200,
+            &[("content-type", "text/plain"), ("content-encoding", "gzip")],
+            gzip(b"hello gzip world"),
+        ),
+        "/br" => resp(
+            200,
+            &[
+                ("content-type", "application/json"),
+                ("content-encoding", "br"),
+            ],
+            brotli(br#"{"compressed":"br"}"#),
+        ),
+        "/bin" => resp(200, &[("content-type", "image/png")], PNG),
+        "/page" => resp(
+            200,
+            &[("content-type", "text/html; charset=utf-8")],
+            "<h1>hi</h1>",
+        ),
+        "/redirect" => resp(302, &[("location", "/api/users")], ""),
+        "/cookies" => resp(
+            200,
+            &[
+                ("content-type", "text/plain"),
+                ("set-cookie", "a=1; Path=/; HttpOnly"),
+                ("set-cookie", "b=2; Secure"),
+            ],
+            "cookies",
+        ),
+        "/hang" => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            resp(200, &[], "late")
+        }
+        _ => resp(
+            200,
+            &[("content-type", "text/plain")],
+            format!("path {path}"),
+        ),
+    }
+}
+
+/// A running `harp` process.
+pub struct Harp {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    stdout: Option<BufReader<std::process::ChildStdout>>,
+    pub first_line: String,
+}
+
+impl Drop for Harp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a stopped harp printed.
+pub struct Stopped {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// The folder harp ran in (kept alive as long as this value).
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+pub fn harp_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_harp")
+}
+
+impl Harp {
+    /// Starts `harp ARGS --listen 127.0.0.1:0` in a fresh temp dir (its cwd, so `certs/`
+    /// lands there) and waits for the listening line.
+    pub fn start(args: &[&str]) -> Harp {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, args)
+    }
+
+    pub fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Harp {
+        let mut child = Command::new(harp_bin())
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env_remove("HARP_CA_DIR")
+            .env("HARP_LOG", "harp=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        let start = Instant::now();
+        loop {
+            line.clear();
+            let n = stdout.read_line(&mut line).unwrap();
+            if n == 0 {
+                let mut err = String::new();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                panic!("harp exited before listening: {err}");
+            }
+            if line.contains("listening on http://") {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no listening line"
+            );
+        }
+        let addr = line
+            .split("listening on http://")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        Harp {
+            child,
+            addr,
+            dir,
+            stdout: Some(stdout),
+            first_line: line,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn proxy_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.path("certs/ca.pem")).unwrap()
+    }
+
+    /// A reqwest client going through harp and trusting harp's CA.
+    pub fn client(&self, http1_only: bool) -> reqwest::Client {
+        let mut b = reqwest::Client::builder()
+            .proxy(reqwest::Proxy::all(self.proxy_url()).unwrap())
+            .add_root_certificate(reqwest::Certificate::from_pem(&self.ca_pem()).unwrap())
+            .timeout(Duration::from_secs(20));
+        if http1_only {
+            b = b.http1_only();
+        }
+        b.build().unwrap()
+    }
+
+    /// Sends `signal` (INT or TERM) and waits for the process to exit.
+    pub fn stop_with(mut self, signal: &str) -> Stopped {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let start = Instant::now();
+        let code = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status.code();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "harp did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stdout = self.first_line.clone();
+        self.stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let tmp = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        Stopped {
+            code,
+            stdout,
+            stderr,
+            dir: tmp.path().to_path_buf(),
+            _tmp: Some(tmp),
+        }
+    }
+
+    pub fn stop(self) -> Stopped {
+        self.stop_with("INT")
+    }
+}
+
+/// Runs harp to completion (for commands that do not listen).
+pub fn run_harp(dir: &Path, args: &[&str]) -> Stopped {
+    let out = Command::new(harp_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("HARP_CA_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Stopped {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        dir: dir.to_path_buf(),
+        _tmp: None,
+    }
+}
+
+/// Reads a HAR written by harp as JSON.
+pub fn read_har(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The entries of a HAR.
+pub fn entries(har: &serde_json::Value) -> Vec<serde_json::Value> {
+    har["log"]["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The value of header `name` (case-insensitive) in a HAR header list.
+pub fn har_header(list: &serde_json::Value, name: &str) -> Option<String> {
+    list.as_array()?
+        .iter()
+        .find(|h| {
+            h["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .and_then(|h| h["value"].as_str().map(str::to_string))
+}
+
+/// The one entry whose URL ends with `suffix`.
+pub fn entry_for(entries: &[serde_json::Value], method: &str, suffix: &str) -> serde_json::Value {
+    let found: Vec<_> = entries
+        .iter()
+        .filter(|e| {
+            e["request"]["method"] == method
+                && e["request"]["url"].as_str().unwrap().ends_with(suffix)
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "entries for {method} {suffix}: {found:#?}");
+    found[0].clone()
+}
