@@ -2,6 +2,7 @@
 //! together. Only this layer reads the environment, prints, and chooses exit codes.
 
 mod ca;
+mod check;
 mod record;
 
 use std::io::Write;
@@ -24,6 +25,8 @@ enum Command {
     Record(record::RecordArgs),
     /// Create the local CA if missing; print where it is and how to trust it.
     Ca(ca::CaArgs),
+    /// Read HAR files as replay would (folding in an interrupted recording) and report.
+    Check(check::CheckArgs),
 }
 
 /// Flags every proxy command shares.
@@ -65,6 +68,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Record(args) => record::run(args).await,
             Command::Ca(args) => ca::run(args),
+            Command::Check(args) => check::run(args),
         }
     });
     // Connection tasks may still be parked on idle keep-alive sockets: don't wait for them.

@@ -10,7 +10,7 @@ use clap::ValueEnum;
 
 use harp::ca::LeafIssuer;
 use harp::glob::UrlGlobs;
-use harp::har;
+use harp::har::{self, journal, Journal, Storage};
 use harp::proxy::{self, ProxyConfig, Upstream, UpstreamConfig};
 use harp::record::{ContentPolicy, EntryOptions, Mode, RecordOptions, Recorder, DEFAULT_REDACT};
 
@@ -21,7 +21,7 @@ use super::{bad_input, say, shutdown_signal, ListenArgs};
 pub enum ContentArg {
     /// Inside the HAR: text as is, binary as base64.
     Embed,
-    /// In files named by content hash beside the HAR (not yet available).
+    /// In files named by content hash beside the HAR (always so for a .zip).
     Attach,
     /// Not at all.
     Omit,
@@ -68,6 +68,9 @@ pub struct RecordArgs {
     /// Largest request or response body recorded, in bytes.
     #[arg(long, default_value_t = 256 * 1024 * 1024)]
     pub max_body: usize,
+    /// Add to the HAR's existing entries instead of replacing them.
+    #[arg(long)]
+    pub append: bool,
     /// Seconds to wait for an upstream's response head.
     #[arg(long, default_value_t = 60)]
     pub upstream_timeout: u64,
@@ -75,19 +78,31 @@ pub struct RecordArgs {
 
 pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let globs = UrlGlobs::new(&args.urls).map_err(bad_input)?;
-    if args.content == ContentArg::Attach
-        || args
-            .har
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
-    {
-        return Err(bad_input(anyhow::anyhow!(
-            "--content attach and .zip output are not implemented yet; use --content embed|omit and a .har path"
-        )));
-    }
+    let storage = Storage::for_path(&args.har, args.content == ContentArg::Attach);
     har::check_writable(&args.har)
         .map_err(bad_input)
         .context("cannot write the --har file")?;
+    // A recording that was killed left a journal: fold it in, then carry on from there.
+    let recovered = journal::recover(&args.har)
+        .map_err(bad_input)
+        .context("recovering an interrupted recording")?;
+    if let Some(n) = recovered {
+        say(format!(
+            "recovered {n} exchange(s) from an interrupted recording into {}; this recording adds to them",
+            args.har.display()
+        ));
+    }
+    let base = if (args.append || recovered.is_some()) && args.har.exists() {
+        har::read_har_file(&args.har)
+            .and_then(|file| file.into_embedded())
+            .map_err(bad_input)
+            .context("reading the HAR to append to")?
+            .log
+            .entries
+    } else {
+        Vec::new()
+    };
+    let appending = !base.is_empty();
 
     let mut redact: Vec<String> = if args.no_default_redact {
         Vec::new()
@@ -135,7 +150,8 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen.listen))?;
     let addr = listener.local_addr()?;
-    let recorder = Arc::new(Recorder::new(options));
+    let journal = Journal::create(&args.har, storage, appending).context("starting the recording journal")?;
+    let recorder = Arc::new(Recorder::new(options).with_entries(base).with_journal(journal));
     say(format!(
         "harp record: listening on http://{addr} (recording to {})",
         args.har.display()

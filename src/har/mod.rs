@@ -1,19 +1,28 @@
-//! HAR files: the data model and writing them safely.
+//! HAR files: the data model, reading them leniently (plain, zlib `.zhar`, `.zip`, with
+//! `_file` payloads), writing them (embedded, attached, zipped) atomically, and the
+//! crash-safe journal a recording appends to.
 //!
-//! Plain data with no async runtime: the recorder builds [`Entry`] values and hands a
-//! finished [`Har`] to [`write_har`], which replaces the file atomically.
+//! Plain data with no async runtime.
 
+mod archive;
+mod body;
+pub mod journal;
 mod model;
+pub mod payload;
+mod reader;
+mod storage;
 mod writer;
 
-pub use model::{
-    Content, Creator, Entry, Extra, Har, Header, Log, PostData, Request, Response, Timings,
-};
+pub use body::{decode_text, encode_text};
+pub use model::{Content, Creator, Entry, Extra, Har, Header, Log, PostData, Request, Response, Timings};
+pub use reader::{parse_har, read_har_file, read_har_file_with, HarFile, ReadLimits};
+pub use storage::{save, Storage};
+pub use journal::Journal;
 pub use writer::{check_writable, to_pretty_json, write_har};
 
 use std::path::PathBuf;
 
-/// What can go wrong reading or writing a HAR file.
+/// What can go wrong reading or writing a HAR file. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HarError {
@@ -25,6 +34,44 @@ pub enum HarError {
         /// The underlying failure.
         source: std::io::Error,
     },
+    /// The file is not valid JSON.
+    #[error("{path}: invalid JSON at line {line}, column {column}: {reason}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// The parser's message.
+        reason: String,
+    },
+    /// The JSON is not a HAR (no `log`, no `log.entries`, …).
+    #[error("{path}: not a HAR: {reason}")]
+    NotHar {
+        /// The file.
+        path: PathBuf,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// One entry cannot be used.
+    #[error("{path}: entry {index}: {reason}")]
+    Entry {
+        /// The file.
+        path: PathBuf,
+        /// 0-based index in `log.entries`.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A `.zip` archive is unreadable or refused.
+    #[error("{path}: {reason}")]
+    Archive {
+        /// The archive.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The document could not be turned into JSON.
     #[error("{path}: cannot serialise the HAR: {source}")]
     Serialise {
@@ -33,4 +80,19 @@ pub enum HarError {
         /// The underlying failure.
         source: serde_json::Error,
     },
+}
+
+impl HarError {
+    /// True when the error is about the file's contents (bad input) rather than the
+    /// system (permissions, disk full).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            HarError::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidData | std::io::ErrorKind::IsADirectory
+            ),
+            HarError::Serialise { .. } => false,
+            _ => true,
+        }
+    }
 }

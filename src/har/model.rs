@@ -137,6 +137,20 @@ pub struct Entry {
     pub extra: Extra,
 }
 
+impl Entry {
+    /// True for an exchange that never completed: status 0 or -1, or an error recorded
+    /// (`_error` by Chrome and harp, `_failureText` by Playwright) on the entry or its
+    /// response.
+    pub fn is_incomplete(&self) -> bool {
+        let failed = |extra: &Extra| {
+            ["_error", "_failureText"]
+                .iter()
+                .any(|k| extra.get(*k).is_some_and(|v| !v.is_null() && v != ""))
+        };
+        self.response.status <= 0 || failed(&self.extra) || failed(&self.response.extra)
+    }
+}
+
 fn empty_object() -> Value {
     Value::Object(Map::new())
 }

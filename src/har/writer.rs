@@ -50,7 +50,7 @@ pub fn check_writable(path: &Path) -> Result<(), HarError> {
     Ok(())
 }
 
-fn temp_path(path: &Path, tag: &str) -> PathBuf {
+pub(super) fn temp_path(path: &Path, tag: &str) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

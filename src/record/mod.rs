@@ -20,7 +20,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use crate::glob::UrlGlobs;
-use crate::har::{Creator, Entry, Har, Log};
+use crate::har::{Creator, Entry, Har, Journal, Log};
 use crate::proxy::body::{boxed, full, text_response};
 use crate::proxy::{strip_hop_by_hop, Body, Handler, RequestContext, Upstream};
 
@@ -39,8 +39,13 @@ pub struct RecordOptions {
 /// The recording handler.
 pub struct Recorder {
     options: RecordOptions,
-    /// Finished entries with their arrival number, for start-order output.
+    /// Finished entries with their order key: earlier entries (appending) first, then
+    /// this session's in arrival order.
     entries: Mutex<Vec<(u64, Entry)>>,
+    /// Added to the proxy's arrival numbers so they sort after earlier entries.
+    id_offset: u64,
+    /// Where each finished exchange is appended before its response completes.
+    journal: Option<Journal>,
 }
 
 impl Recorder {
@@ -49,7 +54,27 @@ impl Recorder {
         Self {
             options,
             entries: Mutex::new(Vec::new()),
+            id_offset: 0,
+            journal: None,
         }
+    }
+
+    /// Starts from `entries` already recorded (appending to an existing HAR).
+    pub fn with_entries(mut self, entries: Vec<Entry>) -> Self {
+        self.id_offset = entries.len() as u64;
+        self.entries = Mutex::new(entries.into_iter().enumerate().map(|(i, e)| (i as u64, e)).collect());
+        self
+    }
+
+    /// Appends every finished exchange to `journal` before answering the client.
+    pub fn with_journal(mut self, journal: Journal) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// Takes the journal back (to delete it once the HAR is written).
+    pub fn take_journal(&mut self) -> Option<Journal> {
+        self.journal.take()
     }
 
     /// How many exchanges were recorded so far.
@@ -81,6 +106,12 @@ impl Recorder {
     }
 
     fn push(&self, id: u64, entry: Entry) {
+        let id = id + self.id_offset;
+        if let Some(journal) = &self.journal {
+            if let Err(err) = journal.append(id, &entry) {
+                tracing::error!("journal: {err}; this exchange is only in memory until harp stops");
+            }
+        }
         match self.entries.lock() {
             Ok(mut entries) => entries.push((id, entry)),
             Err(poisoned) => poisoned.into_inner().push((id, entry)),

@@ -1,0 +1,46 @@
+//! `harp check`: read HAR files the way replay will (folding a leftover journal in) and
+//! report what they hold, or exactly what is wrong.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use harp::har;
+
+use super::say;
+
+/// Arguments of `harp check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// HAR files (.har, .zhar, .zip) to read.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut failed = 0;
+    for path in &args.paths {
+        match har::read_har_file(path).and_then(|file| file.validate_bodies().map(|_| file)) {
+            Ok(file) => {
+                if let Some(n) = file.recovered {
+                    say(format!("{}: recovered {n} exchange(s) from an interrupted recording", path.display()));
+                }
+                let log = &file.har.log;
+                let incomplete = log.entries.iter().filter(|e| e.is_incomplete()).count();
+                say(format!(
+                    "{}: ok, {} entries ({} incomplete), HAR {} by {} {}",
+                    path.display(),
+                    log.entries.len(),
+                    incomplete,
+                    log.version,
+                    log.creator.name,
+                    log.creator.version
+                ));
+            }
+            Err(err) => {
+                failed += 1;
+                eprintln!("harp: {err}");
+            }
+        }
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}

@@ -1,0 +1,56 @@
+//! Bodies embedded in HAR JSON: `text` as is, or base64 when `encoding` says so.
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+
+/// Base64 that accepts missing or present padding (exports differ).
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// The bytes of an embedded body: `text` itself, or its base64 decoding when `encoding`
+/// is `base64` (white space inside the base64 is ignored, as some exporters wrap lines).
+pub fn decode_text(text: &str, encoding: Option<&str>) -> Result<Vec<u8>, String> {
+    match encoding.map(str::trim) {
+        None | Some("") => Ok(text.as_bytes().to_vec()),
+        Some(e) if e.eq_ignore_ascii_case("base64") => {
+            let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            LENIENT
+                .decode(compact.as_bytes())
+                .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(compact.trim_end_matches('=')))
+                .map_err(|e| format!("content is not valid base64: {e}"))
+        }
+        Some(other) => Err(format!("unknown content encoding {other:?}")),
+    }
+}
+
+/// Embeds `bytes` as text when they are valid UTF-8 and `textual`, else as base64.
+/// Returns `(text, encoding)`.
+pub fn encode_text(bytes: &[u8], textual: bool) -> (String, Option<String>) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if textual => (text.to_string(), None),
+        _ => (
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+            Some("base64".to_string()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_text_and_base64_leniently() {
+        assert_eq!(decode_text("abc", None).unwrap(), b"abc");
+        assert_eq!(decode_text("YWJj", Some("base64")).unwrap(), b"abc");
+        assert_eq!(decode_text("YWI", Some("base64")).unwrap(), b"ab");
+        assert_eq!(decode_text("YW\nJj", Some("base64")).unwrap(), b"abc");
+        assert!(decode_text("***", Some("base64")).is_err());
+        assert!(decode_text("x", Some("rot13")).is_err());
+        assert_eq!(encode_text(b"hi", true), ("hi".to_string(), None));
+        assert_eq!(encode_text(b"hi", false).1.as_deref(), Some("base64"));
+    }
+}

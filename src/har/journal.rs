@@ -1,0 +1,144 @@
+//! The crash-safe journal of a recording: one JSON line per finished exchange, appended
+//! and handed to the operating system before the client gets its response, so `kill -9`
+//! loses nothing finished. Any later harp command on the HAR folds a leftover journal in.
+//!
+//! Layout: `<har file name>.harp-journal` beside the HAR. The first line is a header
+//! (`{"harpJournal":1,"storage":"embed","append":false}`), then `{"id":N,"entry":{…}}`
+//! lines. A torn last line (the crash hit mid-write) is ignored.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::{storage, Entry, Har, HarError, Storage};
+
+/// The journal's file name for the HAR at `har_path`.
+pub fn journal_path(har_path: &Path) -> PathBuf {
+    let name = har_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "har".into());
+    har_path.with_file_name(format!("{name}.harp-journal"))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Header {
+    /// Format version.
+    harp_journal: u32,
+    /// The layout the HAR is saved in.
+    storage: Storage,
+    /// True when the recording added to the HAR's existing entries.
+    append: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Line {
+    id: u64,
+    entry: Entry,
+}
+
+/// An open journal.
+pub struct Journal {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl Journal {
+    /// Starts the journal of a recording into `har_path`. Fails if one is already there
+    /// (fold it first with [`recover`]).
+    pub fn create(har_path: &Path, storage: Storage, append: bool) -> Result<Journal, HarError> {
+        let path = journal_path(har_path);
+        let io = |source| HarError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(io)?;
+        let mut header = serde_json::to_vec(&Header {
+            harp_journal: 1,
+            storage,
+            append,
+        })
+        .map_err(|source| HarError::Serialise { path: path.clone(), source })?;
+        header.push(b'\n');
+        file.write_all(&header).map_err(io)?;
+        Ok(Journal {
+            path,
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Appends one finished exchange (a single write of a whole line).
+    pub fn append(&self, id: u64, entry: &Entry) -> Result<(), HarError> {
+        let mut line = serde_json::to_vec(&Line { id, entry: entry.clone() }).map_err(|source| HarError::Serialise {
+            path: self.path.clone(),
+            source,
+        })?;
+        line.push(b'\n');
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        file.write_all(&line).map_err(|source| HarError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Deletes the journal once the HAR is safely written.
+    pub fn remove(self) -> Result<(), HarError> {
+        std::fs::remove_file(&self.path).map_err(|source| HarError::Io { path: self.path, source })
+    }
+
+    /// The journal's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Folds a leftover journal of `har_path` into the HAR (replacing it, or adding to its
+/// entries when the recording was appending) and deletes the journal. Returns how many
+/// exchanges it recovered, or `None` when there was no journal.
+pub fn recover(har_path: &Path) -> Result<Option<usize>, HarError> {
+    let path = journal_path(har_path);
+    let text = match std::fs::read(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(HarError::Io { path, source }),
+    };
+    let bad = |reason: String| HarError::NotHar {
+        path: path.clone(),
+        reason,
+    };
+    let mut lines = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).peekable();
+    let header: Header = match lines.next().map(serde_json::from_slice::<Header>) {
+        Some(Ok(header)) => header,
+        Some(Err(e)) if lines.peek().is_some() => return Err(bad(format!("not a harp journal: {e}"))),
+        // Nothing (or a torn header): the recording died before any exchange finished.
+        _ => {
+            let _ = std::fs::remove_file(&path);
+            return Ok(Some(0));
+        }
+    };
+    let mut recovered: Vec<Line> = Vec::new();
+    while let Some(line) = lines.next() {
+        match serde_json::from_slice::<Line>(line) {
+            Ok(line) => recovered.push(line),
+            Err(_) if lines.peek().is_none() => {
+                tracing::warn!("{}: ignoring a torn last line", path.display());
+            }
+            Err(e) => return Err(bad(format!("line {} is damaged: {e}", recovered.len() + 2))),
+        }
+    }
+    recovered.sort_by_key(|l| l.id);
+    let count = recovered.len();
+    let mut har = if header.append && har_path.exists() {
+        super::reader::read_har_file(har_path)?.into_embedded()?
+    } else {
+        Har::default()
+    };
+    har.log.entries.extend(recovered.into_iter().map(|l| l.entry));
+    storage::save(har_path, &har, header.storage)?;
+    std::fs::remove_file(&path).map_err(|source| HarError::Io { path, source })?;
+    Ok(Some(count))
+}

@@ -1,0 +1,152 @@
+//! Payloads stored outside the HAR JSON (`_file`): naming them by content hash, and
+//! resolving a `_file` value safely, never outside the HAR's folder or archive.
+
+use std::path::{Component, Path, PathBuf};
+
+use sha1::{Digest, Sha1};
+
+/// The file name a body is stored under: `sha1(bytes)` in hex, a dot, and an extension
+/// from the MIME type (`dat` when unknown), as Playwright names attachments.
+pub fn payload_name(bytes: &[u8], mime: &str) -> String {
+    let digest = Sha1::digest(bytes);
+    let mut name = String::with_capacity(45);
+    for b in digest.iter() {
+        name.push_str(&format!("{b:02x}"));
+    }
+    name.push('.');
+    name.push_str(extension_for(mime));
+    name
+}
+
+/// A file extension for a MIME type.
+pub fn extension_for(mime: &str) -> &'static str {
+    let essence = crate::codec::essence(mime);
+    match essence.as_str() {
+        "application/json" | "text/json" => "json",
+        "text/html" => "html",
+        "text/plain" => "txt",
+        "text/css" => "css",
+        "text/csv" => "csv",
+        "text/xml" | "application/xml" => "xml",
+        "text/javascript" | "application/javascript" | "application/x-javascript" => "js",
+        "image/png" => "png",
+        "image/jpeg" | "image/jpg" => "jpeg",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        "image/avif" => "avif",
+        "image/svg+xml" => "svg",
+        "image/x-icon" | "image/vnd.microsoft.icon" => "ico",
+        "font/woff" => "woff",
+        "font/woff2" => "woff2",
+        "font/ttf" => "ttf",
+        "font/otf" => "otf",
+        "application/pdf" => "pdf",
+        "application/wasm" => "wasm",
+        "application/zip" => "zip",
+        "application/x-www-form-urlencoded" => "txt",
+        "multipart/form-data" => "dat",
+        "audio/mpeg" => "mp3",
+        "video/mp4" => "mp4",
+        "text/markdown" => "md",
+        "application/yaml" | "application/x-yaml" | "text/yaml" => "yaml",
+        m if m.ends_with("+json") => "json",
+        m if m.ends_with("+xml") => "xml",
+        _ => "dat",
+    }
+}
+
+/// Checks that a `_file` value is a plain relative path that stays inside its folder:
+/// not empty, not absolute, no `..`, no drive or root component, no NUL. Returns the
+/// normalised path (without `.` components), or why it is refused.
+pub fn safe_relative(name: &str) -> Result<PathBuf, String> {
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.contains('\0') {
+        return Err("contains a NUL byte".into());
+    }
+    if name.contains('\\') {
+        return Err(format!("{name:?} contains a backslash"));
+    }
+    let mut out = PathBuf::new();
+    for component in Path::new(name).components() {
+        match component {
+            Component::Normal(part) => out.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => return Err(format!("{name:?} climbs out of the HAR's folder")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!("{name:?} is an absolute path"))
+            }
+        }
+    }
+    if out.as_os_str().is_empty() {
+        return Err(format!("{name:?} names no file"));
+    }
+    Ok(out)
+}
+
+/// Resolves `name` inside `dir` and checks, after following symlinks, that the result is
+/// a regular file still inside `dir`.
+pub fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    let relative = safe_relative(name)?;
+    let joined = dir.join(&relative);
+    let real_dir = dir
+        .canonicalize()
+        .map_err(|e| format!("folder {}: {e}", dir.display()))?;
+    let real = joined
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", joined.display()))?;
+    if !real.starts_with(&real_dir) {
+        return Err(format!(
+            "{name:?} leads outside the HAR's folder (to {})",
+            real.display()
+        ));
+    }
+    let meta = std::fs::metadata(&real).map_err(|e| format!("{}: {e}", joined.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", joined.display()));
+    }
+    Ok(real)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_by_content_hash_and_mime() {
+        // sha1("Hello, world") as in Playwright's har-sha1 fixture.
+        assert_eq!(
+            payload_name(b"Hello, world", "text/html; charset=utf-8"),
+            "e02aa1b106d5c7c6a98def2b13005d5b84fd8dc8.html"
+        );
+        assert!(payload_name(b"", "application/x-unknown").ends_with(".dat"));
+        assert!(payload_name(b"{}", "application/vnd.api+json").ends_with(".json"));
+    }
+
+    #[test]
+    fn refuses_escapes() {
+        assert!(safe_relative("a/b.txt").is_ok());
+        assert_eq!(safe_relative("./a.txt").unwrap(), PathBuf::from("a.txt"));
+        for bad in ["", "../x", "a/../../x", "/etc/passwd", "a\\..\\b", "."] {
+            assert!(safe_relative(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn resolves_only_files_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ok.txt"), "x").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        assert!(resolve_in_dir(dir.path(), "ok.txt").is_ok());
+        assert!(resolve_in_dir(dir.path(), "sub").unwrap_err().contains("not a regular file"));
+        assert!(resolve_in_dir(dir.path(), "missing.txt").is_err());
+        #[cfg(unix)]
+        {
+            let outside = tempfile::tempdir().unwrap();
+            std::fs::write(outside.path().join("secret"), "s").unwrap();
+            std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
+            assert!(resolve_in_dir(dir.path(), "link").unwrap_err().contains("outside"));
+        }
+    }
+}

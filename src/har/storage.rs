@@ -1,0 +1,123 @@
+//! Saving a HAR in one of the three layouts: bodies embedded in the JSON, attached as
+//! content-addressed files beside it, or everything in one `.zip` (Playwright's layout).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::archive::write_zip;
+use super::body::decode_text;
+use super::payload::payload_name;
+use super::writer::{temp_path, to_pretty_json, write_har};
+use super::{Har, HarError};
+
+/// Where bodies go when a HAR is saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// In the JSON (`text`, base64 for binary).
+    Embed,
+    /// In files named `sha1.ext` beside the HAR, referenced by `_file`.
+    Attach,
+    /// In a `.zip` with `har.har` and the payload files.
+    Zip,
+}
+
+impl Storage {
+    /// The layout for `path`: a `.zip` path is always an archive; otherwise `attach`
+    /// chooses attached files over embedding.
+    pub fn for_path(path: &Path, attach: bool) -> Storage {
+        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
+            Storage::Zip
+        } else if attach {
+            Storage::Attach
+        } else {
+            Storage::Embed
+        }
+    }
+}
+
+/// Saves `har` (bodies embedded) at `path` in the `storage` layout, atomically for the
+/// HAR or archive; attached payload files are content-addressed, so existing ones are
+/// kept.
+pub fn save(path: &Path, har: &Har, storage: Storage) -> Result<(), HarError> {
+    match storage {
+        Storage::Embed => write_har(path, har),
+        Storage::Attach => {
+            let (har, payloads) = detach(har, path)?;
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => std::path::PathBuf::from("."),
+            };
+            for (name, bytes) in &payloads {
+                let file = dir.join(name);
+                if std::fs::metadata(&file).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64) {
+                    continue;
+                }
+                write_file_atomic(&file, bytes).map_err(|source| HarError::Io { path: file.clone(), source })?;
+            }
+            write_har(path, &har)
+        }
+        Storage::Zip => {
+            let (har, payloads) = detach(har, path)?;
+            let json = to_pretty_json(&har).map_err(|source| HarError::Serialise {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            write_zip(path, &json, &payloads).map_err(|source| HarError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    }
+}
+
+/// Moves every non-empty embedded body into a payload map, leaving `_file` references.
+fn detach(har: &Har, path: &Path) -> Result<(Har, BTreeMap<String, Vec<u8>>), HarError> {
+    let mut har = har.clone();
+    let mut payloads = BTreeMap::new();
+    let error = |index: usize, reason: String| HarError::Entry {
+        path: path.to_path_buf(),
+        index,
+        reason,
+    };
+    for (index, entry) in har.log.entries.iter_mut().enumerate() {
+        let content = &mut entry.response.content;
+        if content.file.is_none() {
+            if let Some(text) = &content.text {
+                let bytes = decode_text(text, content.encoding.as_deref()).map_err(|r| error(index, r))?;
+                if !bytes.is_empty() {
+                    let name = payload_name(&bytes, &content.mime_type);
+                    payloads.insert(name.clone(), bytes);
+                    content.file = Some(name);
+                    content.text = None;
+                    content.encoding = None;
+                }
+            }
+        }
+        if let Some(post) = entry.request.post_data.as_mut() {
+            if post.file.is_none() {
+                if let Some(text) = &post.text {
+                    let bytes = decode_text(text, post.encoding.as_deref()).map_err(|r| error(index, r))?;
+                    if !bytes.is_empty() {
+                        let name = payload_name(&bytes, &post.mime_type);
+                        payloads.insert(name.clone(), bytes);
+                        post.file = Some(name);
+                        post.text = None;
+                        post.encoding = None;
+                    }
+                }
+            }
+        }
+    }
+    Ok((har, payloads))
+}
+
+fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = temp_path(path, "tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
