@@ -22,7 +22,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         match har::read_har_file(path).and_then(|file| file.validate_bodies().map(|_| file)) {
             Ok(file) => {
                 if let Some(n) = file.recovered {
-                    say(format!("{}: recovered {n} exchange(s) from an interrupted recording", path.display()));
+                    say(format!(
+                        "{}: recovered {n} exchange(s) from an interrupted recording",
+                        path.display()
+                    ));
                 }
                 let log = &file.har.log;
                 let incomplete = log.entries.iter().filter(|e| e.is_incomplete()).count();
@@ -42,5 +45,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }

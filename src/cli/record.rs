@@ -150,8 +150,14 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen.listen))?;
     let addr = listener.local_addr()?;
-    let journal = Journal::create(&args.har, storage, appending).context("starting the recording journal")?;
-    let recorder = Arc::new(Recorder::new(options).with_entries(base).with_journal(journal));
+    let journal =
+        Journal::create(&args.har, storage, appending).context("starting the recording journal")?;
+    let shutdown = shutdown_signal().context("installing signal handlers")?;
+    let recorder = Arc::new(
+        Recorder::new(options)
+            .with_entries(base)
+            .with_journal(journal),
+    );
     say(format!(
         "harp record: listening on http://{addr} (recording to {})",
         args.har.display()
@@ -163,13 +169,17 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         upstream,
         tls,
         ProxyConfig::default(),
-        shutdown_signal(),
+        shutdown,
     )
     .await?;
 
     let har = recorder.to_har();
     let count = har.log.entries.len();
-    har::write_har(&args.har, &har).context("writing the HAR")?;
+    har::save(&args.har, &har, storage)
+        .context("writing the HAR (the journal beside it keeps every exchange)")?;
+    if let Some(journal) = recorder.take_journal() {
+        journal.remove()?;
+    }
     say(format!(
         "recorded {count} exchange(s) to {}",
         args.har.display()

@@ -51,7 +51,11 @@ impl ZipReader {
 
     /// The archive's HAR entry: `har.har`, else the only `*.har` at the top level.
     pub fn har_name(&self) -> Result<String, HarError> {
-        if self.archive.index_for_name_raw(HAR_ENTRY.as_bytes()).is_some() {
+        if self
+            .archive
+            .index_for_name_raw(HAR_ENTRY.as_bytes())
+            .is_some()
+        {
             return Ok(HAR_ENTRY.to_string());
         }
         let candidates: Vec<String> = self
@@ -75,10 +79,15 @@ impl ZipReader {
     pub fn read(&mut self, name: &str) -> Result<Vec<u8>, String> {
         let max_entry = self.limits.max_payload;
         let remaining = self.limits.max_total.saturating_sub(self.total);
+        // Exact byte-for-byte name lookup; `by_index` (unlike `by_name_raw`) decompresses.
+        let index = self
+            .archive
+            .index_for_name_raw(name.as_bytes())
+            .ok_or_else(|| format!("{name:?} is not in the archive"))?;
         let mut file = self
             .archive
-            .by_name_raw(name.as_bytes())
-            .map_err(|_| format!("{name:?} is not in the archive"))?;
+            .by_index(index)
+            .map_err(|e| format!("{name:?}: {e}"))?;
         if file.is_dir() {
             return Err(format!("{name:?} is a directory in the archive"));
         }
@@ -113,7 +122,11 @@ impl ZipReader {
 
 /// Writes an archive with `har.har` and the payload files, through a temporary file and a
 /// rename.
-pub(super) fn write_zip(path: &Path, har_json: &[u8], payloads: &BTreeMap<String, Vec<u8>>) -> std::io::Result<()> {
+pub(super) fn write_zip(
+    path: &Path,
+    har_json: &[u8],
+    payloads: &BTreeMap<String, Vec<u8>>,
+) -> std::io::Result<()> {
     let tmp = super::writer::temp_path(path, "tmp");
     let result = (|| {
         let file = File::create(&tmp)?;
@@ -138,4 +151,27 @@ pub(super) fn write_zip(path: &Path, har_json: &[u8], payloads: &BTreeMap<String
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_and_reads_back_by_exact_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.zip");
+        let mut payloads = BTreeMap::new();
+        payloads.insert("p.txt".to_string(), b"payload".to_vec());
+        write_zip(&path, b"{\"log\":{\"entries\":[]}}", &payloads).unwrap();
+        let mut reader = ZipReader::open(&path, &ReadLimits::default()).unwrap();
+        assert_eq!(reader.har_name().unwrap(), HAR_ENTRY);
+        assert_eq!(
+            reader.read(HAR_ENTRY).unwrap(),
+            b"{\"log\":{\"entries\":[]}}"
+        );
+        assert_eq!(reader.read("p.txt").unwrap(), b"payload");
+        assert!(reader.read("P.TXT").is_err());
+        assert!(reader.read("./p.txt").is_err());
+    }
 }

@@ -19,7 +19,10 @@ pub fn decode_text(text: &str, encoding: Option<&str>) -> Result<Vec<u8>, String
             let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             LENIENT
                 .decode(compact.as_bytes())
-                .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(compact.trim_end_matches('=')))
+                .or_else(|_| {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(compact.trim_end_matches('='))
+                })
                 .map_err(|e| format!("content is not valid base64: {e}"))
         }
         Some(other) => Err(format!("unknown content encoding {other:?}")),

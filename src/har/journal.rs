@@ -56,13 +56,20 @@ impl Journal {
             path: path.clone(),
             source,
         };
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(io)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io)?;
         let mut header = serde_json::to_vec(&Header {
             harp_journal: 1,
             storage,
             append,
         })
-        .map_err(|source| HarError::Serialise { path: path.clone(), source })?;
+        .map_err(|source| HarError::Serialise {
+            path: path.clone(),
+            source,
+        })?;
         header.push(b'\n');
         file.write_all(&header).map_err(io)?;
         Ok(Journal {
@@ -73,7 +80,11 @@ impl Journal {
 
     /// Appends one finished exchange (a single write of a whole line).
     pub fn append(&self, id: u64, entry: &Entry) -> Result<(), HarError> {
-        let mut line = serde_json::to_vec(&Line { id, entry: entry.clone() }).map_err(|source| HarError::Serialise {
+        let mut line = serde_json::to_vec(&Line {
+            id,
+            entry: entry.clone(),
+        })
+        .map_err(|source| HarError::Serialise {
             path: self.path.clone(),
             source,
         })?;
@@ -87,7 +98,10 @@ impl Journal {
 
     /// Deletes the journal once the HAR is safely written.
     pub fn remove(self) -> Result<(), HarError> {
-        std::fs::remove_file(&self.path).map_err(|source| HarError::Io { path: self.path, source })
+        std::fs::remove_file(&self.path).map_err(|source| HarError::Io {
+            path: self.path,
+            source,
+        })
     }
 
     /// The journal's path.
@@ -110,10 +124,15 @@ pub fn recover(har_path: &Path) -> Result<Option<usize>, HarError> {
         path: path.clone(),
         reason,
     };
-    let mut lines = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).peekable();
+    let mut lines = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .peekable();
     let header: Header = match lines.next().map(serde_json::from_slice::<Header>) {
         Some(Ok(header)) => header,
-        Some(Err(e)) if lines.peek().is_some() => return Err(bad(format!("not a harp journal: {e}"))),
+        Some(Err(e)) if lines.peek().is_some() => {
+            return Err(bad(format!("not a harp journal: {e}")))
+        }
         // Nothing (or a torn header): the recording died before any exchange finished.
         _ => {
             let _ = std::fs::remove_file(&path);
@@ -137,7 +156,9 @@ pub fn recover(har_path: &Path) -> Result<Option<usize>, HarError> {
     } else {
         Har::default()
     };
-    har.log.entries.extend(recovered.into_iter().map(|l| l.entry));
+    har.log
+        .entries
+        .extend(recovered.into_iter().map(|l| l.entry));
     storage::save(har_path, &har, header.storage)?;
     std::fs::remove_file(&path).map_err(|source| HarError::Io { path, source })?;
     Ok(Some(count))

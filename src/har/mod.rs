@@ -14,10 +14,12 @@ mod storage;
 mod writer;
 
 pub use body::{decode_text, encode_text};
-pub use model::{Content, Creator, Entry, Extra, Har, Header, Log, PostData, Request, Response, Timings};
+pub use journal::Journal;
+pub use model::{
+    Content, Creator, Entry, Extra, Har, Header, Log, PostData, Request, Response, Timings,
+};
 pub use reader::{parse_har, read_har_file, read_har_file_with, HarFile, ReadLimits};
 pub use storage::{save, Storage};
-pub use journal::Journal;
 pub use writer::{check_writable, to_pretty_json, write_har};
 
 use std::path::PathBuf;
@@ -89,7 +91,9 @@ impl HarError {
         match self {
             HarError::Io { source, .. } => matches!(
                 source.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidData | std::io::ErrorKind::IsADirectory
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::InvalidData
+                    | std::io::ErrorKind::IsADirectory
             ),
             HarError::Serialise { .. } => false,
             _ => true,

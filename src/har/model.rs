@@ -469,12 +469,12 @@ where
     })
 }
 
-/// Writes whole milliseconds as integers and others with at most three decimals.
+/// Writes whole numbers as integers (`-1`, not `-1.0`) and others exactly as read.
 fn write_number<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
     if value.fract() == 0.0 && value.abs() < 9.0e15 {
         s.serialize_i64(*value as i64)
     } else {
-        s.serialize_f64((value * 1000.0).round() / 1000.0)
+        s.serialize_f64(*value)
     }
 }
 

@@ -139,14 +139,19 @@ mod tests {
         std::fs::write(dir.path().join("ok.txt"), "x").unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         assert!(resolve_in_dir(dir.path(), "ok.txt").is_ok());
-        assert!(resolve_in_dir(dir.path(), "sub").unwrap_err().contains("not a regular file"));
+        assert!(resolve_in_dir(dir.path(), "sub")
+            .unwrap_err()
+            .contains("not a regular file"));
         assert!(resolve_in_dir(dir.path(), "missing.txt").is_err());
         #[cfg(unix)]
         {
             let outside = tempfile::tempdir().unwrap();
             std::fs::write(outside.path().join("secret"), "s").unwrap();
-            std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
-            assert!(resolve_in_dir(dir.path(), "link").unwrap_err().contains("outside"));
+            std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link"))
+                .unwrap();
+            assert!(resolve_in_dir(dir.path(), "link")
+                .unwrap_err()
+                .contains("outside"));
         }
     }
 }

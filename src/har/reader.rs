@@ -51,7 +51,12 @@ impl HarFile {
     /// The response body of entry `index` as the client saw it (decoded content).
     pub fn response_body(&self, index: usize) -> Result<Bytes, HarError> {
         let content = &self.entry(index)?.response.content;
-        self.body(index, content.file.as_deref(), content.text.as_deref(), content.encoding.as_deref())
+        self.body(
+            index,
+            content.file.as_deref(),
+            content.text.as_deref(),
+            content.encoding.as_deref(),
+        )
     }
 
     /// The request body of entry `index`, when it has `postData`.
@@ -59,7 +64,12 @@ impl HarFile {
         match &self.entry(index)?.request.post_data {
             None => Ok(None),
             Some(post) => self
-                .body(index, post.file.as_deref(), post.text.as_deref(), post.encoding.as_deref())
+                .body(
+                    index,
+                    post.file.as_deref(),
+                    post.text.as_deref(),
+                    post.encoding.as_deref(),
+                )
                 .map(Some),
         }
     }
@@ -101,28 +111,44 @@ impl HarFile {
     }
 
     fn entry(&self, index: usize) -> Result<&super::Entry, HarError> {
-        self.har.log.entries.get(index).ok_or_else(|| HarError::Entry {
-            path: self.path.clone(),
-            index,
-            reason: "no such entry".into(),
-        })
-    }
-
-    fn body(&self, index: usize, file: Option<&str>, text: Option<&str>, encoding: Option<&str>) -> Result<Bytes, HarError> {
-        if let Some(name) = file {
-            return self.payloads.get(name).cloned().ok_or_else(|| HarError::Entry {
+        self.har
+            .log
+            .entries
+            .get(index)
+            .ok_or_else(|| HarError::Entry {
                 path: self.path.clone(),
                 index,
-                reason: format!("payload {name:?} was not loaded"),
-            });
+                reason: "no such entry".into(),
+            })
+    }
+
+    fn body(
+        &self,
+        index: usize,
+        file: Option<&str>,
+        text: Option<&str>,
+        encoding: Option<&str>,
+    ) -> Result<Bytes, HarError> {
+        if let Some(name) = file {
+            return self
+                .payloads
+                .get(name)
+                .cloned()
+                .ok_or_else(|| HarError::Entry {
+                    path: self.path.clone(),
+                    index,
+                    reason: format!("payload {name:?} was not loaded"),
+                });
         }
         match text {
             None => Ok(Bytes::new()),
-            Some(text) => decode_text(text, encoding).map(Bytes::from).map_err(|reason| HarError::Entry {
-                path: self.path.clone(),
-                index,
-                reason,
-            }),
+            Some(text) => decode_text(text, encoding)
+                .map(Bytes::from)
+                .map_err(|reason| HarError::Entry {
+                    path: self.path.clone(),
+                    index,
+                    reason,
+                }),
         }
     }
 }
@@ -136,7 +162,9 @@ pub fn read_har_file(path: &Path) -> Result<HarFile, HarError> {
 /// journal first and loading every `_file` payload the entries name.
 pub fn read_har_file_with(path: &Path, limits: &ReadLimits) -> Result<HarFile, HarError> {
     let recovered = journal::recover(path)?;
-    let is_zip = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    let is_zip = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
     let (har, payloads) = if is_zip {
         let mut zip = ZipReader::open(path, limits)?;
         let name = zip.har_name()?;
@@ -149,14 +177,22 @@ pub fn read_har_file_with(path: &Path, limits: &ReadLimits) -> Result<HarFile, H
         (har, payloads)
     } else {
         let bytes = read_capped(path, limits.max_json)?;
-        let json = if looks_zlib(&bytes) || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zhar")) {
+        let json = if looks_zlib(&bytes)
+            || path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("zhar"))
+        {
             inflate(&bytes, path, limits.max_json)?
         } else {
             bytes
         };
         let har = parse_har(&json, path)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
         let max = limits.max_payload;
         let payloads = load_payloads(&har, path, |name| {
             let file = payload::resolve_in_dir(&dir, name)?;
@@ -181,14 +217,20 @@ fn load_payloads(
     for (index, entry) in har.log.entries.iter().enumerate() {
         let files = [
             entry.response.content.file.as_deref(),
-            entry.request.post_data.as_ref().and_then(|p| p.file.as_deref()),
+            entry
+                .request
+                .post_data
+                .as_ref()
+                .and_then(|p| p.file.as_deref()),
         ];
         for name in files.into_iter().flatten() {
             if payloads.contains_key(name) {
                 continue;
             }
-            payload::safe_relative(name).map_err(|reason| entry_error(path, index, format!("_file {reason}")))?;
-            let bytes = read(name).map_err(|reason| entry_error(path, index, format!("_file {name:?}: {reason}")))?;
+            payload::safe_relative(name)
+                .map_err(|reason| entry_error(path, index, format!("_file {reason}")))?;
+            let bytes = read(name)
+                .map_err(|reason| entry_error(path, index, format!("_file {name:?}: {reason}")))?;
             payloads.insert(name.to_string(), Bytes::from(bytes));
         }
     }
@@ -211,7 +253,10 @@ fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, HarError> {
     let file = std::fs::File::open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if meta.is_dir() {
-        return Err(io(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory")));
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "is a directory",
+        )));
     }
     if meta.len() > max {
         return Err(HarError::NotHar {
@@ -226,7 +271,9 @@ fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, HarError> {
 
 /// zlib streams start with 0x78 and a header checksum; JSON starts with `{`, space or a BOM.
 fn looks_zlib(bytes: &[u8]) -> bool {
-    bytes.len() >= 2 && bytes[0] == 0x78 && (u16::from(bytes[0]) << 8 | u16::from(bytes[1])) % 31 == 0
+    bytes.len() >= 2
+        && bytes[0] == 0x78
+        && (u16::from(bytes[0]) << 8 | u16::from(bytes[1])) % 31 == 0
 }
 
 fn inflate(bytes: &[u8], path: &Path, max: u64) -> Result<Vec<u8>, HarError> {
@@ -258,7 +305,12 @@ pub fn parse_har(bytes: &[u8], path: &Path) -> Result<Har, HarError> {
             path: path.to_path_buf(),
             line: err.line(),
             column: err.column(),
-            reason: err.to_string().split(" at line ").next().unwrap_or("").to_string(),
+            reason: err
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or("")
+                .to_string(),
         }),
     }
 }
@@ -277,7 +329,12 @@ fn diagnose(bytes: &[u8], path: &Path, err: serde_json::Error) -> HarError {
                 path: path.to_path_buf(),
                 line: syntax.line(),
                 column: syntax.column(),
-                reason: syntax.to_string().split(" at line ").next().unwrap_or("").to_string(),
+                reason: syntax
+                    .to_string()
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
             }
         }
     };
@@ -313,8 +370,14 @@ mod tests {
     fn explains_what_is_wrong() {
         let err = parse("{\n  \"log\": {\n    \"entries\": [\n").unwrap_err();
         assert!(matches!(err, HarError::Json { line: 4, .. }), "{err}");
-        assert!(parse(r#"{"log":{"version":"1.2"}}"#).unwrap_err().to_string().contains("no \"entries\""));
-        assert!(parse(r#"{"nolog":1}"#).unwrap_err().to_string().contains("\"log\""));
+        assert!(parse(r#"{"log":{"version":"1.2"}}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("no \"entries\""));
+        assert!(parse(r#"{"nolog":1}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("\"log\""));
         let err = parse(r#"{"log":{"entries":[{"request":{},"response":{}}, 7]}}"#).unwrap_err();
         assert!(err.to_string().contains("entry 1"), "{err}");
         assert!(parse("\u{feff}{\"log\":{\"entries\":[]}}").is_ok());

@@ -28,7 +28,10 @@ impl Storage {
     /// The layout for `path`: a `.zip` path is always an archive; otherwise `attach`
     /// chooses attached files over embedding.
     pub fn for_path(path: &Path, attach: bool) -> Storage {
-        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+        {
             Storage::Zip
         } else if attach {
             Storage::Attach
@@ -52,10 +55,15 @@ pub fn save(path: &Path, har: &Har, storage: Storage) -> Result<(), HarError> {
             };
             for (name, bytes) in &payloads {
                 let file = dir.join(name);
-                if std::fs::metadata(&file).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64) {
+                if std::fs::metadata(&file)
+                    .is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
+                {
                     continue;
                 }
-                write_file_atomic(&file, bytes).map_err(|source| HarError::Io { path: file.clone(), source })?;
+                write_file_atomic(&file, bytes).map_err(|source| HarError::Io {
+                    path: file.clone(),
+                    source,
+                })?;
             }
             write_har(path, &har)
         }
@@ -86,7 +94,8 @@ fn detach(har: &Har, path: &Path) -> Result<(Har, BTreeMap<String, Vec<u8>>), Ha
         let content = &mut entry.response.content;
         if content.file.is_none() {
             if let Some(text) = &content.text {
-                let bytes = decode_text(text, content.encoding.as_deref()).map_err(|r| error(index, r))?;
+                let bytes =
+                    decode_text(text, content.encoding.as_deref()).map_err(|r| error(index, r))?;
                 if !bytes.is_empty() {
                     let name = payload_name(&bytes, &content.mime_type);
                     payloads.insert(name.clone(), bytes);
@@ -99,7 +108,8 @@ fn detach(har: &Har, path: &Path) -> Result<(Har, BTreeMap<String, Vec<u8>>), Ha
         if let Some(post) = entry.request.post_data.as_mut() {
             if post.file.is_none() {
                 if let Some(text) = &post.text {
-                    let bytes = decode_text(text, post.encoding.as_deref()).map_err(|r| error(index, r))?;
+                    let bytes =
+                        decode_text(text, post.encoding.as_deref()).map_err(|r| error(index, r))?;
                     if !bytes.is_empty() {
                         let name = payload_name(&bytes, &post.mime_type);
                         payloads.insert(name.clone(), bytes);

@@ -44,8 +44,9 @@ pub struct Recorder {
     entries: Mutex<Vec<(u64, Entry)>>,
     /// Added to the proxy's arrival numbers so they sort after earlier entries.
     id_offset: u64,
-    /// Where each finished exchange is appended before its response completes.
-    journal: Option<Journal>,
+    /// Where each finished exchange is appended before its response completes; taken
+    /// back once the HAR is written.
+    journal: Mutex<Option<Journal>>,
 }
 
 impl Recorder {
@@ -55,26 +56,36 @@ impl Recorder {
             options,
             entries: Mutex::new(Vec::new()),
             id_offset: 0,
-            journal: None,
+            journal: Mutex::new(None),
         }
     }
 
     /// Starts from `entries` already recorded (appending to an existing HAR).
     pub fn with_entries(mut self, entries: Vec<Entry>) -> Self {
         self.id_offset = entries.len() as u64;
-        self.entries = Mutex::new(entries.into_iter().enumerate().map(|(i, e)| (i as u64, e)).collect());
+        self.entries = Mutex::new(
+            entries
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (i as u64, e))
+                .collect(),
+        );
         self
     }
 
     /// Appends every finished exchange to `journal` before answering the client.
-    pub fn with_journal(mut self, journal: Journal) -> Self {
-        self.journal = Some(journal);
+    pub fn with_journal(self, journal: Journal) -> Self {
+        *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = Some(journal);
         self
     }
 
-    /// Takes the journal back (to delete it once the HAR is written).
-    pub fn take_journal(&mut self) -> Option<Journal> {
-        self.journal.take()
+    /// Takes the journal back (to delete it once the HAR is written); exchanges that
+    /// finish afterwards are kept in memory only.
+    pub fn take_journal(&self) -> Option<Journal> {
+        self.journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// How many exchanges were recorded so far.
@@ -107,7 +118,12 @@ impl Recorder {
 
     fn push(&self, id: u64, entry: Entry) {
         let id = id + self.id_offset;
-        if let Some(journal) = &self.journal {
+        if let Some(journal) = self
+            .journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             if let Err(err) = journal.append(id, &entry) {
                 tracing::error!("journal: {err}; this exchange is only in memory until harp stops");
             }

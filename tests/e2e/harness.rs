@@ -265,6 +265,7 @@ pub struct Harp {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     stdout: Option<BufReader<std::process::ChildStdout>>,
+    /// Everything printed up to and including the listening line.
     pub first_line: String,
 }
 
@@ -311,10 +312,12 @@ impl Harp {
             .unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
+        let mut preamble = String::new();
         let start = Instant::now();
         loop {
             line.clear();
             let n = stdout.read_line(&mut line).unwrap();
+            preamble.push_str(&line);
             if n == 0 {
                 let mut err = String::new();
                 child
@@ -347,7 +350,7 @@ impl Harp {
             addr,
             dir,
             stdout: Some(stdout),
-            first_line: line,
+            first_line: preamble,
         }
     }
 
@@ -476,4 +479,37 @@ pub fn entry_for(entries: &[serde_json::Value], method: &str, suffix: &str) -> s
         .collect();
     assert_eq!(found.len(), 1, "entries for {method} {suffix}: {found:#?}");
     found[0].clone()
+}
+
+/// The shared fixtures folder (`../shared/fixtures` beside the project).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+}
+
+/// Asserts that `har_json` (a HAR harp wrote) passes the strict `har` crate and the HAR
+/// 1.2 JSON schema of ../shared/fixtures/schemas.
+pub fn assert_valid_har(har_json: &[u8]) {
+    if let Err(err) = har::from_slice(har_json) {
+        panic!(
+            "the har crate refuses harp's output: {err}\n{}",
+            String::from_utf8_lossy(har_json)
+        );
+    }
+    let dir = fixtures()
+        .join("schemas/har-schema-2.0.0")
+        .canonicalize()
+        .unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("har.json")).unwrap()).unwrap();
+    let validator = jsonschema::options()
+        .with_base_uri(format!("file://{}/", dir.display()))
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(har_json).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "schema errors: {errors:#?}");
 }

@@ -6,3 +6,4 @@ mod harness;
 
 mod ca_cmd;
 mod record;
+mod storage;

@@ -85,6 +85,7 @@ async fn records_http_and_https_over_h1_and_h2_field_by_field() {
         stopped.stdout
     );
 
+    assert_valid_har(&std::fs::read(stopped.dir.join("out.har")).unwrap());
     let har = read_har(&stopped.dir.join("out.har"));
     assert_eq!(har["log"]["version"], "1.2");
     assert_eq!(har["log"]["creator"]["name"], "harp");
@@ -345,6 +346,7 @@ async fn upstream_failures_answer_502_naming_upstream_and_reason() {
 
     let stopped = harp.stop();
     assert_eq!(stopped.code, Some(0));
+    assert_valid_har(&std::fs::read(stopped.dir.join("fail.har")).unwrap());
     let har = read_har(&stopped.dir.join("fail.har"));
     let entries = entries(&har);
     assert_eq!(entries.len(), 4);
@@ -540,6 +542,7 @@ async fn sigterm_writes_the_har_and_minimal_mode_omits_details() {
     let stopped = harp.stop_with("TERM");
     assert_eq!(stopped.code, Some(0));
     assert!(stopped.stdout.contains("recorded 1 exchange(s)"));
+    assert_valid_har(&std::fs::read(stopped.dir.join("min.har")).unwrap());
     let e = &entries(&read_har(&stopped.dir.join("min.har")))[0];
     assert_eq!(e["time"], 0);
     assert_eq!(
