@@ -5,7 +5,8 @@
 //! - [`ca`]: the local root CA and per-host leaf certificates.
 //! - [`proxy`]: listener, CONNECT + TLS interception, upstream client; calls a [`proxy::Handler`].
 //! - [`record`]: the handler that forwards and turns exchanges into HAR entries.
-//! - [`har`]: the HAR model and atomic writing.
+//! - [`replay`]: the handler that answers from a HAR (index, matcher, diagnostics).
+//! - [`har`]: the HAR model, lenient reading, layouts, journal.
 //! - [`glob`]: Playwright-style URL globs.
 //! - [`codec`]: content codings and MIME helpers.
 //!
@@ -18,3 +19,4 @@ pub mod glob;
 pub mod har;
 pub mod proxy;
 pub mod record;
+pub mod replay;

@@ -4,12 +4,20 @@
 mod ca;
 mod check;
 mod record;
+mod replay;
+mod run;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+use harp::ca::LeafIssuer;
+use harp::proxy::{Upstream, UpstreamConfig};
 
 /// harp: record HTTP(S) traffic into HAR files, replay it offline, mock APIs.
 #[derive(Debug, Parser)]
@@ -23,13 +31,17 @@ struct Cli {
 enum Command {
     /// Run a recording proxy: forward every request and write matching exchanges to a HAR.
     Record(record::RecordArgs),
-    /// Create the local CA if missing; print where it is and how to trust it.
-    Ca(ca::CaArgs),
+    /// Run a replaying proxy: answer from a HAR with no network.
+    Replay(replay::ReplayArgs),
+    /// Run COMMAND with its traffic replayed from (or, with --update, recorded into) a HAR.
+    Run(run::RunArgs),
     /// Read HAR files as replay would (folding in an interrupted recording) and report.
     Check(check::CheckArgs),
+    /// Create the local CA if missing; print where it is and how to trust it.
+    Ca(ca::CaArgs),
 }
 
-/// Flags every proxy command shares.
+/// Where the proxy listens and where its CA lives.
 #[derive(Debug, clap::Args)]
 pub struct ListenArgs {
     /// Address to listen on; port 0 picks a free port.
@@ -38,6 +50,20 @@ pub struct ListenArgs {
     /// Folder of the CA (ca.pem, ca-key.pem).
     #[arg(long, env = "HARP_CA_DIR", default_value = "certs")]
     pub ca_dir: PathBuf,
+}
+
+/// How harp reaches real servers (recording, fallback, --record-missing).
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpstreamArgs {
+    /// Also trust the CA certificates in this PEM file for upstream TLS; repeatable.
+    #[arg(long = "upstream-ca", value_name = "PEM")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// Do not verify upstream certificates (dangerous; warned about).
+    #[arg(long)]
+    pub insecure_upstream: bool,
+    /// Seconds to wait for an upstream's response head.
+    #[arg(long, default_value_t = 60)]
+    pub upstream_timeout: u64,
 }
 
 /// An error caused by what the user gave (flags, files): exit code 2.
@@ -67,8 +93,10 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Record(args) => record::run(args).await,
-            Command::Ca(args) => ca::run(args),
+            Command::Replay(args) => replay::run(args).await,
+            Command::Run(args) => run::run(args).await,
             Command::Check(args) => check::run(args),
+            Command::Ca(args) => ca::run(args),
         }
     });
     // Connection tasks may still be parked on idle keep-alive sockets: don't wait for them.
@@ -103,6 +131,39 @@ pub fn say(line: impl std::fmt::Display) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+/// The CA-backed leaf issuer and the upstream client every proxy command needs.
+pub fn proxy_parts(
+    ca_dir: &std::path::Path,
+    upstream: &UpstreamArgs,
+) -> anyhow::Result<(Arc<LeafIssuer>, Upstream)> {
+    let ca = ca::load_ca(ca_dir)?;
+    if ca.was_created() {
+        tracing::info!(
+            "created a new CA: {} (run `harp ca` for how to trust it)",
+            ca.cert_path().display()
+        );
+    }
+    let tls = Arc::new(LeafIssuer::new(Arc::new(ca)).context("preparing TLS interception")?);
+    if upstream.insecure_upstream {
+        tracing::warn!("--insecure-upstream: upstream certificates are NOT verified; anyone on the path can read and change this traffic");
+    }
+    let client = Upstream::new(&UpstreamConfig {
+        extra_ca_files: upstream.upstream_ca.clone(),
+        insecure: upstream.insecure_upstream,
+        response_timeout: Duration::from_secs(upstream.upstream_timeout),
+        ..UpstreamConfig::default()
+    })
+    .map_err(bad_input)?;
+    Ok((tls, client))
+}
+
+/// Binds `addr` (port 0 picks one).
+pub async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
 }
 
 /// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives right after

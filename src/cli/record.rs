@@ -1,20 +1,19 @@
-//! `harp record`: the recording proxy.
+//! `harp record`: the recording proxy, and the recording session `harp run --update` and
+//! `harp replay --record-missing` reuse.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::ValueEnum;
 
-use harp::ca::LeafIssuer;
 use harp::glob::UrlGlobs;
 use harp::har::{self, journal, Journal, Storage};
-use harp::proxy::{self, ProxyConfig, Upstream, UpstreamConfig};
+use harp::proxy::{self, ProxyConfig};
 use harp::record::{ContentPolicy, EntryOptions, Mode, RecordOptions, Recorder, DEFAULT_REDACT};
 
-use super::{bad_input, say, shutdown_signal, ListenArgs};
+use super::{bad_input, bind, proxy_parts, say, shutdown_signal, ListenArgs, UpstreamArgs};
 
 /// Where bodies go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -36,29 +35,15 @@ pub enum ModeArg {
     Minimal,
 }
 
-/// Arguments of `harp record`.
-#[derive(Debug, clap::Args)]
-pub struct RecordArgs {
-    /// The HAR file to write (replaced when harp stops).
-    #[arg(long)]
-    pub har: PathBuf,
-    /// Record only URLs matching this glob (Playwright syntax); repeatable; default all.
-    #[arg(long = "url", value_name = "GLOB")]
-    pub urls: Vec<String>,
+/// How entries are recorded.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecordFlags {
     /// Where bodies go.
     #[arg(long, value_enum, default_value = "embed")]
     pub content: ContentArg,
     /// Detail level of entries.
     #[arg(long, value_enum, default_value = "full")]
     pub mode: ModeArg,
-    #[command(flatten)]
-    pub listen: ListenArgs,
-    /// Also trust the CA certificates in this PEM file for upstream TLS; repeatable.
-    #[arg(long = "upstream-ca", value_name = "PEM")]
-    pub upstream_ca: Vec<PathBuf>,
-    /// Do not verify upstream certificates (dangerous; warned about).
-    #[arg(long)]
-    pub insecure_upstream: bool,
     /// Also redact this request or response header's value in the HAR; repeatable.
     #[arg(long = "redact-header", value_name = "NAME")]
     pub redact_header: Vec<String>,
@@ -71,115 +56,141 @@ pub struct RecordArgs {
     /// Add to the HAR's existing entries instead of replacing them.
     #[arg(long)]
     pub append: bool,
-    /// Seconds to wait for an upstream's response head.
-    #[arg(long, default_value_t = 60)]
-    pub upstream_timeout: u64,
+}
+
+/// Arguments of `harp record`.
+#[derive(Debug, clap::Args)]
+pub struct RecordArgs {
+    /// The HAR file to write (replaced when harp stops, unless --append).
+    #[arg(long)]
+    pub har: PathBuf,
+    /// Record only URLs matching this glob (Playwright syntax); repeatable; default all.
+    #[arg(long = "url", value_name = "GLOB")]
+    pub urls: Vec<String>,
+    #[command(flatten)]
+    pub record: RecordFlags,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+}
+
+/// A recording in progress: the handler, and where and how it will be saved.
+pub struct RecordSession {
+    pub recorder: Arc<Recorder>,
+    /// Things to tell the user before traffic starts (a recovered journal).
+    pub notes: Vec<String>,
+    path: PathBuf,
+    storage: Storage,
+}
+
+impl RecordSession {
+    /// Checks the path (before anything listens), folds in a leftover journal, loads
+    /// entries to add to (`append`, or after a recovery) and starts the journal.
+    pub fn prepare(
+        path: &Path,
+        urls: &[String],
+        flags: &RecordFlags,
+        force_append: bool,
+    ) -> anyhow::Result<Self> {
+        let globs = UrlGlobs::new(urls).map_err(bad_input)?;
+        let storage = Storage::for_path(path, flags.content == ContentArg::Attach);
+        har::check_writable(path)
+            .map_err(bad_input)
+            .context("cannot write the --har file")?;
+        // A recording that was killed left a journal: fold it in, then carry on from there.
+        let recovered = journal::recover(path)
+            .map_err(bad_input)
+            .context("recovering an interrupted recording")?;
+        let mut notes = Vec::new();
+        if let Some(n) = recovered {
+            notes.push(format!(
+                "recovered {n} exchange(s) from an interrupted recording into {}; this recording adds to them",
+                path.display()
+            ));
+        }
+        let base = if (flags.append || force_append || recovered.is_some()) && path.exists() {
+            har::read_har_file(path)
+                .and_then(|file| file.into_embedded())
+                .map_err(bad_input)
+                .context("reading the HAR to append to")?
+                .log
+                .entries
+        } else {
+            Vec::new()
+        };
+        let appending = !base.is_empty();
+        let mut redact: Vec<String> = if flags.no_default_redact {
+            Vec::new()
+        } else {
+            DEFAULT_REDACT.iter().map(|h| h.to_string()).collect()
+        };
+        redact.extend(flags.redact_header.iter().map(|h| h.to_ascii_lowercase()));
+        let options = RecordOptions {
+            globs,
+            entry: EntryOptions {
+                mode: match flags.mode {
+                    ModeArg::Full => Mode::Full,
+                    ModeArg::Minimal => Mode::Minimal,
+                },
+                content: match flags.content {
+                    ContentArg::Omit => ContentPolicy::Omit,
+                    _ => ContentPolicy::Embed,
+                },
+                redact,
+                ..EntryOptions::default()
+            },
+            max_body: flags.max_body,
+        };
+        let journal =
+            Journal::create(path, storage, appending).context("starting the recording journal")?;
+        let recorder = Arc::new(
+            Recorder::new(options)
+                .with_entries(base)
+                .with_journal(journal),
+        );
+        Ok(Self {
+            recorder,
+            notes,
+            path: path.to_path_buf(),
+            storage,
+        })
+    }
+
+    /// Writes the HAR, removes the journal, and returns how many entries it holds.
+    pub fn finish(&self) -> anyhow::Result<usize> {
+        let har = self.recorder.to_har();
+        let count = har.log.entries.len();
+        har::save(&self.path, &har, self.storage)
+            .context("writing the HAR (the journal beside it keeps every exchange)")?;
+        if let Some(journal) = self.recorder.take_journal() {
+            journal.remove()?;
+        }
+        Ok(count)
+    }
 }
 
 pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
-    let globs = UrlGlobs::new(&args.urls).map_err(bad_input)?;
-    let storage = Storage::for_path(&args.har, args.content == ContentArg::Attach);
-    har::check_writable(&args.har)
-        .map_err(bad_input)
-        .context("cannot write the --har file")?;
-    // A recording that was killed left a journal: fold it in, then carry on from there.
-    let recovered = journal::recover(&args.har)
-        .map_err(bad_input)
-        .context("recovering an interrupted recording")?;
-    if let Some(n) = recovered {
-        say(format!(
-            "recovered {n} exchange(s) from an interrupted recording into {}; this recording adds to them",
-            args.har.display()
-        ));
-    }
-    let base = if (args.append || recovered.is_some()) && args.har.exists() {
-        har::read_har_file(&args.har)
-            .and_then(|file| file.into_embedded())
-            .map_err(bad_input)
-            .context("reading the HAR to append to")?
-            .log
-            .entries
-    } else {
-        Vec::new()
-    };
-    let appending = !base.is_empty();
-
-    let mut redact: Vec<String> = if args.no_default_redact {
-        Vec::new()
-    } else {
-        DEFAULT_REDACT.iter().map(|h| h.to_string()).collect()
-    };
-    redact.extend(args.redact_header.iter().map(|h| h.to_ascii_lowercase()));
-    let options = RecordOptions {
-        globs,
-        entry: EntryOptions {
-            mode: match args.mode {
-                ModeArg::Full => Mode::Full,
-                ModeArg::Minimal => Mode::Minimal,
-            },
-            content: match args.content {
-                ContentArg::Omit => ContentPolicy::Omit,
-                _ => ContentPolicy::Embed,
-            },
-            redact,
-            ..EntryOptions::default()
-        },
-        max_body: args.max_body,
-    };
-
-    let ca = super::ca::load_ca(&args.listen.ca_dir)?;
-    if ca.was_created() {
-        tracing::info!(
-            "created a new CA: {} (run `harp ca` for how to trust it)",
-            ca.cert_path().display()
-        );
-    }
-    let tls = Arc::new(LeafIssuer::new(Arc::new(ca)).context("preparing TLS interception")?);
-    if args.insecure_upstream {
-        tracing::warn!("--insecure-upstream: upstream certificates are NOT verified; anyone on the path can read and change this traffic");
-    }
-    let upstream = Upstream::new(&UpstreamConfig {
-        extra_ca_files: args.upstream_ca.clone(),
-        insecure: args.insecure_upstream,
-        response_timeout: Duration::from_secs(args.upstream_timeout),
-        ..UpstreamConfig::default()
-    })
-    .map_err(bad_input)?;
-
-    let listener = tokio::net::TcpListener::bind(&args.listen.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen.listen))?;
+    let session = RecordSession::prepare(&args.har, &args.urls, &args.record, false)?;
+    session.notes.iter().for_each(say);
+    let (tls, upstream) = proxy_parts(&args.listen.ca_dir, &args.upstream)?;
+    let listener = bind(&args.listen.listen).await?;
     let addr = listener.local_addr()?;
-    let journal =
-        Journal::create(&args.har, storage, appending).context("starting the recording journal")?;
     let shutdown = shutdown_signal().context("installing signal handlers")?;
-    let recorder = Arc::new(
-        Recorder::new(options)
-            .with_entries(base)
-            .with_journal(journal),
-    );
     say(format!(
         "harp record: listening on http://{addr} (recording to {})",
         args.har.display()
     ));
-
     proxy::serve(
         listener,
-        recorder.clone(),
+        session.recorder.clone(),
         upstream,
         tls,
         ProxyConfig::default(),
         shutdown,
     )
     .await?;
-
-    let har = recorder.to_har();
-    let count = har.log.entries.len();
-    har::save(&args.har, &har, storage)
-        .context("writing the HAR (the journal beside it keeps every exchange)")?;
-    if let Some(journal) = recorder.take_journal() {
-        journal.remove()?;
-    }
+    let count = session.finish()?;
     say(format!(
         "recorded {count} exchange(s) to {}",
         args.har.display()

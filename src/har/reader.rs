@@ -48,6 +48,16 @@ pub struct HarFile {
 }
 
 impl HarFile {
+    /// Wraps an in-memory document with embedded bodies only (no `_file` payloads).
+    pub fn from_har(har: Har, path: PathBuf) -> Self {
+        Self {
+            path,
+            har,
+            payloads: HashMap::new(),
+            recovered: None,
+        }
+    }
+
     /// The response body of entry `index` as the client saw it (decoded content).
     pub fn response_body(&self, index: usize) -> Result<Bytes, HarError> {
         let content = &self.entry(index)?.response.content;

@@ -163,6 +163,18 @@ impl Recorder {
                 );
             }
         };
+        self.record_buffered(parts, body, ctx, upstream).await
+    }
+
+    /// Forwards a request whose body was already read, records the exchange and returns
+    /// the response (the body in full).
+    pub async fn record_buffered(
+        &self,
+        parts: http::request::Parts,
+        body: Bytes,
+        ctx: RequestContext,
+        upstream: &Upstream,
+    ) -> Response<Body> {
         let request = RequestRecord {
             method: parts.method.clone(),
             url: parts.uri.to_string(),

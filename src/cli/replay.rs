@@ -1,0 +1,192 @@
+//! `harp replay`: the replaying proxy, and the replay session `harp run` reuses.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::ValueEnum;
+
+use harp::glob::UrlGlobs;
+use harp::har;
+use harp::proxy::{self, ProxyConfig};
+use harp::replay::{has_unmatched, Index, NotFound, ReplayOptions, Replayer};
+
+use super::record::{RecordFlags, RecordSession};
+use super::{bad_input, bind, proxy_parts, say, shutdown_signal, ListenArgs, UpstreamArgs};
+
+/// What happens to a request no entry matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NotFoundArg {
+    /// Answer 502 (x-harp-unmatched: 1) naming the nearest entries; never touch the network.
+    Abort,
+    /// Forward it to the network.
+    Fallback,
+}
+
+/// How replay matches and what it does with misses.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayFlags {
+    /// Unmatched requests: abort (502, no network) or fallback (forward to the network).
+    #[arg(long, value_enum, default_value = "abort")]
+    pub not_found: NotFoundArg,
+    /// Serve repeated identical requests the matching entries in recorded order (the last repeats).
+    #[arg(long)]
+    pub sequence: bool,
+    /// Follow recorded redirects inside the HAR and serve the final response.
+    #[arg(long)]
+    pub follow_redirects: bool,
+    /// Forward unmatched requests to the network and append them to the HAR.
+    #[arg(long)]
+    pub record_missing: bool,
+}
+
+/// Arguments of `harp replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The HAR to serve (.har, .zhar, .zip; attached payloads beside it).
+    #[arg(long)]
+    pub har: PathBuf,
+    /// Serve only URLs matching this glob from the HAR; others go to the network; repeatable.
+    #[arg(long = "url", value_name = "GLOB")]
+    pub urls: Vec<String>,
+    #[command(flatten)]
+    pub replay: ReplayFlags,
+    #[command(flatten)]
+    pub record: RecordFlags,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+}
+
+/// A replay in progress.
+pub struct ReplaySession {
+    pub replayer: Arc<Replayer>,
+    /// Things to tell the user before traffic starts (a recovered journal).
+    pub notes: Vec<String>,
+    /// `--record-missing`: the recording of what was not matched.
+    missing: Option<RecordSession>,
+    path: PathBuf,
+}
+
+impl ReplaySession {
+    /// Loads and indexes the HAR (folding in a leftover journal) and sets replay up.
+    pub fn prepare(
+        path: &Path,
+        urls: &[String],
+        flags: &ReplayFlags,
+        record: &RecordFlags,
+    ) -> anyhow::Result<Self> {
+        let globs = UrlGlobs::new(urls).map_err(bad_input)?;
+        let file = har::read_har_file(path).map_err(bad_input)?;
+        let mut notes = Vec::new();
+        if let Some(n) = file.recovered {
+            notes.push(format!(
+                "recovered {n} exchange(s) from an interrupted recording into {}",
+                path.display()
+            ));
+        }
+        let index = Index::new(&file).map_err(bad_input)?;
+        let options = ReplayOptions {
+            globs,
+            not_found: match flags.not_found {
+                NotFoundArg::Abort => NotFound::Abort,
+                NotFoundArg::Fallback => NotFound::Fallback,
+            },
+            sequence: flags.sequence,
+            follow_redirects: flags.follow_redirects,
+            ..ReplayOptions::default()
+        };
+        let mut replayer = Replayer::new(index, options);
+        let missing = if flags.record_missing {
+            let session = RecordSession::prepare(path, &[], record, true)?;
+            notes.extend(session.notes.iter().cloned());
+            replayer = replayer.with_recorder(session.recorder.clone());
+            Some(session)
+        } else {
+            None
+        };
+        Ok(Self {
+            replayer: Arc::new(replayer),
+            notes,
+            missing,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Writes what --record-missing recorded; returns the summary lines (counts, then
+    /// each unmatched request with its nearest entry) and whether any request was
+    /// unmatched.
+    pub fn finish(&self) -> anyhow::Result<(Vec<String>, bool)> {
+        let mut lines = Vec::new();
+        if let Some(missing) = &self.missing {
+            let count = missing.finish()?;
+            lines.push(format!(
+                "{} now holds {count} exchange(s)",
+                self.path.display()
+            ));
+        }
+        let s = self.replayer.summary();
+        let mut line = format!(
+            "served {} from {}, unmatched {}",
+            s.served,
+            self.path.display(),
+            s.unmatched
+        );
+        for (n, what) in [
+            (s.incomplete, "incomplete"),
+            (s.fallback, "forwarded (fallback)"),
+            (s.recorded, "recorded (missing)"),
+            (s.passthrough, "outside --url"),
+        ] {
+            if n > 0 {
+                line.push_str(&format!(", {what} {n}"));
+            }
+        }
+        lines.push(line);
+        for u in self.replayer.unmatched() {
+            let near = match &u.nearest {
+                Some(m) => format!(
+                    " (nearest: #{} {} {}: {})",
+                    m.entry,
+                    m.method,
+                    m.url,
+                    m.differences.join("; ")
+                ),
+                None => String::new(),
+            };
+            lines.push(format!(
+                "  unmatched {}x {} {}{near}",
+                u.count, u.method, u.url
+            ));
+        }
+        Ok((lines, has_unmatched(&s)))
+    }
+}
+
+pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let session = ReplaySession::prepare(&args.har, &args.urls, &args.replay, &args.record)?;
+    session.notes.iter().for_each(say);
+    let (tls, upstream) = proxy_parts(&args.listen.ca_dir, &args.upstream)?;
+    let listener = bind(&args.listen.listen).await?;
+    let addr = listener.local_addr()?;
+    let shutdown = shutdown_signal().context("installing signal handlers")?;
+    say(format!(
+        "harp replay: listening on http://{addr} (serving {} entries from {})",
+        session.replayer.index().len(),
+        args.har.display()
+    ));
+    proxy::serve(
+        listener,
+        session.replayer.clone(),
+        upstream,
+        tls,
+        ProxyConfig::default(),
+        shutdown,
+    )
+    .await?;
+    let (lines, _) = session.finish()?;
+    lines.iter().for_each(say);
+    Ok(ExitCode::SUCCESS)
+}

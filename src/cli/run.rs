@@ -1,0 +1,236 @@
+//! `harp run`: replay (or with `--update`, record) around one command. The proxy runs on
+//! a free port; the command gets the proxy variables and a CA bundle that trusts harp;
+//! harp exits with the command's status, or non-zero when replay met unmatched requests.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use harp::proxy::{self, ProxyConfig};
+
+use super::record::{RecordFlags, RecordSession};
+use super::replay::{ReplayFlags, ReplaySession};
+use super::{bind, proxy_parts, shutdown_signal, UpstreamArgs};
+
+/// Arguments of `harp run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The HAR to replay from (or to record into with --update).
+    #[arg(long)]
+    pub har: PathBuf,
+    /// Record instead of replaying (Playwright's `update: true`).
+    #[arg(long)]
+    pub update: bool,
+    /// Only URLs matching this glob are recorded or served from the HAR; repeatable.
+    #[arg(long = "url", value_name = "GLOB")]
+    pub urls: Vec<String>,
+    #[command(flatten)]
+    pub replay: ReplayFlags,
+    #[command(flatten)]
+    pub record: RecordFlags,
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+    /// Address of the proxy (a free port by default).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Folder of the CA (ca.pem, ca-key.pem).
+    #[arg(long, env = "HARP_CA_DIR", default_value = "certs")]
+    pub ca_dir: PathBuf,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+enum Session {
+    Record(RecordSession),
+    Replay(ReplaySession),
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let session = if args.update {
+        Session::Record(RecordSession::prepare(
+            &args.har,
+            &args.urls,
+            &args.record,
+            false,
+        )?)
+    } else {
+        Session::Replay(ReplaySession::prepare(
+            &args.har,
+            &args.urls,
+            &args.replay,
+            &args.record,
+        )?)
+    };
+    let notes = match &session {
+        Session::Record(s) => &s.notes,
+        Session::Replay(s) => &s.notes,
+    };
+    notes.iter().for_each(|n| eprintln!("{n}"));
+    let (tls, upstream) = proxy_parts(&args.ca_dir, &args.upstream)?;
+    let bundle = write_bundle(&args.ca_dir, tls.ca().cert_pem())
+        .context("writing the CA bundle for the command")?;
+    let ca_pem = absolute(tls.ca().cert_path());
+    let listener = bind(&args.listen).await?;
+    let addr = listener.local_addr()?;
+    let proxy_url = format!("http://{addr}");
+    // harp's own lines go to stderr here: stdout belongs to the command.
+    eprintln!(
+        "harp run: listening on {proxy_url} ({} {})",
+        if args.update {
+            "recording to"
+        } else {
+            "replaying"
+        },
+        args.har.display()
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = match &session {
+        Session::Record(s) => {
+            let handler = s.recorder.clone();
+            tokio::spawn(proxy::serve(
+                listener,
+                handler,
+                upstream,
+                tls,
+                ProxyConfig::default(),
+                async {
+                    let _ = stop_rx.await;
+                },
+            ))
+        }
+        Session::Replay(s) => {
+            let handler = s.replayer.clone();
+            tokio::spawn(proxy::serve(
+                listener,
+                handler,
+                upstream,
+                tls,
+                ProxyConfig::default(),
+                async {
+                    let _ = stop_rx.await;
+                },
+            ))
+        }
+    };
+
+    // harp outlives a Ctrl-C aimed at the command: the command decides when it is done.
+    let signals = shutdown_signal().context("installing signal handlers")?;
+    tokio::spawn(async move {
+        signals.await;
+        tracing::info!("signal received; waiting for the command to exit");
+    });
+
+    let mut command = tokio::process::Command::new(&args.command[0]);
+    command.args(&args.command[1..]);
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        command.env(var, &proxy_url);
+    }
+    command.env("HARP_PROXY", &proxy_url);
+    for var in ["NO_PROXY", "no_proxy"] {
+        match std::env::var(var).ok().map(|v| without_loopback(&v)) {
+            Some(v) if !v.is_empty() => command.env(var, v),
+            _ => command.env_remove(var),
+        };
+    }
+    for var in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"] {
+        command.env(var, &bundle);
+    }
+    command.env("NODE_EXTRA_CA_CERTS", &ca_pem);
+    let status = command
+        .status()
+        .await
+        .map_err(super::bad_input)
+        .with_context(|| format!("cannot run {:?}", args.command[0]))?;
+
+    let _ = stop_tx.send(());
+    server.await.context("the proxy task failed")??;
+
+    let mut code = status.code().map_or(1, |c| c.clamp(0, 255) as u8);
+    match &session {
+        Session::Record(s) => {
+            let count = s.finish()?;
+            eprintln!("recorded {count} exchange(s) to {}", args.har.display());
+        }
+        Session::Replay(s) => {
+            let (lines, unmatched) = s.finish()?;
+            lines.iter().for_each(|l| eprintln!("{l}"));
+            if unmatched {
+                eprintln!("harp run: replay met unmatched requests (listed above); failing");
+                if code == 0 {
+                    code = 1;
+                }
+            }
+        }
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// `NO_PROXY` without loopback names, so local origins go through harp too.
+fn without_loopback(value: &str) -> String {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|h| {
+            let h = h.trim_start_matches('.').to_ascii_lowercase();
+            !(h.is_empty()
+                || h == "localhost"
+                || h.ends_with(".localhost")
+                || h.starts_with("127.")
+                || h == "::1"
+                || h == "[::1]")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The system's roots plus harp's CA, for tools that read one bundle file
+/// (OpenSSL's `SSL_CERT_FILE`, requests, curl).
+fn write_bundle(ca_dir: &Path, ca_pem: &str) -> std::io::Result<PathBuf> {
+    const SYSTEM_BUNDLES: &[&str] = &[
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ];
+    let mut bundle = SYSTEM_BUNDLES
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    if !bundle.is_empty() && !bundle.ends_with('\n') {
+        bundle.push('\n');
+    }
+    bundle.push_str("# harp local CA\n");
+    bundle.push_str(ca_pem);
+    let path = ca_dir.join("bundle.pem");
+    let tmp = ca_dir.join(format!(".bundle.pem.{}", std::process::id()));
+    std::fs::write(&tmp, bundle)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(absolute(&path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_proxy_loses_loopback_only() {
+        assert_eq!(
+            without_loopback("localhost,127.0.0.1,example.com,.internal,::1,[::1],foo.localhost"),
+            "example.com,.internal"
+        );
+        assert_eq!(without_loopback("localhost"), "");
+    }
+}

@@ -1,0 +1,271 @@
+//! The replay index: every HAR entry prepared once at load (request facts for the
+//! matcher, a ready response: status, headers, body bytes), and a map from method + URL to
+//! the entries recorded for it, so lookup cost does not grow with the number of entries.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::StatusCode;
+
+use super::matcher::{normalise_url, Recorded};
+use crate::codec;
+use crate::har::{Content, Entry, HarError, HarFile};
+
+/// A response ready to serve.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The recorded status.
+    pub status: StatusCode,
+    /// The recorded headers minus hop-by-hop ones, `content-length` (recomputed) and
+    /// `content-encoding` when the stored body is already decoded.
+    pub headers: HeaderMap,
+    /// The body bytes the client saw when recording.
+    pub body: Bytes,
+    /// The `Location` header, for redirect following.
+    pub location: Option<String>,
+}
+
+/// What an entry can be served as.
+#[derive(Debug, Clone)]
+pub enum Servable {
+    /// A complete response.
+    Response(Prepared),
+    /// The exchange never completed (or its status cannot be served): why.
+    Incomplete(String),
+}
+
+/// All entries of a HAR, prepared and indexed.
+#[derive(Debug, Clone)]
+pub struct Index {
+    /// Where the entries came from.
+    pub path: PathBuf,
+    /// Request facts per entry, in file order.
+    pub recorded: Vec<Recorded>,
+    /// Response per entry, in file order.
+    pub servable: Vec<Servable>,
+    /// (method, normalised URL) to entry indices in file order.
+    by_key: HashMap<(String, String), Vec<usize>>,
+}
+
+impl Index {
+    /// Prepares every entry of `file`; a body that cannot be produced is an error naming
+    /// the entry.
+    pub fn new(file: &HarFile) -> Result<Self, HarError> {
+        let mut recorded = Vec::with_capacity(file.har.log.entries.len());
+        let mut servable = Vec::with_capacity(file.har.log.entries.len());
+        let mut by_key: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, entry) in file.har.log.entries.iter().enumerate() {
+            let request_body = file
+                .request_body(i)?
+                .filter(|b| !b.is_empty())
+                .map(|b| b.to_vec());
+            let rec = Recorded {
+                method: entry.request.method.clone(),
+                url: normalise_url(&entry.request.url),
+                headers: entry
+                    .request
+                    .headers
+                    .iter()
+                    .map(|h| (h.name.to_ascii_lowercase(), h.value.clone()))
+                    .collect(),
+                body: request_body,
+                incomplete: entry.is_incomplete(),
+            };
+            by_key
+                .entry((rec.method.clone(), rec.url.clone()))
+                .or_default()
+                .push(i);
+            servable.push(prepare(entry, file.response_body(i)?, rec.incomplete));
+            recorded.push(rec);
+        }
+        Ok(Self {
+            path: file.path.clone(),
+            recorded,
+            servable,
+            by_key,
+        })
+    }
+
+    /// Entries recorded for exactly this method and URL, in file order.
+    pub fn candidates(&self, method: &str, url: &str) -> &[usize] {
+        self.by_key
+            .get(&(method.to_string(), url.to_string()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.recorded.len()
+    }
+
+    /// True when the HAR has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.recorded.is_empty()
+    }
+}
+
+const DROPPED: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+];
+
+fn prepare(entry: &Entry, body: Bytes, incomplete: bool) -> Servable {
+    let response = &entry.response;
+    let reason = |why: String| Servable::Incomplete(why);
+    if incomplete {
+        let error = ["_error", "_failureText"]
+            .iter()
+            .find_map(|k| response.extra.get(*k).or_else(|| entry.extra.get(*k)))
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        return reason(format!(
+            "the recorded exchange never completed (status {}{error})",
+            response.status
+        ));
+    }
+    let status = match u16::try_from(response.status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+    {
+        Some(s) => s,
+        None => return reason(format!("status {} cannot be served", response.status)),
+    };
+    if status.is_informational() {
+        return reason(format!(
+            "status {status} cannot be replayed (harp does not replay protocol upgrades such as WebSockets)"
+        ));
+    }
+    let coding = response
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-encoding"))
+        .map(|h| h.value.clone())
+        .unwrap_or_default();
+    let keep_encoding = !coding.is_empty() && still_encoded(&response.content, &coding, &body);
+    let mut headers = HeaderMap::new();
+    let mut location = None;
+    for h in &response.headers {
+        let lower = h.name.to_ascii_lowercase();
+        if lower.starts_with(':') || DROPPED.contains(&lower.as_str()) {
+            continue;
+        }
+        if lower == "content-encoding" && !keep_encoding {
+            continue;
+        }
+        if lower == "location" {
+            location = Some(h.value.clone());
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(lower.as_bytes()),
+            HeaderValue::from_str(&h.value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    if location.is_none()
+        && !response.redirect_url.is_empty()
+        && super::matcher::is_redirect(status.as_u16())
+    {
+        location = Some(response.redirect_url.clone());
+    }
+    Servable::Response(Prepared {
+        status,
+        headers,
+        body,
+        location,
+    })
+}
+
+/// True when the stored body still carries its content coding: harp marked it so, or it
+/// is gzip/zlib data that decodes (exports like mitmproxy's keep undecodable bodies raw).
+fn still_encoded(content: &Content, coding: &str, body: &[u8]) -> bool {
+    if content.extra.contains_key("_harpEncoded") {
+        return true;
+    }
+    let coding = coding.trim().to_ascii_lowercase();
+    let looks = match coding.as_str() {
+        "gzip" | "x-gzip" => body.starts_with(&[0x1f, 0x8b]),
+        "deflate" => {
+            body.len() >= 2
+                && body[0] == 0x78
+                && (u16::from(body[0]) << 8 | u16::from(body[1])) % 31 == 0
+        }
+        _ => false,
+    };
+    looks && codec::decode(&coding, body, 256 << 20).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::har::{Har, Header};
+
+    fn entry(status: i64, headers: &[(&str, &str)], text: &str) -> Entry {
+        let mut e: Entry = serde_json::from_value(serde_json::json!({
+            "startedDateTime": "2024-01-01T00:00:00Z", "time": 1,
+            "request": {"method": "GET", "url": "HTTP://X.test:80/a#f"},
+            "response": {"status": status, "content": {"mimeType": "text/plain", "text": text}}
+        }))
+        .unwrap();
+        e.response.headers = headers.iter().map(|(n, v)| Header::new(*n, *v)).collect();
+        e
+    }
+
+    #[test]
+    fn prepares_headers_and_indexes_by_normalised_url() {
+        let mut har = Har::default();
+        har.log.entries.push(entry(
+            200,
+            &[
+                ("Content-Type", "text/plain"),
+                ("Content-Encoding", "gzip"),
+                ("Content-Length", "999"),
+                ("Set-Cookie", "a=1"),
+                ("set-cookie", "b=2"),
+                ("Transfer-Encoding", "chunked"),
+                (":status", "200"),
+            ],
+            "hello",
+        ));
+        har.log.entries.push(entry(0, &[], ""));
+        let file = crate::har::HarFile::from_har(har, "t.har".into());
+        let index = Index::new(&file).unwrap();
+        assert_eq!(index.candidates("GET", "http://x.test/a"), &[0, 1]);
+        let Servable::Response(p) = &index.servable[0] else {
+            panic!()
+        };
+        assert_eq!(p.body.as_ref(), b"hello");
+        assert!(
+            p.headers.get("content-encoding").is_none(),
+            "body is decoded"
+        );
+        assert!(p.headers.get("content-length").is_none());
+        assert!(p.headers.get("transfer-encoding").is_none());
+        assert_eq!(p.headers.get_all("set-cookie").iter().count(), 2);
+        assert!(matches!(index.servable[1], Servable::Incomplete(_)));
+        assert!(index.recorded[1].incomplete);
+    }
+
+    #[test]
+    fn keeps_content_encoding_over_still_encoded_bytes() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"zipped").unwrap();
+        let raw = gz.finish().unwrap();
+        let content = Content::default();
+        assert!(still_encoded(&content, "gzip", &raw));
+        assert!(!still_encoded(&content, "gzip", b"zipped"));
+        assert!(!still_encoded(&content, "br", b"zipped"));
+    }
+}

@@ -1,0 +1,484 @@
+//! The matching rules, as pure functions over prepared entries and an incoming request:
+//! Playwright's `routeFromHAR` rules (exact URL + method, body equality with multipart
+//! boundaries ignored, most matching headers, earliest on ties, fetch's redirect method
+//! changes), then harp's (complete entries beat incomplete ones, ordered sequences).
+
+use crate::record::REDACTED;
+
+/// A request as the matcher sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    /// Upper-case method.
+    pub method: &'a str,
+    /// Absolute URL, normalised as the proxy does.
+    pub url: &'a str,
+    /// Headers, names lower-case.
+    pub headers: &'a [(String, String)],
+    /// The whole body.
+    pub body: &'a [u8],
+}
+
+/// What the matcher needs to know about a recorded request.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Method as recorded.
+    pub method: String,
+    /// URL as recorded (fragment removed).
+    pub url: String,
+    /// Headers, names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// The recorded body, when the entry has `postData` with content.
+    pub body: Option<Vec<u8>>,
+    /// True when the exchange never completed.
+    pub incomplete: bool,
+}
+
+/// The `boundary` parameter of a `multipart/form-data` content type.
+pub fn multipart_boundary(headers: &[(String, String)]) -> Option<&str> {
+    let value = headers
+        .iter()
+        .find(|(n, _)| n == "content-type")
+        .map(|(_, v)| v.as_str())?;
+    if !value
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return None;
+    }
+    value.split(';').skip(1).find_map(|param| {
+        let (key, val) = param.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| val.trim().trim_matches('"'))
+            .filter(|b| !b.is_empty())
+    })
+}
+
+fn replace_all(haystack: &[u8], needle: &[u8]) -> Vec<u8> {
+    if needle.is_empty() {
+        return haystack.to_vec();
+    }
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(needle) {
+            i += needle.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Rule 2: when the request has a body and the entry recorded one, they must be equal
+/// byte for byte, or, for `multipart/form-data` on both sides, equal once each side's
+/// boundary string is removed. (Playwright checks POST only; harp checks every method
+/// that carries a body, so PUT/PATCH with different bodies are told apart too.)
+pub fn body_matches(entry: &Recorded, incoming: &Incoming<'_>) -> bool {
+    let Some(recorded) = &entry.body else {
+        return true;
+    };
+    if incoming.body.is_empty() || recorded.as_slice() == incoming.body {
+        return true;
+    }
+    match (
+        multipart_boundary(incoming.headers),
+        multipart_boundary(&entry.headers),
+    ) {
+        (Some(theirs), Some(ours)) => {
+            replace_all(incoming.body, theirs.as_bytes()) == replace_all(recorded, ours.as_bytes())
+        }
+        _ => false,
+    }
+}
+
+/// Rule 3: how many recorded headers appear with the same value (name case-insensitive,
+/// value exact) in the request. Redacted values never count.
+pub fn matching_headers(entry: &Recorded, incoming: &Incoming<'_>) -> usize {
+    entry
+        .headers
+        .iter()
+        .filter(|(name, value)| {
+            value != REDACTED
+                && incoming
+                    .headers
+                    .iter()
+                    .any(|(n, v)| n == name && v == value)
+        })
+        .count()
+}
+
+/// Picks among `candidates` (entry indices in recorded order, already filtered by URL,
+/// method and body): complete entries beat incomplete ones; then, in sequence mode, the
+/// `served`-th (the last one repeating); otherwise the most matching headers, earliest on
+/// ties.
+pub fn choose(
+    entries: &[Recorded],
+    candidates: &[usize],
+    incoming: &Incoming<'_>,
+    served: Option<usize>,
+) -> Option<usize> {
+    let complete: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&i| !entries[i].incomplete)
+        .collect();
+    let pool: &[usize] = if complete.is_empty() {
+        candidates
+    } else {
+        &complete
+    };
+    if pool.is_empty() {
+        return None;
+    }
+    if let Some(n) = served {
+        return Some(pool[n.min(pool.len() - 1)]);
+    }
+    let mut best = pool[0];
+    let mut best_score = matching_headers(&entries[best], incoming);
+    for &i in &pool[1..] {
+        let score = matching_headers(&entries[i], incoming);
+        if score > best_score {
+            best = i;
+            best_score = score;
+        }
+    }
+    Some(best)
+}
+
+/// Statuses that redirect.
+pub fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Rule 4: the next request of a redirect: `location` resolved against `url`, and the
+/// method changed as fetch does (301/302 after POST and 303 after anything but GET/HEAD
+/// become GET).
+pub fn redirect_step(
+    url: &str,
+    method: &str,
+    status: u16,
+    location: &str,
+) -> Option<(String, String)> {
+    if !is_redirect(status) {
+        return None;
+    }
+    let target = resolve(url, location)?;
+    let method = if ((status == 301 || status == 302) && method == "POST")
+        || (status == 303 && method != "GET" && method != "HEAD")
+    {
+        "GET".to_string()
+    } else {
+        method.to_string()
+    };
+    Some((method, target))
+}
+
+/// Resolves a `Location` value against an absolute URL (absolute, scheme-relative,
+/// absolute-path, and relative-path references; fragments dropped).
+pub fn resolve(base: &str, location: &str) -> Option<String> {
+    let location = location.trim();
+    let location = location.split('#').next().unwrap_or("");
+    let (scheme, rest) = base.split_once("://")?;
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let path_and_query = &rest[authority_end..];
+    if location.contains("://") {
+        return Some(normalise_url(location));
+    }
+    if let Some(rest) = location.strip_prefix("//") {
+        return Some(normalise_url(&format!("{scheme}://{rest}")));
+    }
+    if location.starts_with('/') {
+        return Some(format!(
+            "{scheme}://{authority}{}",
+            remove_dot_segments(location)
+        ));
+    }
+    if location.starts_with('?') {
+        let path = path_and_query.split('?').next().unwrap_or("/");
+        return Some(format!("{scheme}://{authority}{path}{location}"));
+    }
+    let base_path = path_and_query.split('?').next().unwrap_or("/");
+    let dir = &base_path[..base_path.rfind('/').map_or(0, |i| i + 1)];
+    let dir = if dir.is_empty() { "/" } else { dir };
+    Some(format!(
+        "{scheme}://{authority}{}",
+        remove_dot_segments(&format!("{dir}{location}"))
+    ))
+}
+
+fn remove_dot_segments(path_and_query: &str) -> String {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').collect();
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." => {
+                if i == segments.len() - 1 {
+                    out.push("");
+                }
+            }
+            ".." => {
+                if out.len() > 1 {
+                    out.pop();
+                }
+                if i == segments.len() - 1 {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let mut path = out.join("/");
+    if !path.starts_with('/') {
+        path.insert(0, '/');
+    }
+    match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    }
+}
+
+/// Normalises an absolute URL the way the proxy presents requests: lower-case scheme and
+/// host, default port removed, empty path as `/`, fragment dropped. Strings that are not
+/// absolute URLs are returned unchanged (minus the fragment).
+pub fn normalise_url(url: &str) -> String {
+    let url = url.split('#').next().unwrap_or("");
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let mut authority = authority.to_ascii_lowercase();
+    let default = match scheme.as_str() {
+        "https" => Some(":443"),
+        "http" => Some(":80"),
+        _ => None,
+    };
+    if let Some(port) = default {
+        if authority.ends_with(port) {
+            authority.truncate(authority.len() - port.len());
+        }
+    }
+    let tail = if tail.is_empty() {
+        "/".to_string()
+    } else if tail.starts_with('?') {
+        format!("/{tail}")
+    } else {
+        tail.to_string()
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Recorded {
+        Recorded {
+            method: method.into(),
+            url: url.into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: body.map(|b| b.to_vec()),
+            incomplete: false,
+        }
+    }
+
+    fn hdrs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn bodies_must_be_equal_when_both_sides_have_one() {
+        let entry = rec("POST", "http://x/", &[], Some(b"{\"a\":1}"));
+        let h = hdrs(&[]);
+        let req = |body: &'static [u8]| Incoming {
+            method: "POST",
+            url: "http://x/",
+            headers: &[],
+            body,
+        };
+        let _ = &h;
+        assert!(body_matches(&entry, &req(b"{\"a\":1}")));
+        assert!(!body_matches(&entry, &req(b"{\"a\":2}")));
+        assert!(body_matches(&entry, &req(b"")), "no request body: no check");
+        let no_body = rec("POST", "http://x/", &[], None);
+        assert!(
+            body_matches(&no_body, &req(b"anything")),
+            "entry without postData: no check"
+        );
+    }
+
+    #[test]
+    fn multipart_boundaries_are_ignored() {
+        let ours = "multipart/form-data; boundary=----AAA";
+        let theirs = "multipart/form-data; boundary=\"----BBB\"";
+        let entry = rec(
+            "POST",
+            "http://x/up",
+            &[("content-type", ours)],
+            Some(b"------AAA\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n------AAA--\r\n"),
+        );
+        let headers = hdrs(&[("content-type", theirs)]);
+        let same = Incoming {
+            method: "POST",
+            url: "http://x/up",
+            headers: &headers,
+            body: b"------BBB\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n------BBB--\r\n",
+        };
+        assert!(body_matches(&entry, &same));
+        let other = Incoming { body: b"------BBB\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nX\r\n------BBB--\r\n", ..same };
+        assert!(!body_matches(&entry, &other));
+        assert_eq!(multipart_boundary(&headers), Some("----BBB"));
+        assert_eq!(
+            multipart_boundary(&hdrs(&[("content-type", "text/plain; boundary=x")])),
+            None
+        );
+    }
+
+    #[test]
+    fn most_matching_headers_win_earliest_on_ties_redacted_never_count() {
+        let entries = vec![
+            rec("GET", "u", &[("accept", "text/html")], None),
+            rec(
+                "GET",
+                "u",
+                &[("accept", "application/json"), ("x-v", "2")],
+                None,
+            ),
+            rec(
+                "GET",
+                "u",
+                &[("accept", "application/json"), ("x-v", "2")],
+                None,
+            ),
+            rec(
+                "GET",
+                "u",
+                &[("authorization", REDACTED), ("accept", "text/html")],
+                None,
+            ),
+        ];
+        let headers = hdrs(&[("accept", "application/json"), ("x-v", "2")]);
+        let req = Incoming {
+            method: "GET",
+            url: "u",
+            headers: &headers,
+            body: b"",
+        };
+        assert_eq!(choose(&entries, &[0, 1, 2], &req, None), Some(1));
+        let headers = hdrs(&[("accept", "image/png")]);
+        let req = Incoming {
+            headers: &headers,
+            ..req
+        };
+        assert_eq!(
+            choose(&entries, &[0, 1, 2], &req, None),
+            Some(0),
+            "no header matches: earliest"
+        );
+        let headers = hdrs(&[("authorization", REDACTED), ("accept", "text/html")]);
+        let req = Incoming {
+            headers: &headers,
+            ..req
+        };
+        assert_eq!(
+            choose(&entries, &[0, 3], &req, None),
+            Some(0),
+            "a redacted value does not score"
+        );
+    }
+
+    #[test]
+    fn complete_entries_beat_incomplete_and_sequences_repeat_the_last() {
+        let mut entries = vec![
+            rec("GET", "u", &[], None),
+            rec("GET", "u", &[], None),
+            rec("GET", "u", &[], None),
+        ];
+        entries[0].incomplete = true;
+        let req = Incoming {
+            method: "GET",
+            url: "u",
+            headers: &[],
+            body: b"",
+        };
+        assert_eq!(choose(&entries, &[0, 1, 2], &req, None), Some(1));
+        assert_eq!(
+            choose(&entries, &[0], &req, None),
+            Some(0),
+            "only incomplete: still chosen (served as an error)"
+        );
+        assert_eq!(choose(&entries, &[0, 1, 2], &req, Some(0)), Some(1));
+        assert_eq!(choose(&entries, &[0, 1, 2], &req, Some(1)), Some(2));
+        assert_eq!(choose(&entries, &[0, 1, 2], &req, Some(7)), Some(2));
+        assert_eq!(choose(&entries, &[], &req, None), None);
+    }
+
+    #[test]
+    fn redirects_follow_fetch_method_rules() {
+        let u = "https://a.test/x/y?q=1";
+        assert_eq!(
+            redirect_step(u, "POST", 302, "/z"),
+            Some(("GET".into(), "https://a.test/z".into()))
+        );
+        assert_eq!(
+            redirect_step(u, "POST", 301, "z"),
+            Some(("GET".into(), "https://a.test/x/z".into()))
+        );
+        assert_eq!(
+            redirect_step(u, "POST", 307, "z"),
+            Some(("POST".into(), "https://a.test/x/z".into()))
+        );
+        assert_eq!(
+            redirect_step(u, "PUT", 303, "z"),
+            Some(("GET".into(), "https://a.test/x/z".into()))
+        );
+        assert_eq!(
+            redirect_step(u, "HEAD", 303, "z"),
+            Some(("HEAD".into(), "https://a.test/x/z".into()))
+        );
+        assert_eq!(
+            redirect_step(u, "PUT", 302, "z"),
+            Some(("PUT".into(), "https://a.test/x/z".into()))
+        );
+        assert_eq!(redirect_step(u, "GET", 200, "z"), None);
+        assert_eq!(
+            resolve(u, "HTTPS://B.test:443/p#frag"),
+            Some("https://b.test/p".into())
+        );
+        assert_eq!(resolve(u, "//c.test/p"), Some("https://c.test/p".into()));
+        assert_eq!(resolve(u, "../up"), Some("https://a.test/up".into()));
+        assert_eq!(resolve(u, "?q=2"), Some("https://a.test/x/y?q=2".into()));
+    }
+
+    #[test]
+    fn urls_normalise_like_the_proxy() {
+        assert_eq!(
+            normalise_url("HTTP://Example.COM:80"),
+            "http://example.com/"
+        );
+        assert_eq!(
+            normalise_url("https://x.test:8443/a?b#c"),
+            "https://x.test:8443/a?b"
+        );
+        assert_eq!(normalise_url("https://x.test?q"), "https://x.test/?q");
+        assert_eq!(normalise_url("https://user:pw@x.test/"), "https://x.test/");
+        assert_eq!(normalise_url("/users/*"), "/users/*");
+    }
+}

@@ -1,0 +1,523 @@
+//! Replay: a [`Handler`] that answers from a HAR with no network, using Playwright's
+//! matching rules (see [`matcher`]), explaining every miss (see [`diagnose`]), and
+//! keeping a log of calls for `/__harp/calls` and the exit summary.
+
+pub mod diagnose;
+pub mod index;
+pub mod matcher;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming as IncomingBody;
+use serde::Serialize;
+
+pub use diagnose::NearMiss;
+pub use index::{Index, Prepared, Servable};
+pub use matcher::Incoming;
+
+use crate::glob::UrlGlobs;
+use crate::proxy::body::{boxed, full, json_response, text_response};
+use crate::proxy::{Body, Handler, RequestContext, Upstream};
+use crate::record::{iso8601, Recorder};
+
+/// What happens to a request no entry matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NotFound {
+    /// Answer 502 with `x-harp-unmatched: 1` and the nearest entries; never touch the network.
+    #[default]
+    Abort,
+    /// Forward it to the network.
+    Fallback,
+}
+
+/// How replay behaves.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// URLs served from the HAR (all when empty); others go to the network, as with
+    /// Playwright's `routeFromHAR({ url })`.
+    pub globs: UrlGlobs,
+    /// Unmatched requests.
+    pub not_found: NotFound,
+    /// Repeated identical requests get the matching entries in recorded order.
+    pub sequence: bool,
+    /// Follow recorded redirects inside the HAR.
+    pub follow_redirects: bool,
+    /// Largest request body read for matching, in bytes.
+    pub max_body: usize,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        Self {
+            globs: UrlGlobs::new::<&str>(&[]).expect("no globs"),
+            not_found: NotFound::Abort,
+            sequence: false,
+            follow_redirects: false,
+            max_body: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Answered from an entry.
+    Served,
+    /// The chosen entry never completed; answered 502.
+    Incomplete,
+    /// No entry matched; answered 502.
+    Unmatched,
+    /// Redirects inside the HAR loop.
+    RedirectCycle,
+    /// No entry matched; forwarded to the network.
+    Fallback,
+    /// No entry matched; forwarded and recorded (`--record-missing`).
+    Recorded,
+    /// Outside the `--url` globs; forwarded untouched.
+    Passthrough,
+}
+
+/// One entry of the call log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Call {
+    /// Arrival number.
+    pub id: u64,
+    /// When it arrived.
+    pub time: String,
+    /// Method.
+    pub method: String,
+    /// URL.
+    pub url: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The entry served, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<usize>,
+    /// The status harp answered with, when it answered from the HAR or with an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// For misses: the nearest entries and how they differ.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nearest: Vec<NearMiss>,
+}
+
+impl Call {
+    fn new(ctx: &RequestContext, method: &str, url: &str, outcome: Outcome) -> Self {
+        Self {
+            id: ctx.id,
+            time: iso8601(ctx.started),
+            method: method.to_string(),
+            url: url.to_string(),
+            outcome,
+            entry: None,
+            status: None,
+            nearest: Vec::new(),
+        }
+    }
+
+    fn entry(mut self, entry: usize) -> Self {
+        self.entry = Some(entry);
+        self
+    }
+
+    fn status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    fn nearest(mut self, nearest: Vec<NearMiss>) -> Self {
+        self.nearest = nearest;
+        self
+    }
+}
+
+/// Counts for the exit summary.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Answered from entries.
+    pub served: u64,
+    /// Unmatched and aborted.
+    pub unmatched: u64,
+    /// Chosen entries that never completed.
+    pub incomplete: u64,
+    /// Unmatched and forwarded.
+    pub fallback: u64,
+    /// Unmatched, forwarded and recorded.
+    pub recorded: u64,
+    /// Outside the globs.
+    pub passthrough: u64,
+}
+
+/// An unmatched request for the summary: how often, and the nearest entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unmatched {
+    /// Method.
+    pub method: String,
+    /// URL.
+    pub url: String,
+    /// How many times it was asked.
+    pub count: u64,
+    /// The nearest entry.
+    pub nearest: Option<NearMiss>,
+}
+
+/// Most calls kept for `/__harp/calls`.
+const CALL_LOG_SIZE: usize = 10_000;
+
+#[derive(Default)]
+struct Counters {
+    served: AtomicU64,
+    unmatched: AtomicU64,
+    incomplete: AtomicU64,
+    fallback: AtomicU64,
+    recorded: AtomicU64,
+    passthrough: AtomicU64,
+}
+
+/// The replay handler.
+pub struct Replayer {
+    index: Index,
+    options: ReplayOptions,
+    /// `--sequence`: how many times each candidate list was served.
+    served_counts: Mutex<HashMap<Vec<usize>, usize>>,
+    calls: Mutex<VecDeque<Call>>,
+    counters: Counters,
+    /// Distinct unmatched requests, in first-seen order.
+    unmatched: Mutex<Vec<Unmatched>>,
+    /// `--record-missing`: records what no entry matched.
+    recorder: Option<Arc<Recorder>>,
+}
+
+enum Lookup {
+    Found(usize),
+    NotFound,
+    Cycle(String),
+}
+
+impl Replayer {
+    /// A replayer over `index`.
+    pub fn new(index: Index, options: ReplayOptions) -> Self {
+        Self {
+            index,
+            options,
+            served_counts: Mutex::new(HashMap::new()),
+            calls: Mutex::new(VecDeque::new()),
+            counters: Counters::default(),
+            unmatched: Mutex::new(Vec::new()),
+            recorder: None,
+        }
+    }
+
+    /// Records unmatched requests with `recorder` (after forwarding them).
+    pub fn with_recorder(mut self, recorder: Arc<Recorder>) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// The index served from.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Counts so far.
+    pub fn summary(&self) -> Summary {
+        let c = &self.counters;
+        Summary {
+            served: c.served.load(Ordering::Relaxed),
+            unmatched: c.unmatched.load(Ordering::Relaxed),
+            incomplete: c.incomplete.load(Ordering::Relaxed),
+            fallback: c.fallback.load(Ordering::Relaxed),
+            recorded: c.recorded.load(Ordering::Relaxed),
+            passthrough: c.passthrough.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Distinct unmatched (aborted) requests so far.
+    pub fn unmatched(&self) -> Vec<Unmatched> {
+        self.unmatched.lock().map(|u| u.clone()).unwrap_or_default()
+    }
+
+    /// The call log (most recent last).
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls
+            .lock()
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Finds the entry for `req` by the rules of DESIGN §4.
+    fn lookup(&self, req: &Incoming<'_>) -> Lookup {
+        let mut method = req.method.to_string();
+        let mut url = req.url.to_string();
+        let mut body = req.body;
+        let mut visited: Vec<usize> = Vec::new();
+        loop {
+            let step = Incoming {
+                method: &method,
+                url: &url,
+                headers: req.headers,
+                body,
+            };
+            let candidates: Vec<usize> = self
+                .index
+                .candidates(&method, &url)
+                .iter()
+                .copied()
+                .filter(|&i| matcher::body_matches(&self.index.recorded[i], &step))
+                .collect();
+            if candidates.is_empty() {
+                return Lookup::NotFound;
+            }
+            let served = self.options.sequence.then(|| {
+                let mut counts = self.served_counts.lock().unwrap_or_else(|p| p.into_inner());
+                let n = counts.entry(candidates.clone()).or_insert(0);
+                *n += 1;
+                *n - 1
+            });
+            let Some(chosen) = matcher::choose(&self.index.recorded, &candidates, &step, served)
+            else {
+                return Lookup::NotFound;
+            };
+            if visited.contains(&chosen) {
+                return Lookup::Cycle(url);
+            }
+            visited.push(chosen);
+            if self.options.follow_redirects {
+                if let Servable::Response(p) = &self.index.servable[chosen] {
+                    if let Some(location) = &p.location {
+                        if let Some((next_method, next_url)) =
+                            matcher::redirect_step(&url, &method, p.status.as_u16(), location)
+                        {
+                            if next_method != method {
+                                body = b"";
+                            }
+                            method = next_method;
+                            url = matcher::normalise_url(&next_url);
+                            continue;
+                        }
+                    }
+                }
+            }
+            return Lookup::Found(chosen);
+        }
+    }
+
+    fn log(&self, call: Call) {
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        if calls.len() == CALL_LOG_SIZE {
+            calls.pop_front();
+        }
+        calls.push_back(call);
+    }
+
+    fn note_unmatched(&self, method: &str, url: &str, nearest: Option<NearMiss>) {
+        let mut list = self.unmatched.lock().unwrap_or_else(|p| p.into_inner());
+        match list.iter_mut().find(|u| u.method == method && u.url == url) {
+            Some(u) => u.count += 1,
+            None => list.push(Unmatched {
+                method: method.to_string(),
+                url: url.to_string(),
+                count: 1,
+                nearest,
+            }),
+        }
+    }
+
+    async fn replay(
+        &self,
+        req: Request<IncomingBody>,
+        ctx: RequestContext,
+        upstream: &Upstream,
+    ) -> Response<Body> {
+        let url = req.uri().to_string();
+        if !self.options.globs.is_match(&url) {
+            self.counters.passthrough.fetch_add(1, Ordering::Relaxed);
+            self.log(Call::new(
+                &ctx,
+                req.method().as_str(),
+                &url,
+                Outcome::Passthrough,
+            ));
+            return upstream.forward(req.map(boxed)).await;
+        }
+        let (parts, body) = req.into_parts();
+        let body: Bytes = match Limited::new(body, self.options.max_body).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(err) => {
+                return text_response(
+                    StatusCode::BAD_REQUEST,
+                    format!("harp: reading the request body failed: {err}"),
+                );
+            }
+        };
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let method = parts.method.as_str().to_string();
+        let incoming = Incoming {
+            method: &method,
+            url: &url,
+            headers: &headers,
+            body: &body,
+        };
+        match self.lookup(&incoming) {
+            Lookup::Found(i) => match &self.index.servable[i] {
+                Servable::Response(p) => {
+                    self.counters.served.fetch_add(1, Ordering::Relaxed);
+                    self.log(
+                        Call::new(&ctx, &method, &url, Outcome::Served)
+                            .entry(i)
+                            .status(p.status.as_u16()),
+                    );
+                    respond(p, &parts.method)
+                }
+                Servable::Incomplete(reason) => {
+                    self.counters.incomplete.fetch_add(1, Ordering::Relaxed);
+                    self.log(
+                        Call::new(&ctx, &method, &url, Outcome::Incomplete)
+                            .entry(i)
+                            .status(502),
+                    );
+                    let mut resp = text_response(
+                        StatusCode::BAD_GATEWAY,
+                        format!("harp: entry #{i} for {method} {url}: {reason}"),
+                    );
+                    resp.headers_mut()
+                        .insert("x-harp-incomplete", http::HeaderValue::from_static("1"));
+                    resp
+                }
+            },
+            Lookup::Cycle(at) => {
+                self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
+                self.log(Call::new(&ctx, &method, &url, Outcome::RedirectCycle).status(502));
+                self.note_unmatched(&method, &url, None);
+                let mut resp = text_response(
+                    StatusCode::BAD_GATEWAY,
+                    format!(
+                        "harp: redirect cycle in {} at {at}",
+                        self.index.path.display()
+                    ),
+                );
+                resp.headers_mut()
+                    .insert("x-harp-unmatched", http::HeaderValue::from_static("1"));
+                resp
+            }
+            Lookup::NotFound => {
+                let nearest = diagnose::nearest(&self.index.recorded, &incoming, 3);
+                if let Some(recorder) = &self.recorder {
+                    self.counters.recorded.fetch_add(1, Ordering::Relaxed);
+                    self.log(Call::new(&ctx, &method, &url, Outcome::Recorded).nearest(nearest));
+                    return recorder.record_buffered(parts, body, ctx, upstream).await;
+                }
+                match self.options.not_found {
+                    NotFound::Fallback => {
+                        self.counters.fallback.fetch_add(1, Ordering::Relaxed);
+                        self.log(
+                            Call::new(&ctx, &method, &url, Outcome::Fallback).nearest(nearest),
+                        );
+                        upstream
+                            .forward(Request::from_parts(parts, full(body)))
+                            .await
+                    }
+                    NotFound::Abort => {
+                        self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!("unmatched: {method} {url}");
+                        let text = diagnose::unmatched_text(
+                            &incoming,
+                            &self.index.path.display().to_string(),
+                            &nearest,
+                        );
+                        self.note_unmatched(&method, &url, nearest.first().cloned());
+                        self.log(
+                            Call::new(&ctx, &method, &url, Outcome::Unmatched)
+                                .status(502)
+                                .nearest(nearest),
+                        );
+                        let mut resp = text_response(StatusCode::BAD_GATEWAY, text);
+                        resp.headers_mut()
+                            .insert("x-harp-unmatched", http::HeaderValue::from_static("1"));
+                        resp
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The served response: recorded status and headers, the body bytes (none for HEAD).
+fn respond(p: &Prepared, method: &Method) -> Response<Body> {
+    let body = if method == Method::HEAD {
+        Bytes::new()
+    } else {
+        p.body.clone()
+    };
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = p.status;
+    *resp.headers_mut() = p.headers.clone();
+    if method == Method::HEAD {
+        if let Ok(len) = http::HeaderValue::from_str(&p.body.len().to_string()) {
+            resp.headers_mut().insert(http::header::CONTENT_LENGTH, len);
+        }
+    }
+    resp
+}
+
+impl Handler for Replayer {
+    async fn handle(
+        &self,
+        req: Request<IncomingBody>,
+        ctx: RequestContext,
+        upstream: &Upstream,
+    ) -> Response<Body> {
+        self.replay(req, ctx, upstream).await
+    }
+
+    async fn handle_local(
+        &self,
+        req: Request<IncomingBody>,
+        _ctx: RequestContext,
+    ) -> Response<Body> {
+        match (req.method(), req.uri().path()) {
+            (&Method::GET, "/__harp/calls") => json_response(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "har": self.index.path.display().to_string(),
+                    "entries": self.index.len(),
+                    "summary": self.summary(),
+                    "unmatched": self.unmatched(),
+                    "calls": self.calls(),
+                }),
+            ),
+            _ => text_response(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "harp replay: {} {} is not a harp endpoint (try GET http://harp.local/__harp/calls); send proxied requests with absolute URLs",
+                    req.method(),
+                    req.uri()
+                ),
+            ),
+        }
+    }
+
+    fn allow_tunnel(&self, _authority: &str) -> bool {
+        self.options.not_found == NotFound::Fallback || self.recorder.is_some()
+    }
+}
+
+/// When the summary says replay met requests it could not answer.
+pub fn has_unmatched(summary: &Summary) -> bool {
+    summary.unmatched > 0
+}
