@@ -55,14 +55,11 @@ fn compare(entry: &Recorded, req: &Incoming<'_>) -> (u32, Vec<String>) {
         diffs.push(format!("scheme {} (request: {})", a.scheme, b.scheme));
     }
     if a.path != b.path {
-        let common = a
-            .path
-            .split('/')
-            .zip(b.path.split('/'))
-            .take_while(|(x, y)| x == y)
-            .count();
-        let segments = a.path.split('/').count().max(b.path.split('/').count());
-        distance += 2 + (segments - common) as u32;
+        // Same shape with one segment changed (an id) is nearer than a shorter or longer path.
+        let (sa, sb): (Vec<&str>, Vec<&str>) =
+            (a.path.split('/').collect(), b.path.split('/').collect());
+        let differing = sa.iter().zip(&sb).filter(|(x, y)| x != y).count();
+        distance += 2 + differing as u32 + 2 * sa.len().abs_diff(sb.len()) as u32;
         diffs.push(format!("path {} (request: {})", a.path, b.path));
     }
     if a.query != b.query {
@@ -208,5 +205,21 @@ mod tests {
         let near = nearest(&entries, &req, 1);
         assert_eq!(near[0].entry, 2);
         assert!(near[0].differences[0].starts_with("body (2 bytes recorded, 3 sent"));
+
+        let ids = vec![
+            rec("GET", "https://api.test/users", None),
+            rec("GET", "https://api.test/users/1", None),
+        ];
+        let by_id = Incoming {
+            method: "GET",
+            url: "https://api.test/users/9",
+            headers: &[],
+            body: b"",
+        };
+        assert_eq!(
+            nearest(&ids, &by_id, 1)[0].entry,
+            1,
+            "same shape, one id changed"
+        );
     }
 }

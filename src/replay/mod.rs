@@ -457,9 +457,15 @@ impl Replayer {
     }
 }
 
-/// The served response: recorded status and headers, the body bytes (none for HEAD).
+/// The served response: recorded status and headers, the body bytes (none for HEAD,
+/// 204 and 304).
 fn respond(p: &Prepared, method: &Method) -> Response<Body> {
-    let body = if method == Method::HEAD {
+    // HEAD, 204 and 304 carry no body, whatever the export stored (Chrome keeps the
+    // cached body on 304 entries).
+    let bodiless = method == Method::HEAD
+        || p.status == StatusCode::NO_CONTENT
+        || p.status == StatusCode::NOT_MODIFIED;
+    let body = if bodiless {
         Bytes::new()
     } else {
         p.body.clone()

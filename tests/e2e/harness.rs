@@ -200,7 +200,26 @@ async fn route(req: Request<Incoming>, requests: Arc<Mutex<Vec<String>>>) -> Res
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let p = path.split('?').next().unwrap_or("");
+    let counter = requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.contains(" /counter "))
+        .count();
     match p {
+        "/counter" => resp(
+            200,
+            &[("content-type", "text/plain")],
+            format!("count {counter}"),
+        ),
+        "/r1" => resp(302, &[("location", "r2")], ""),
+        "/r2" => resp(301, &[("location", "/api/users")], ""),
+        "/loop" => resp(302, &[("location", "/loop")], ""),
+        "/upload" => resp(
+            200,
+            &[("content-type", "text/plain")],
+            format!("{} bytes", body.len()),
+        ),
         "/api/users" => resp(
             200,
             &[("content-type", "application/json")],
@@ -366,8 +385,22 @@ impl Harp {
         std::fs::read(self.path("certs/ca.pem")).unwrap()
     }
 
-    /// A reqwest client going through harp and trusting harp's CA.
+    /// A reqwest client going through harp and trusting harp's CA; it does not decode
+    /// content codings, so it sees bodies exactly as sent.
     pub fn client(&self, http1_only: bool) -> reqwest::Client {
+        self.client_builder(http1_only)
+            .no_gzip()
+            .no_brotli()
+            .build()
+            .unwrap()
+    }
+
+    /// A client that decodes gzip and br, as browsers do.
+    pub fn decoding_client(&self, http1_only: bool) -> reqwest::Client {
+        self.client_builder(http1_only).build().unwrap()
+    }
+
+    pub fn client_builder(&self, http1_only: bool) -> reqwest::ClientBuilder {
         let mut b = reqwest::Client::builder()
             .proxy(reqwest::Proxy::all(self.proxy_url()).unwrap())
             .add_root_certificate(reqwest::Certificate::from_pem(&self.ca_pem()).unwrap())
@@ -375,7 +408,7 @@ impl Harp {
         if http1_only {
             b = b.http1_only();
         }
-        b.build().unwrap()
+        b
     }
 
     /// Sends `signal` (INT or TERM) and waits for the process to exit.
@@ -421,6 +454,13 @@ impl Harp {
 
     pub fn stop(self) -> Stopped {
         self.stop_with("INT")
+    }
+}
+
+impl Stopped {
+    /// The folder harp ran in, to start another harp there.
+    pub fn into_dir(mut self) -> tempfile::TempDir {
+        self._tmp.take().expect("a folder made by Harp::start")
     }
 }
 

@@ -6,4 +6,5 @@ mod harness;
 
 mod ca_cmd;
 mod record;
+mod replay;
 mod storage;

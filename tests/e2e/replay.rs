@@ -1,0 +1,781 @@
+//! `harp replay` and `harp run` end to end.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+const MULTIPART_A: &str = "multipart/form-data; boundary=XXAAAXX";
+const MULTIPART_B: &str = "multipart/form-data; boundary=YYBBBYY";
+
+fn multipart(boundary: &str) -> Vec<u8> {
+    format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\nContent-Type: application/octet-stream\r\n\r\nBINARY\u{1}\u{2}\r\n--{boundary}--\r\n"
+    )
+    .into_bytes()
+}
+
+/// One request of the session, and what the client saw.
+struct Seen {
+    what: &'static str,
+    status: u16,
+    body: Vec<u8>,
+    content_type: Option<String>,
+    set_cookies: usize,
+}
+
+async fn session(harp: &Harp, origin: &Origin, multipart_type: &str, boundary: &str) -> Vec<Seen> {
+    let h2 = harp.decoding_client(false);
+    let h1 = harp.decoding_client(true);
+    let mut seen = Vec::new();
+    let push = |what: &'static str, r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string());
+        let set_cookies = r.headers().get_all("set-cookie").iter().count();
+        let body = r.bytes().await.unwrap().to_vec();
+        Seen {
+            what,
+            status,
+            body,
+            content_type,
+            set_cookies,
+        }
+    };
+    seen.push(
+        push(
+            "json h2",
+            h2.get(origin.https_url("/api/users")).send().await.unwrap(),
+        )
+        .await,
+    );
+    seen.push(
+        push(
+            "html h1",
+            h1.get(origin.http_url("/page")).send().await.unwrap(),
+        )
+        .await,
+    );
+    seen.push(
+        push(
+            "binary",
+            h2.get(origin.https_url("/bin")).send().await.unwrap(),
+        )
+        .await,
+    );
+    seen.push(
+        push(
+            "gzip",
+            h2.get(origin.https_url("/gzip")).send().await.unwrap(),
+        )
+        .await,
+    );
+    seen.push(push("br", h1.get(origin.https_url("/br")).send().await.unwrap()).await);
+    seen.push(
+        push(
+            "cookies",
+            h1.get(origin.http_url("/cookies")).send().await.unwrap(),
+        )
+        .await,
+    );
+    seen.push(
+        push(
+            "redirect chain",
+            h2.get(origin.https_url("/r1")).send().await.unwrap(),
+        )
+        .await,
+    );
+    seen.push(
+        push(
+            "post json",
+            h2.post(origin.https_url("/api/echo"))
+                .header("content-type", "application/json")
+                .body(r#"{"n":1}"#)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+    seen.push(
+        push(
+            "post json 2",
+            h2.post(origin.https_url("/api/echo"))
+                .header("content-type", "application/json")
+                .body(r#"{"n":2}"#)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+    seen.push(
+        push(
+            "multipart",
+            h1.post(origin.https_url("/upload"))
+                .header("content-type", multipart_type)
+                .body(multipart(boundary))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+    seen.push(
+        push(
+            "counter 1",
+            h1.get(origin.http_url("/counter")).send().await.unwrap(),
+        )
+        .await,
+    );
+    seen.push(
+        push(
+            "counter 2",
+            h1.get(origin.http_url("/counter")).send().await.unwrap(),
+        )
+        .await,
+    );
+    seen
+}
+
+fn replay_in(dir: tempfile::TempDir, extra: &[&str]) -> Harp {
+    let mut args = vec!["replay", "--har", "rec.har"];
+    args.extend_from_slice(extra);
+    Harp::start_in(dir, &args)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_session_replays_byte_for_byte_with_no_network() {
+    let origin = Origin::start().await;
+    let ca = origin.ca_file.display().to_string();
+    let recorder = Harp::start(&["record", "--har", "rec.har", "--upstream-ca", &ca]);
+    let recorded = session(&recorder, &origin, MULTIPART_A, "XXAAAXX").await;
+    assert_eq!(recorded[10].body, b"count 1");
+    assert_eq!(recorded[11].body, b"count 2");
+    let stopped = recorder.stop();
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    let dir = stopped.into_dir();
+    let before = origin.connections.load(Ordering::SeqCst);
+
+    // Default: the first matching entry, always.
+    let replayer = replay_in(dir, &[]);
+    let replayed = session(&replayer, &origin, MULTIPART_B, "YYBBBYY").await;
+    for (r, p) in recorded.iter().zip(&replayed) {
+        assert_eq!(r.status, p.status, "{}", r.what);
+        if r.what != "counter 2" {
+            assert_eq!(
+                r.body,
+                p.body,
+                "{}: {:?} vs {:?}",
+                r.what,
+                String::from_utf8_lossy(&r.body),
+                String::from_utf8_lossy(&p.body)
+            );
+        }
+        assert_eq!(r.content_type, p.content_type, "{}", r.what);
+        assert_eq!(r.set_cookies, p.set_cookies, "{}", r.what);
+    }
+    assert_eq!(
+        replayed[11].body, b"count 1",
+        "without --sequence the first entry repeats"
+    );
+    assert_eq!(
+        recorded[6].body, br#"{"users":["ada","linus"]}"#,
+        "the chain was followed when recording"
+    );
+    // gzip and br bodies arrive decoded, with no content-encoding the body does not have.
+    let raw = replayer
+        .client(true)
+        .get(origin.https_url("/gzip"))
+        .send()
+        .await
+        .unwrap();
+    assert!(raw.headers().get("content-encoding").is_none());
+    assert_eq!(raw.headers()["content-length"], "16");
+    assert_eq!(raw.bytes().await.unwrap().as_ref(), b"hello gzip world");
+    let stopped = replayer.stop();
+    assert_eq!(stopped.code, Some(0));
+    assert!(stopped.stdout.contains("unmatched 0"), "{}", stopped.stdout);
+    assert_eq!(
+        origin.connections.load(Ordering::SeqCst),
+        before,
+        "replay opened an upstream connection"
+    );
+
+    // --sequence: recorded order, the last one repeating.
+    let replayer = replay_in(stopped.into_dir(), &["--sequence"]);
+    let client = replayer.client(true);
+    for expected in ["count 1", "count 2", "count 2"] {
+        let body = client
+            .get(origin.http_url("/counter"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(body, expected);
+    }
+    let stopped = replayer.stop();
+
+    // --follow-redirects: the final response straight away; without it, the 302.
+    let no_follow = |h: &Harp| {
+        h.client_builder(false)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    };
+    let replayer = replay_in(stopped.into_dir(), &["--follow-redirects"]);
+    let r = no_follow(&replayer)
+        .get(origin.https_url("/r1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), r#"{"users":["ada","linus"]}"#);
+    let stopped = replayer.stop();
+    let replayer = replay_in(stopped.into_dir(), &[]);
+    let r = no_follow(&replayer)
+        .get(origin.https_url("/r1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], "r2");
+    replayer.stop();
+    assert_eq!(origin.connections.load(Ordering::SeqCst), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misses_are_explained_logged_and_summarised() {
+    let origin = Origin::start().await;
+    let ca = origin.ca_file.display().to_string();
+    let recorder = Harp::start(&["record", "--har", "rec.har", "--upstream-ca", &ca]);
+    let c = recorder.client(false);
+    c.get(origin.https_url("/api/users?page=1"))
+        .send()
+        .await
+        .unwrap();
+    c.post(origin.https_url("/api/echo"))
+        .body("one")
+        .send()
+        .await
+        .unwrap();
+    c.get(origin.https_url("/loop")).send().await.unwrap_err(); // too many redirects
+    let dir = recorder.stop().into_dir();
+    let before = origin.connections.load(Ordering::SeqCst);
+
+    let replayer = replay_in(dir, &["--follow-redirects"]);
+    let c = replayer.client(false);
+    let r = c
+        .get(origin.https_url("/api/users?page=2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    assert_eq!(r.headers()["x-harp-unmatched"], "1");
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains(&format!(
+            "matches GET {}",
+            origin.https_url("/api/users?page=2")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("query recorded page=1; request has page=2"),
+        "{text}"
+    );
+    let r = c
+        .post(origin.https_url("/api/echo"))
+        .body("two")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("body (3 bytes recorded, 3 sent, contents differ)"));
+    let r = c.get(origin.https_url("/loop")).send().await.unwrap();
+    assert_eq!(r.status(), 502);
+    assert!(r.text().await.unwrap().contains("redirect cycle"));
+
+    let calls: serde_json::Value = c
+        .get("http://harp.local/__harp/calls")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(calls["summary"]["unmatched"], 3);
+    let log = calls["calls"].as_array().unwrap();
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[0]["outcome"], "unmatched");
+    assert_eq!(
+        log[0]["nearest"][0]["url"],
+        origin.https_url("/api/users?page=1")
+    );
+    assert_eq!(log[2]["outcome"], "redirect-cycle");
+    // The log is reachable over intercepted HTTPS too.
+    let calls: serde_json::Value = c
+        .get("https://harp.local/__harp/calls")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    // page=1, the post, and the eleven /loop hops the recording client followed.
+    assert_eq!(calls["entries"], 13);
+
+    // A non-TLS tunnel is refused in abort mode: no network.
+    let mut s = TcpStream::connect(replayer.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let target = format!("127.0.0.1:{}", origin.http.port());
+    s.write_all(
+        format!(
+            "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(!out.contains("path /"), "{out}");
+
+    let stopped = replayer.stop();
+    assert_eq!(stopped.code, Some(0));
+    assert!(
+        stopped
+            .stdout
+            .contains("served 0 from rec.har, unmatched 3"),
+        "{}",
+        stopped.stdout
+    );
+    assert!(
+        stopped.stdout.contains(&format!(
+            "unmatched 1x GET {}",
+            origin.https_url("/api/users?page=2")
+        )),
+        "{}",
+        stopped.stdout
+    );
+    assert_eq!(origin.connections.load(Ordering::SeqCst), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fallback_and_record_missing_use_the_network() {
+    let origin = Origin::start().await;
+    let ca = origin.ca_file.display().to_string();
+    let recorder = Harp::start(&["record", "--har", "rec.har"]);
+    recorder
+        .client(true)
+        .get(origin.http_url("/page"))
+        .send()
+        .await
+        .unwrap();
+    let dir = recorder.stop().into_dir();
+
+    let replayer = replay_in(dir, &["--not-found", "fallback", "--upstream-ca", &ca]);
+    let r = replayer
+        .client(false)
+        .get(origin.https_url("/api/users"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let stopped = replayer.stop();
+    assert!(
+        stopped.stdout.contains("forwarded (fallback) 1"),
+        "{}",
+        stopped.stdout
+    );
+    assert_eq!(
+        entries(&read_har(&stopped.dir.join("rec.har"))).len(),
+        1,
+        "fallback does not record"
+    );
+
+    let replayer = replay_in(
+        stopped.into_dir(),
+        &["--record-missing", "--upstream-ca", &ca],
+    );
+    let c = replayer.client(false);
+    assert_eq!(
+        c.get(origin.https_url("/api/users"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(origin.http_url("/page"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "<h1>hi</h1>"
+    );
+    let stopped = replayer.stop();
+    assert!(
+        stopped.stdout.contains("rec.har now holds 2 exchange(s)"),
+        "{}",
+        stopped.stdout
+    );
+
+    // Now offline: both are served.
+    let before = origin.connections.load(Ordering::SeqCst);
+    let replayer = replay_in(stopped.into_dir(), &[]);
+    let c = replayer.client(false);
+    assert_eq!(
+        c.get(origin.https_url("/api/users"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        r#"{"users":["ada","linus"]}"#
+    );
+    replayer.stop();
+    assert_eq!(origin.connections.load(Ordering::SeqCst), before);
+}
+
+/// Expected answer for entry `i` of a loaded HAR: (status, body), or None for a 502.
+fn expectation(file: &harp::har::HarFile, i: usize) -> Option<(u16, Vec<u8>)> {
+    let e = &file.har.log.entries[i];
+    if e.is_incomplete() || e.response.status < 200 {
+        return None;
+    }
+    let status = e.response.status as u16;
+    let body = if matches!(status, 204 | 304) || e.request.method == "HEAD" {
+        Vec::new()
+    } else {
+        file.response_body(i).unwrap().to_vec()
+    };
+    Some((status, body))
+}
+
+async fn replay_fixture(rel: &str) -> usize {
+    let src = fixtures().join("har").join(rel);
+    let dir = tempfile::tempdir().unwrap();
+    let name = Path::new(rel)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    std::fs::copy(&src, dir.path().join(&name)).unwrap();
+    if rel.ends_with("har-sha1.har") {
+        std::fs::copy(
+            src.with_file_name("har-sha1-main-response.txt"),
+            dir.path().join("har-sha1-main-response.txt"),
+        )
+        .unwrap();
+    }
+    let file = harp::har::read_har_file(&dir.path().join(&name)).unwrap();
+    let harp = Harp::start_in(dir, &["replay", "--har", &name]);
+    let client = harp
+        .client_builder(false)
+        .no_gzip()
+        .no_brotli()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut checked = 0;
+    let mut seen = std::collections::HashSet::new();
+    for (i, e) in file.har.log.entries.iter().enumerate() {
+        let req = &e.request;
+        let body = file.request_body(i).unwrap().unwrap_or_default();
+        let key = (
+            req.method.clone(),
+            harp::replay::matcher::normalise_url(&req.url),
+            body.clone(),
+        );
+        // Only the entry replay must choose: the first complete one for this request.
+        let same: Vec<usize> = file
+            .har
+            .log
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(j, o)| {
+                (
+                    o.request.method.clone(),
+                    harp::replay::matcher::normalise_url(&o.request.url),
+                    file.request_body(*j).unwrap().unwrap_or_default(),
+                ) == key
+            })
+            .map(|(j, _)| j)
+            .collect();
+        let chosen = same
+            .iter()
+            .copied()
+            .find(|&j| !file.har.log.entries[j].is_incomplete())
+            .unwrap_or(same[0]);
+        if chosen != i || !seen.insert(key.clone()) {
+            continue;
+        }
+        // Glob- and regex-looking URLs (har-url-matcher) are not requests a client can send.
+        if req.url.contains('\\') {
+            continue;
+        }
+        let Ok(url) = reqwest::Url::parse(&req.url) else {
+            continue;
+        };
+        if !matches!(url.scheme(), "http" | "https")
+            || url.host_str().is_none_or(|h| h.contains('\\'))
+        {
+            continue;
+        }
+        let Ok(method) = reqwest::Method::from_bytes(req.method.as_bytes()) else {
+            continue;
+        };
+        let mut rb = client.request(method, url);
+        if !body.is_empty() {
+            if let Some(ct) = req
+                .post_data
+                .as_ref()
+                .map(|p| p.mime_type.clone())
+                .filter(|m| !m.is_empty())
+            {
+                rb = rb.header("content-type", ct);
+            }
+            rb = rb.body(body.to_vec());
+        }
+        let started = Instant::now();
+        let r = rb
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{rel} #{i} {}: {e}", req.url));
+        let status = r.status().as_u16();
+        let incomplete = r.headers().contains_key("x-harp-incomplete");
+        let got = r.bytes().await.unwrap().to_vec();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{rel} #{i}: slow answer"
+        );
+        match expectation(&file, i) {
+            Some((want_status, want_body)) => {
+                assert_eq!(
+                    status,
+                    want_status,
+                    "{rel} #{i} {}: {}",
+                    req.url,
+                    String::from_utf8_lossy(&got)
+                );
+                assert!(
+                    got == want_body,
+                    "{rel} #{i} {}: {} bytes served, {} recorded",
+                    req.url,
+                    got.len(),
+                    want_body.len()
+                );
+            }
+            None => {
+                assert_eq!(status, 502, "{rel} #{i}");
+                assert!(incomplete, "{rel} #{i}: {}", String::from_utf8_lossy(&got));
+            }
+        }
+        checked += 1;
+    }
+    let stopped = harp.stop();
+    assert!(
+        stopped.stdout.contains("unmatched 0"),
+        "{rel}: {}",
+        stopped.stdout
+    );
+    checked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_servable_playwright_and_mitmproxy_entry_replays() {
+    let mut total = 0;
+    for rel in [
+        "playwright/har-fulfill.har",
+        "playwright/har-redirect.har",
+        "playwright/har-sha1.har",
+        "playwright/har-unstable-network.har",
+        "playwright/har-url-matcher.har",
+        "mitmproxy/flows__compressed.zhar",
+        "mitmproxy/flows__corrupted_gzip_body.har",
+        "mitmproxy/flows__diff_data.har",
+        "mitmproxy/flows__error_log.har",
+        "mitmproxy/flows__websocket.har",
+        "mitmproxy/har_files__charles.har",
+        "mitmproxy/har_files__chrome.har",
+        "mitmproxy/har_files__firefox.har",
+        "mitmproxy/har_files__insomnia.har",
+        "mitmproxy/har_files__safari.har",
+        "mitmproxy/har_files__with-bom.har",
+    ] {
+        let n = replay_fixture(rel).await;
+        assert!(n > 0, "{rel}: nothing replayed");
+        total += n;
+    }
+    assert!(total >= 60, "only {total} entries replayed");
+}
+
+fn example_har() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("hars/example.har")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn harp_run_replays_for_curl_and_python_offline_and_fails_on_misses() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = example_har();
+    let out = run_harp(
+        dir.path(),
+        &[
+            "run",
+            "--har",
+            &har,
+            "--",
+            "curl",
+            "-sS",
+            "https://api.example.test/users",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        r#"[{"id": 1, "name": "Ada Lovelace"}, {"id": 2, "name": "Linus Torvalds"}]"#
+    );
+    assert!(out.stderr.contains("served 1 from"), "{}", out.stderr);
+
+    let py = "import urllib.request, json\nr = urllib.request.urlopen(urllib.request.Request('https://api.example.test/users', data=json.dumps({'name': 'Grace Hopper'}).encode(), headers={'content-type': 'application/json'}))\nprint(r.status, r.read().decode())";
+    let out = run_harp(
+        dir.path(),
+        &["run", "--har", &har, "--", "python3", "-c", py],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stdout.trim(),
+        r#"201 {"id": 3, "name": "Grace Hopper"}"#
+    );
+
+    let out = run_harp(
+        dir.path(),
+        &[
+            "run",
+            "--har",
+            &har,
+            "--",
+            "curl",
+            "-sS",
+            "http://www.example.test/",
+        ],
+    );
+    assert!(out.stdout.contains("Served by harp"), "{}", out.stdout);
+
+    // A miss: the command itself succeeds (curl prints the 502 body), harp fails and names it.
+    let out = run_harp(
+        dir.path(),
+        &[
+            "run",
+            "--har",
+            &har,
+            "--",
+            "curl",
+            "-sS",
+            "https://api.example.test/users/9",
+        ],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("unmatched 1x GET https://api.example.test/users/9"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("nearest: #2 GET https://api.example.test/users/1"),
+        "{}",
+        out.stderr
+    );
+
+    // The command's own status wins.
+    let out = run_harp(
+        dir.path(),
+        &["run", "--har", &har, "--", "sh", "-c", "exit 7"],
+    );
+    assert_eq!(out.code, Some(7));
+    let out = run_harp(
+        dir.path(),
+        &["run", "--har", &har, "--", "no-such-command-xyz"],
+    );
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("no-such-command-xyz"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harp_run_update_records_around_a_command() {
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let url = origin.https_url("/api/users");
+    let ca = origin.ca_file.display().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        run_harp(
+            &d,
+            &[
+                "run",
+                "--update",
+                "--har",
+                "new.har",
+                "--upstream-ca",
+                &ca,
+                "--",
+                "curl",
+                "-sS",
+                &url,
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, r#"{"users":["ada","linus"]}"#);
+    assert!(
+        out.stderr.contains("recorded 1 exchange(s)"),
+        "{}",
+        out.stderr
+    );
+    let har = read_har(&dir.path().join("new.har"));
+    assert_eq!(
+        entries(&har)[0]["request"]["url"],
+        origin.https_url("/api/users")
+    );
+
+    // And it replays offline.
+    let before = origin.connections.load(Ordering::SeqCst);
+    let d = dir.path().to_path_buf();
+    let url = origin.https_url("/api/users");
+    let out = tokio::task::spawn_blocking(move || {
+        run_harp(&d, &["run", "--har", "new.har", "--", "curl", "-sS", &url])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, r#"{"users":["ada","linus"]}"#);
+    assert_eq!(origin.connections.load(Ordering::SeqCst), before);
+}
