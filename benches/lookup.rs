@@ -20,7 +20,10 @@ fn entry(i: usize) -> Entry {
 }
 
 fn main() {
-    println!("{:>8} {:>14} {:>16} {:>16}", "entries", "index build", "lookup (hit)", "lookup (miss)");
+    println!(
+        "{:>8} {:>14} {:>16} {:>16}",
+        "entries", "index build", "lookup (hit)", "lookup (miss)"
+    );
     for &n in &[10usize, 1_000, 100_000, 1_000_000] {
         let mut har = Har::default();
         har.log.entries = (0..n).map(entry).collect();
@@ -31,22 +34,42 @@ fn main() {
         let replayer = Replayer::new(index, ReplayOptions::default());
         let headers = vec![("accept".to_string(), "application/json".to_string())];
         let rounds = 200_000;
-        let urls: Vec<String> = (0..1024).map(|k| {
-            let i = (k * 7919) % n;
-            format!("https://api.bench.test/items/{i}?page={}", i % 7)
-        }).collect();
+        let urls: Vec<String> = (0..1024)
+            .map(|k| {
+                let i = (k * 7919) % n;
+                format!("https://api.bench.test/items/{i}?page={}", i % 7)
+            })
+            .collect();
         let t = Instant::now();
         let mut found = 0;
         for r in 0..rounds {
-            found += replayer.find(&harp::replay::Incoming { method: "GET", url: &urls[r % urls.len()], headers: &headers, body: b"" }).is_some() as usize;
+            found += replayer
+                .find(&harp::replay::Incoming {
+                    method: "GET",
+                    url: &urls[r % urls.len()],
+                    headers: &headers,
+                    body: b"",
+                })
+                .is_some() as usize;
         }
         let hit = t.elapsed() / rounds as u32;
         assert_eq!(found, rounds);
+        let misses: Vec<String> = (0..1024)
+            .map(|k| format!("https://api.bench.test/none/{k}"))
+            .collect();
         let t = Instant::now();
         for r in 0..rounds {
-            found -= replayer.find(&harp::replay::Incoming { method: "GET", url: &format!("https://api.bench.test/none/{r}"), headers: &headers, body: b"" }).is_some() as usize;
+            found += replayer
+                .find(&harp::replay::Incoming {
+                    method: "GET",
+                    url: &misses[r % misses.len()],
+                    headers: &headers,
+                    body: b"",
+                })
+                .is_some() as usize;
         }
         let miss = t.elapsed() / rounds as u32;
+        assert_eq!(found, rounds, "a miss was found");
         println!("{n:>8} {:>12.1?} {:>16?} {:>16?}", build, hit, miss);
     }
 }

@@ -140,7 +140,8 @@ async fn serve_plain(shared: Arc<Shared>, stream: TcpStream, client_addr: Socket
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(shared.config.header_read_timeout)
-        .max_buf_size(shared.config.max_header_bytes.max(8192));
+        .max_buf_size(shared.config.max_header_bytes.max(8192))
+        .writev(true);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     let result = conn.await;
     if let Err(err) = result {

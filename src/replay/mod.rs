@@ -251,6 +251,15 @@ impl Replayer {
             .unwrap_or_default()
     }
 
+    /// The entry replay would serve for `req` (after following redirects when enabled),
+    /// or `None`; with `--sequence` this counts as a use.
+    pub fn find(&self, req: &Incoming<'_>) -> Option<usize> {
+        match self.lookup(req) {
+            Lookup::Found(i) => Some(i),
+            Lookup::NotFound | Lookup::Cycle(_) => None,
+        }
+    }
+
     /// Finds the entry for `req` by the rules of DESIGN §4.
     fn lookup(&self, req: &Incoming<'_>) -> Lookup {
         let mut method = req.method.to_string();

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Replay throughput against a bare server on the same payload, measured in one run:
+#   nginx serving the bytes directly (the limit), and harp replay serving them from a HAR
+#   as a proxy (wrk sends absolute-form requests to it, as a proxied client does).
+# Optional peer: mitmproxy's server replay on the same HAR, when `mitmdump` is on PATH.
+# Also: HAR load time and peak memory against entry count (`harp check`).
+# Loopback only. Needs nginx (nginx-light), wrk and python3; run from the project root:
+#   benches/throughput.sh            (DURATION=10 CONNS=32 by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-32}
+work=$(mktemp -d)
+trap 'nginx -c "$work/nginx.conf" -s stop 2>/dev/null; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cargo build --release --quiet --bin harp
+harp=$PWD/target/release/harp
+
+python3 - "$work" <<'PY'
+import json, os, sys
+work = sys.argv[1]
+for size, name in ((1024, "1k"), (64 * 1024, "64k")):
+    body = ('{"data":"' + "x" * (size - 11) + '"}')
+    open(os.path.join(work, f"payload-{name}.json"), "w").write(body)
+def entry(url, body):
+    return {"startedDateTime": "2026-01-01T00:00:00.000Z", "time": 1,
+            "request": {"method": "GET", "url": url, "httpVersion": "HTTP/1.1", "headers": [], "queryString": [],
+                        "cookies": [], "headersSize": -1, "bodySize": 0},
+            "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "cookies": [],
+                         "headers": [{"name": "content-type", "value": "application/json"}],
+                         "content": {"size": len(body), "mimeType": "application/json", "text": body},
+                         "redirectURL": "", "headersSize": -1, "bodySize": len(body)},
+            "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0}}
+entries = [entry(f"http://bench.test/payload-{n}.json", open(os.path.join(work, f"payload-{n}.json")).read()) for n in ("1k", "64k")]
+json.dump({"log": {"version": "1.2", "creator": {"name": "bench", "version": "1"}, "entries": entries}}, open(os.path.join(work, "bench.har"), "w"))
+for n in (1_000, 10_000, 100_000):
+    many = [entry(f"http://bench.test/items/{i}", '{"id":%d,"name":"item %d"}' % (i, i)) for i in range(n)]
+    json.dump({"log": {"version": "1.2", "creator": {"name": "bench", "version": "1"}, "entries": many}}, open(os.path.join(work, f"many-{n}.har"), "w"))
+PY
+
+cat > "$work/nginx.conf" <<CONF
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  default_type application/json;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:18480; root $work; }
+}
+CONF
+nginx -c "$work/nginx.conf"
+
+"$harp" replay --har "$work/bench.har" --listen 127.0.0.1:18481 --ca-dir "$work/certs" >"$work/harp.log" 2>&1 &
+for _ in $(seq 100); do grep -q listening "$work/harp.log" && break; sleep 0.05; done
+
+cat > "$work/proxy.lua" <<'LUA'
+-- Absolute-form requests, as a client configured with HTTP_PROXY sends them.
+init = function(args)
+  wrk.path = "http://bench.test" .. args[1]
+  wrk.headers["Host"] = "bench.test"
+end
+LUA
+
+rps() { awk '/Requests\/sec/ {print $2}'; }
+p99() { awk '/ 99%/ {print $2}'; }
+echo "payload  server            req/s      p99"
+for p in 1k 64k; do
+  out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:18480/payload-$p.json")
+  base=$(echo "$out" | rps)
+  printf '%-8s %-14s %10s %8s\n' "$p" nginx "$base" "$(echo "$out" | p99)"
+  out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$work/proxy.lua" http://127.0.0.1:18481 -- "/payload-$p.json")
+  mine=$(echo "$out" | rps)
+  printf '%-8s %-14s %10s %8s   (%.2f x nginx)\n' "$p" "harp replay" "$mine" "$(echo "$out" | p99)" "$(echo "$mine / $base" | bc -l)"
+  if command -v mitmdump >/dev/null 2>&1; then
+    mitmdump -q --listen-host 127.0.0.1 --listen-port 18482 --server-replay "$work/bench.har" \
+      --set server_replay_reuse=true --set connection_strategy=lazy >"$work/mitm.log" 2>&1 &
+    mitm=$!
+    for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/18482) 2>/dev/null && break; sleep 0.1; done
+    out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$work/proxy.lua" http://127.0.0.1:18482 -- "/payload-$p.json")
+    theirs=$(echo "$out" | rps)
+    printf '%-8s %-14s %10s %8s   (%.2f x nginx)\n' "$p" "mitmproxy" "$theirs" "$(echo "$out" | p99)" "$(echo "$theirs / $base" | bc -l)"
+    kill $mitm; wait $mitm 2>/dev/null || true
+  fi
+done
+curl -s --proxy http://127.0.0.1:18481 http://bench.test/payload-1k.json | cmp -s - "$work/payload-1k.json" && echo "(harp served the same bytes as nginx)"
+nginx -c "$work/nginx.conf" -s stop 2>/dev/null
+
+echo
+echo "entries   HAR size   harp check: seconds, peak RSS"
+for n in 1000 10000 100000; do
+  size=$(du -h "$work/many-$n.har" | cut -f1)
+  stats=$( { /usr/bin/time -f '%e s, %M KiB' "$harp" check "$work/many-$n.har" >/dev/null; } 2>&1 | tail -1)
+  printf '%-9s %-10s %s\n' "$n" "$size" "$stats"
+done
