@@ -7,6 +7,7 @@
 //! - [`record`]: the handler that forwards and turns exchanges into HAR entries.
 //! - [`replay`]: the handler that answers from a HAR (index, matcher, diagnostics).
 //! - [`har`]: the HAR model, lenient reading, layouts, journal.
+//! - [`collection`]: Postman collections: HAR conversion, the mock matcher and handler.
 //! - [`glob`]: Playwright-style URL globs.
 //! - [`codec`]: content codings and MIME helpers.
 //!
@@ -15,6 +16,7 @@
 
 pub mod ca;
 pub mod codec;
+pub mod collection;
 pub mod glob;
 pub mod har;
 pub mod proxy;

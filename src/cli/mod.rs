@@ -3,6 +3,8 @@
 
 mod ca;
 mod check;
+mod convert;
+mod mock;
 mod record;
 mod replay;
 mod run;
@@ -35,6 +37,10 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Run COMMAND with its traffic replayed from (or, with --update, recorded into) a HAR.
     Run(run::RunArgs),
+    /// Convert a HAR into a Postman Collection v2.1.
+    Convert(convert::ConvertArgs),
+    /// Serve a Postman collection's examples (or a HAR) with Postman's mock matching.
+    Mock(mock::MockArgs),
     /// Read HAR files as replay would (folding in an interrupted recording) and report.
     Check(check::CheckArgs),
     /// Create the local CA if missing; print where it is and how to trust it.
@@ -96,6 +102,8 @@ pub fn main() -> ExitCode {
             Command::Replay(args) => replay::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Check(args) => check::run(args),
+            Command::Convert(args) => convert::run(args),
+            Command::Mock(args) => mock::run(args).await,
             Command::Ca(args) => ca::run(args),
         }
     });

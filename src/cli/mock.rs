@@ -1,0 +1,120 @@
+//! `harp mock`: serve a Postman collection's examples (or a HAR's entries) with
+//! Postman's matching algorithm, as a plain server and as a proxy.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use harp::collection::{self, Mock, MockOptions, Variables};
+use harp::proxy::{self, ProxyConfig};
+
+use super::{bad_input, bind, proxy_parts, say, shutdown_signal, ListenArgs, UpstreamArgs};
+
+/// Arguments of `harp mock`.
+#[derive(Debug, clap::Args)]
+pub struct MockArgs {
+    /// A Postman collection (v2.0/v2.1) or a HAR (.har, .zhar, .zip).
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Private mock: answer 401 unless x-api-key carries this key.
+    #[arg(long, env = "HARP_MOCK_API_KEY")]
+    pub api_key: Option<String>,
+    /// Delay every response by this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub delay: u64,
+    /// Drop examples whose request body differs (like x-mock-match-request-body: true).
+    #[arg(long)]
+    pub match_body: bool,
+    /// Drop examples whose value of these headers differs (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    pub match_headers: Vec<String>,
+    /// A Postman environment file whose values resolve {{variables}} in the examples.
+    #[arg(long)]
+    pub env: Option<PathBuf>,
+}
+
+pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
+    let env = match &args.env {
+        Some(path) => collection::load_env(path).map_err(bad_input)?,
+        None => Variables::default(),
+    };
+    let options = MockOptions {
+        api_key: args.api_key.clone().filter(|k| !k.is_empty()),
+        delay: Duration::from_millis(args.delay),
+        matching: collection::matcher::MatchOptions {
+            match_body: args.match_body,
+            match_headers: args
+                .match_headers
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+        },
+    };
+    let mock = Arc::new(Mock::load(&args.path, env, options).map_err(bad_input)?);
+    let examples = mock.examples();
+    for why in &examples.dropped {
+        tracing::warn!("dropped a malformed example: {why}");
+    }
+    let (tls, upstream) = proxy_parts(
+        &args.listen.ca_dir,
+        &UpstreamArgs {
+            upstream_ca: Vec::new(),
+            insecure_upstream: false,
+            upstream_timeout: 60,
+        },
+    )?;
+    let listener = bind(&args.listen.listen).await?;
+    let addr = listener.local_addr()?;
+    let shutdown = shutdown_signal().context("installing signal handlers")?;
+    say(format!(
+        "harp mock: listening on http://{addr} ({} examples from {}{})",
+        examples.examples.len(),
+        args.path.display(),
+        if examples.dropped.is_empty() {
+            String::new()
+        } else {
+            format!(", {} malformed dropped", examples.dropped.len())
+        }
+    ));
+    drop(examples);
+
+    // Hot reload: look at the file twice a second.
+    let watched = mock.clone();
+    let watcher = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            match watched.reload_if_changed() {
+                Some(Ok(n)) => tracing::info!("reloaded: {n} examples"),
+                Some(Err(why)) => {
+                    tracing::warn!("not reloaded, still serving the previous examples: {why}")
+                }
+                None => {}
+            }
+        }
+    });
+    proxy::serve(
+        listener,
+        mock.clone(),
+        upstream,
+        tls,
+        ProxyConfig::default(),
+        shutdown,
+    )
+    .await?;
+    watcher.abort();
+    let (served, not_found, unauthorized) = mock.summary();
+    let mut line = format!(
+        "served {served} from {}, not found {not_found}",
+        args.path.display()
+    );
+    if unauthorized > 0 {
+        line.push_str(&format!(", unauthorized {unauthorized}"));
+    }
+    say(line);
+    Ok(ExitCode::SUCCESS)
+}

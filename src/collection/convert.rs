@@ -1,0 +1,327 @@
+//! HAR → Postman Collection v2.1: one folder per host, one item per method + URL with
+//! one example per entry, hosts as `{{baseUrlN}}` collection variables, transport
+//! headers dropped, bodies kept exactly.
+//!
+//! Binary bodies (not valid UTF-8, or a non-text MIME type) are stored as base64 in the
+//! example's `body` with `"_harpBodyEncoding": "base64"` beside it: `harp mock` serves the
+//! original bytes; Postman itself shows the base64 text.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::codec;
+use crate::har::{HarError, HarFile};
+use crate::replay::matcher::normalise_url;
+
+/// Headers that describe one transfer, not the resource: never copied.
+const TRANSPORT: &[&str] = &[
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "host",
+    "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "te",
+    "trailer",
+];
+
+/// The schema URL a v2.1 collection declares.
+pub const SCHEMA_V21: &str = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
+
+/// Converts a loaded HAR into a v2.1 collection named `name`.
+pub fn har_to_collection(file: &HarFile, name: &str) -> Result<Value, HarError> {
+    // Hosts in first-seen order: folder and variable per scheme + authority.
+    let mut origins: Vec<String> = Vec::new();
+    // (origin index, method, url) → item, in first-seen order.
+    let mut items: Vec<(usize, String, String, Vec<Value>, Value)> = Vec::new();
+    let mut item_index: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (i, entry) in file.har.log.entries.iter().enumerate() {
+        let url = normalise_url(&entry.request.url);
+        let Some((origin, rest)) = split_origin(&url) else {
+            continue;
+        };
+        let origin_index = match origins.iter().position(|o| *o == origin) {
+            Some(p) => p,
+            None => {
+                origins.push(origin.clone());
+                origins.len() - 1
+            }
+        };
+        let var = format!("baseUrl{origin_index}");
+        let request = request_json(file, i, &var, rest)?;
+        let key = (entry.request.method.clone(), url.clone());
+        let example = example_json(file, i, request.clone())?;
+        match item_index.get(&key) {
+            Some(&k) => items[k].3.push(example),
+            None => {
+                item_index.insert(key, items.len());
+                items.push((
+                    origin_index,
+                    entry.request.method.clone(),
+                    rest.to_string(),
+                    vec![example],
+                    request,
+                ));
+            }
+        }
+    }
+    let mut folders: Vec<Value> = origins
+        .iter()
+        .map(|o| json!({"name": o.split_once("://").map_or(o.as_str(), |(_, h)| h), "item": []}))
+        .collect();
+    for (origin_index, method, rest, mut examples, request) in items {
+        dedupe_names(&mut examples);
+        if let Some(list) = folders[origin_index]["item"].as_array_mut() {
+            list.push(json!({
+                "name": format!("{method} {rest}"),
+                "request": request,
+                "response": examples,
+            }));
+        }
+    }
+    let variables: Vec<Value> = origins
+        .iter()
+        .enumerate()
+        .map(|(i, o)| json!({"key": format!("baseUrl{i}"), "value": o, "type": "string"}))
+        .collect();
+    Ok(json!({
+        "info": {
+            "_postman_id": pseudo_uuid(name, file.har.log.entries.len()),
+            "name": name,
+            "description": format!(
+                "Converted by harp from {} ({} entries).",
+                file.path.file_name().map_or_else(|| file.path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+                file.har.log.entries.len()
+            ),
+            "schema": SCHEMA_V21,
+        },
+        "item": folders,
+        "variable": variables,
+    }))
+}
+
+/// `https://host:port` and `/path?query` of a normalised absolute URL.
+fn split_origin(url: &str) -> Option<(String, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let end = rest.find('/').unwrap_or(rest.len());
+    Some((
+        format!("{scheme}://{}", &rest[..end]),
+        &url[scheme.len() + 3 + end..],
+    ))
+}
+
+fn header_list(headers: &[crate::har::Header]) -> Vec<Value> {
+    headers
+        .iter()
+        .filter(|h| {
+            let n = h.name.to_ascii_lowercase();
+            !n.starts_with(':') && !TRANSPORT.contains(&n.as_str())
+        })
+        .map(|h| json!({"key": h.name, "value": h.value}))
+        .collect()
+}
+
+fn request_json(file: &HarFile, i: usize, var: &str, rest: &str) -> Result<Value, HarError> {
+    let entry = &file.har.log.entries[i];
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut url = Map::new();
+    url.insert("raw".into(), json!(format!("{{{{{var}}}}}{rest}")));
+    url.insert("host".into(), json!([format!("{{{{{var}}}}}")]));
+    url.insert(
+        "path".into(),
+        json!(path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()),
+    );
+    if !query.is_empty() {
+        let q: Vec<Value> = query
+            .split('&')
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                json!({"key": k, "value": v})
+            })
+            .collect();
+        url.insert("query".into(), json!(q));
+    }
+    let mut request = json!({
+        "method": entry.request.method,
+        "header": header_list(&entry.request.headers),
+        "url": url,
+    });
+    if let Some(body) = file.request_body(i)?.filter(|b| !b.is_empty()) {
+        let mime = entry
+            .request
+            .post_data
+            .as_ref()
+            .map(|p| p.mime_type.clone())
+            .unwrap_or_default();
+        request["body"] = body_json(&body, &mime);
+    }
+    Ok(request)
+}
+
+fn body_json(body: &[u8], mime: &str) -> Value {
+    let essence = codec::essence(mime);
+    let text = String::from_utf8_lossy(body);
+    if essence == "application/x-www-form-urlencoded" {
+        let pairs: Vec<Value> = form_urlencoded::parse(body)
+            .map(|(k, v)| json!({"key": k, "value": v, "type": "text"}))
+            .collect();
+        return json!({"mode": "urlencoded", "urlencoded": pairs});
+    }
+    if essence == "multipart/form-data" {
+        if let Some(fields) = multipart_fields(body, mime) {
+            return json!({"mode": "formdata", "formdata": fields});
+        }
+    }
+    let language = match essence.as_str() {
+        m if m.contains("json") => "json",
+        m if m.contains("xml") => "xml",
+        "text/html" => "html",
+        "application/javascript" | "text/javascript" => "javascript",
+        _ => "text",
+    };
+    json!({"mode": "raw", "raw": text, "options": {"raw": {"language": language}}})
+}
+
+/// Fields of a multipart body: text fields with their value, file fields with their
+/// file name (`src`): Postman cannot embed file contents.
+fn multipart_fields(body: &[u8], mime: &str) -> Option<Vec<Value>> {
+    let boundary = mime
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))?
+        .trim_matches('"');
+    let text = String::from_utf8_lossy(body);
+    let delimiter = format!("--{boundary}");
+    let fields = text
+        .split(delimiter.as_str())
+        .filter_map(|part| {
+            let part = part.strip_prefix("\r\n")?;
+            let (head, value) = part.split_once("\r\n\r\n")?;
+            let name = head.split("name=\"").nth(1)?.split('"').next()?;
+            let value = value.strip_suffix("\r\n").unwrap_or(value);
+            Some(
+                match head
+                    .split("filename=\"")
+                    .nth(1)
+                    .and_then(|f| f.split('"').next())
+                {
+                    Some(filename) => json!({"key": name, "type": "file", "src": filename}),
+                    None => json!({"key": name, "value": value, "type": "text"}),
+                },
+            )
+        })
+        .collect::<Vec<_>>();
+    (!fields.is_empty()).then_some(fields)
+}
+
+fn example_json(file: &HarFile, i: usize, original_request: Value) -> Result<Value, HarError> {
+    let entry = &file.har.log.entries[i];
+    let response = &entry.response;
+    let body = file.response_body(i)?;
+    let mime = response.content.mime_type.as_str();
+    let textual = codec::is_textual(mime) || mime.is_empty() || mime == "x-unknown";
+    let mut example = json!({
+        "name": format!("{} {}", response.status, response.status_text).trim().to_string(),
+        "originalRequest": original_request,
+        "status": response.status_text,
+        "code": response.status,
+        "_postman_previewlanguage": preview_language(mime),
+        "header": header_list(&response.headers),
+        "cookie": [],
+    });
+    match std::str::from_utf8(&body) {
+        Ok(text) if textual => example["body"] = json!(text),
+        _ => {
+            use base64::Engine;
+            example["body"] = json!(base64::engine::general_purpose::STANDARD.encode(&body));
+            example["_harpBodyEncoding"] = json!("base64");
+        }
+    }
+    if entry.is_incomplete() {
+        example["name"] = json!(format!("incomplete (status {})", response.status));
+    }
+    Ok(example)
+}
+
+fn preview_language(mime: &str) -> &'static str {
+    let m = codec::essence(mime);
+    if m.contains("json") {
+        "json"
+    } else if m.contains("html") {
+        "html"
+    } else if m.contains("xml") {
+        "xml"
+    } else if m.contains("javascript") {
+        "javascript"
+    } else {
+        "text"
+    }
+}
+
+/// Several examples of one item get distinct names ("200 OK", "200 OK (2)", …).
+fn dedupe_names(examples: &mut [Value]) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for e in examples.iter_mut() {
+        let name = e["name"].as_str().unwrap_or("").to_string();
+        let n = seen.entry(name.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            e["name"] = json!(format!("{name} ({n})"));
+        }
+    }
+}
+
+/// A stable UUID-shaped id from the name and size, so converting twice gives the same
+/// output.
+fn pseudo_uuid(name: &str, n: usize) -> String {
+    use sha1::{Digest, Sha1};
+    let d = Sha1::digest(format!("{name}\n{n}").as_bytes());
+    let h: String = d.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_origins_and_bodies() {
+        assert_eq!(
+            split_origin("https://a.test:8443/x?y=1"),
+            Some(("https://a.test:8443".into(), "/x?y=1"))
+        );
+        assert_eq!(split_origin("data:text/plain,hi"), None);
+        let form = body_json(b"a=1&b=two+words", "application/x-www-form-urlencoded");
+        assert_eq!(form["urlencoded"][1]["value"], "two words");
+        let raw = body_json(b"{\"a\":1}", "application/json");
+        assert_eq!(raw["options"]["raw"]["language"], "json");
+        let mp = body_json(
+            b"--B\r\nContent-Disposition: form-data; name=\"t\"\r\n\r\nv\r\n--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.png\"\r\n\r\nPNG\r\n--B--\r\n",
+            "multipart/form-data; boundary=B",
+        );
+        assert_eq!(
+            mp["formdata"][0],
+            json!({"key": "t", "value": "v", "type": "text"})
+        );
+        assert_eq!(
+            mp["formdata"][1],
+            json!({"key": "f", "type": "file", "src": "a.png"})
+        );
+        assert_eq!(pseudo_uuid("x", 1).len(), 36);
+    }
+}

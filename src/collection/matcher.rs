@@ -1,0 +1,715 @@
+//! Postman's mock matching algorithm, step by step, as pure functions:
+//! method, `x-mock-response-code|id|name`, path score, query score, optional header and
+//! body matching, then the highest score (ties: status 200 first, then file order).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::model::{parse_query, Example, RequestBody, Segment};
+
+/// The request as the matcher sees it.
+#[derive(Debug, Clone)]
+pub struct MockRequest<'a> {
+    /// Upper-case method.
+    pub method: &'a str,
+    /// Path, percent-encoded as sent, starting with `/`.
+    pub path: &'a str,
+    /// Decoded query pairs.
+    pub query: Vec<(String, String)>,
+    /// Headers, names lower-case.
+    pub headers: &'a [(String, String)],
+    /// Body bytes.
+    pub body: &'a [u8],
+}
+
+impl<'a> MockRequest<'a> {
+    /// Splits `path_and_query` into path and decoded query pairs.
+    pub fn new(
+        method: &'a str,
+        path_and_query: &'a str,
+        headers: &'a [(String, String)],
+        body: &'a [u8],
+    ) -> Self {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        Self {
+            method,
+            path,
+            query: parse_query(query),
+            headers,
+            body,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Matching switches: header names to match (lower-case) and body matching.
+#[derive(Debug, Clone, Default)]
+pub struct MatchOptions {
+    /// Drop examples whose body differs (`--match-body`).
+    pub match_body: bool,
+    /// Drop examples whose value of these headers differs (`--match-headers`).
+    pub match_headers: Vec<String>,
+}
+
+/// An example that took part in matching, with its score.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Scored {
+    /// Index into the example list.
+    pub index: usize,
+    /// Its final score, or `None` when a step dropped it.
+    pub score: Option<i32>,
+    /// Which step dropped it, or how the path matched.
+    pub note: String,
+    /// Edit distance between the example's path and the request's (for ranking misses).
+    pub distance: usize,
+}
+
+fn is_id(segment: &str) -> bool {
+    let numeric = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit());
+    let uuid = segment.len() == 36
+        && segment.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+    numeric || uuid
+}
+
+fn segments(path: &str) -> (Vec<String>, bool) {
+    let trailing = path.len() > 1 && path.ends_with('/');
+    let segs = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(super::model::percent_decode_str)
+        .collect();
+    (segs, trailing)
+}
+
+fn seg_eq(example: &Segment, request: &str, case_insensitive: bool, wildcards: bool) -> bool {
+    match example {
+        Segment::Wildcard => wildcards,
+        Segment::Text(t) if case_insensitive => t.eq_ignore_ascii_case(request),
+        Segment::Text(t) => t == request,
+    }
+}
+
+fn paths_eq(
+    example: &[Segment],
+    request: &[String],
+    case_insensitive: bool,
+    wildcards: bool,
+) -> bool {
+    example.len() == request.len()
+        && example
+            .iter()
+            .zip(request)
+            .all(|(e, r)| seg_eq(e, r, case_insensitive, wildcards))
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j + 1] + 1)
+                .min(cur[j] + 1)
+                .min(prev[j] + usize::from(ca != *cb));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Step 4: the path score, starting from 100, or `None` when no step matches.
+///
+/// exact 100; trailing slash ignored 95; case-insensitive 90; both 85; unresolved
+/// `{{var}}`/`:var` segments as wildcards 80; numeric and UUID segments ignored 79;
+/// trailing slash and ids 75; nearest by edit distance 70 (at most 2 edits and 20% of the
+/// longer path, case-insensitive).
+pub fn path_score(
+    example: &[Segment],
+    example_trailing: bool,
+    request_path: &str,
+) -> Option<(i32, &'static str)> {
+    let (req, req_trailing) = segments(request_path);
+    let has_wildcard = example.iter().any(|s| *s == Segment::Wildcard);
+    let same_slash = example_trailing == req_trailing;
+    if !has_wildcard {
+        if same_slash && paths_eq(example, &req, false, false) {
+            return Some((100, "exact"));
+        }
+        if paths_eq(example, &req, false, false) {
+            return Some((95, "trailing slash ignored"));
+        }
+        if same_slash && paths_eq(example, &req, true, false) {
+            return Some((90, "case-insensitive"));
+        }
+        if paths_eq(example, &req, true, false) {
+            return Some((85, "case-insensitive, trailing slash ignored"));
+        }
+    }
+    if has_wildcard && paths_eq(example, &req, true, true) {
+        return Some((80, "variables as wildcards"));
+    }
+    // Numeric and UUID segments stand for any id on both sides (same shape required:
+    // `/users/7` is near `/users/42`, not `/users`).
+    let ex_has_ids = example
+        .iter()
+        .any(|s| matches!(s, Segment::Text(t) if is_id(t)));
+    if ex_has_ids || req.iter().any(|s| is_id(s)) {
+        let ids_eq = |case_insensitive: bool| {
+            example.len() == req.len()
+                && example.iter().zip(&req).all(|(e, r)| match e {
+                    Segment::Wildcard => true,
+                    Segment::Text(t) if is_id(t) => is_id(r),
+                    Segment::Text(t) if case_insensitive => t.eq_ignore_ascii_case(r),
+                    Segment::Text(t) => t == r,
+                })
+        };
+        if same_slash && ids_eq(false) {
+            return Some((79, "ids ignored"));
+        }
+        if ids_eq(true) {
+            return Some((75, "ids and trailing slash ignored"));
+        }
+    }
+    let ex_text = example
+        .iter()
+        .map(|s| match s {
+            Segment::Text(t) => t.to_ascii_lowercase(),
+            Segment::Wildcard => "*".into(),
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    let req_text = req.join("/").to_ascii_lowercase();
+    let distance = levenshtein(&ex_text, &req_text);
+    let longer = ex_text.chars().count().max(req_text.chars().count());
+    if distance <= 2 && distance * 5 <= longer {
+        return Some((70, "nearest by edit distance"));
+    }
+    None
+}
+
+/// Edit distance between an example's path and a request path (lower-case).
+pub fn path_distance(example: &[Segment], request_path: &str) -> usize {
+    let ex = example
+        .iter()
+        .map(|s| match s {
+            Segment::Text(t) => t.to_ascii_lowercase(),
+            Segment::Wildcard => "*".into(),
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    levenshtein(
+        &ex,
+        &segments(request_path).0.join("/").to_ascii_lowercase(),
+    )
+}
+
+/// Step 5: the query score: all parameters equal +10; some +10 × the share that match;
+/// none −(number of the example's parameters missing, at most 10).
+pub fn query_score(example: &[(String, String)], request: &[(String, String)]) -> i32 {
+    if example.is_empty() && request.is_empty() {
+        return 10;
+    }
+    let matched = example.iter().filter(|p| request.contains(p)).count();
+    let total = example.len().max(request.len());
+    if matched == example.len() && example.len() == request.len() {
+        10
+    } else if matched > 0 {
+        (10 * matched / total) as i32
+    } else {
+        let missing = example
+            .iter()
+            .filter(|(k, _)| !request.iter().any(|(rk, _)| rk == k))
+            .count();
+        -(missing.min(10) as i32)
+    }
+}
+
+/// Step 6 (headers): every named header has the same value on both sides (absent on
+/// both counts as equal).
+pub fn headers_match(example: &Example, request: &MockRequest<'_>, names: &[String]) -> bool {
+    names.iter().all(|name| {
+        let ex = example
+            .request_headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
+        ex == request.header(name)
+    })
+}
+
+/// Step 6 (body): the request body equals the example's: JSON by value, forms as
+/// key/value lists, text exactly.
+pub fn body_matches(example: &RequestBody, request: &MockRequest<'_>) -> bool {
+    match example {
+        RequestBody::None => request.body.is_empty(),
+        RequestBody::Raw(text) => {
+            if text.as_bytes() == request.body {
+                return true;
+            }
+            match (
+                serde_json::from_str::<Value>(text),
+                serde_json::from_slice::<Value>(request.body),
+            ) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => text.trim().as_bytes() == request.body.trim_ascii(),
+            }
+        }
+        RequestBody::Form(pairs) => {
+            let mut got = parse_query(&String::from_utf8_lossy(request.body));
+            let mut want = pairs.clone();
+            got.sort();
+            want.sort();
+            got == want
+        }
+        RequestBody::Multipart(fields) => {
+            let got = multipart_text_fields(request);
+            fields.iter().all(|f| got.contains(f))
+        }
+    }
+}
+
+/// Text fields of a `multipart/form-data` body (name → value).
+fn multipart_text_fields(request: &MockRequest<'_>) -> Vec<(String, String)> {
+    let Some(ct) = request.header("content-type") else {
+        return Vec::new();
+    };
+    let Some(boundary) = ct
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"').to_string())
+    else {
+        return Vec::new();
+    };
+    let body = String::from_utf8_lossy(request.body);
+    let delimiter = format!("--{boundary}");
+    body.split(delimiter.as_str())
+        .filter_map(|part| {
+            let part = part.strip_prefix("\r\n")?;
+            let (head, value) = part.split_once("\r\n\r\n")?;
+            if head.contains("filename=") {
+                return None;
+            }
+            let name = head.split("name=\"").nth(1)?.split('"').next()?;
+            Some((
+                name.to_string(),
+                value.strip_suffix("\r\n").unwrap_or(value).to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// The outcome of matching.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Choice {
+    /// Serve this example.
+    Example(usize),
+    /// Nothing matched; the candidates and their scores, best first.
+    NotFound(Vec<Scored>),
+}
+
+fn prefer(examples: &[Example], a: usize, b: usize) -> usize {
+    // Ties: status 200 first, then file order.
+    let key = |i: usize| (examples[i].code != 200, examples[i].order);
+    if key(b) < key(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// Runs the whole algorithm over `examples`.
+pub fn choose(examples: &[Example], req: &MockRequest<'_>, opts: &MatchOptions) -> Choice {
+    let by_method: Vec<usize> = (0..examples.len())
+        .filter(|&i| examples[i].method.eq_ignore_ascii_case(req.method))
+        .collect();
+    let mut candidates = by_method.clone();
+    if let Some(code) = req
+        .header("x-mock-response-code")
+        .and_then(|c| c.trim().parse::<u16>().ok())
+    {
+        candidates.retain(|&i| examples[i].code == code);
+    }
+    if let Some(id) = req.header("x-mock-response-id") {
+        return match candidates
+            .iter()
+            .copied()
+            .find(|&i| examples[i].id.as_deref() == Some(id.trim()))
+        {
+            Some(i) => Choice::Example(i),
+            None => Choice::NotFound(Vec::new()),
+        };
+    }
+    if let Some(name) = req.header("x-mock-response-name") {
+        let named: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| examples[i].name == name.trim())
+            .collect();
+        return match named.into_iter().reduce(|a, b| prefer(examples, a, b)) {
+            Some(i) => Choice::Example(i),
+            None => Choice::NotFound(Vec::new()),
+        };
+    }
+    let mut match_headers = opts.match_headers.clone();
+    if let Some(list) = req.header("x-mock-match-request-headers") {
+        match_headers.extend(
+            list.split(',')
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty()),
+        );
+    }
+    let match_body = opts.match_body
+        || req
+            .header("x-mock-match-request-body")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+
+    let mut scored = Vec::new();
+    let mut best: Option<(i32, usize)> = None;
+    for i in candidates {
+        let e = &examples[i];
+        let distance = path_distance(&e.path, req.path);
+        let Some((path, how)) = path_score(&e.path, e.trailing_slash, req.path) else {
+            scored.push(Scored {
+                index: i,
+                score: None,
+                note: "path does not match".into(),
+                distance,
+            });
+            continue;
+        };
+        let mut score = path + query_score(&e.query, &req.query);
+        if !match_headers.is_empty() && !headers_match(e, req, &match_headers) {
+            scored.push(Scored {
+                index: i,
+                score: None,
+                note: format!("headers differ ({})", match_headers.join(", ")),
+                distance,
+            });
+            continue;
+        }
+        let same_body = body_matches(&e.request_body, req);
+        if match_body && !same_body {
+            scored.push(Scored {
+                index: i,
+                score: None,
+                note: "body differs".into(),
+                distance,
+            });
+            continue;
+        }
+        if !match_body && same_body && !req.body.is_empty() {
+            score += 5;
+        }
+        scored.push(Scored {
+            index: i,
+            score: Some(score),
+            note: how.into(),
+            distance,
+        });
+        best = match best {
+            None => Some((score, i)),
+            Some((s, _)) if score > s => Some((score, i)),
+            Some((s, b)) if score == s => Some((s, prefer(examples, b, i))),
+            keep => keep,
+        };
+    }
+    match best {
+        Some((_, i)) => Choice::Example(i),
+        None => {
+            scored.sort_by_key(|s| (std::cmp::Reverse(s.score), s.distance, s.index));
+            Choice::NotFound(scored)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segs(p: &str) -> Vec<Segment> {
+        p.split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if s == "*" {
+                    Segment::Wildcard
+                } else {
+                    Segment::Text(s.to_string())
+                }
+            })
+            .collect()
+    }
+
+    fn ex(
+        order: usize,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        code: u16,
+        name: &str,
+    ) -> Example {
+        Example {
+            order,
+            id: Some(format!("id-{order}")),
+            name: name.into(),
+            item: "item".into(),
+            method: method.into(),
+            path: segs(path),
+            trailing_slash: path.len() > 1 && path.ends_with('/'),
+            query: query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            request_headers: vec![],
+            request_body: RequestBody::None,
+            code,
+            headers: vec![],
+            body: String::new(),
+            body_base64: false,
+        }
+    }
+
+    #[test]
+    fn path_score_steps() {
+        assert_eq!(
+            path_score(&segs("/users/me"), false, "/users/me")
+                .unwrap()
+                .0,
+            100
+        );
+        assert_eq!(
+            path_score(&segs("/users/me"), false, "/users/me/")
+                .unwrap()
+                .0,
+            95
+        );
+        assert_eq!(
+            path_score(&segs("/users/me"), false, "/Users/ME")
+                .unwrap()
+                .0,
+            90
+        );
+        assert_eq!(
+            path_score(&segs("/users/me"), false, "/Users/ME/")
+                .unwrap()
+                .0,
+            85
+        );
+        assert_eq!(
+            path_score(&segs("/users/*/posts"), false, "/users/ada/posts")
+                .unwrap()
+                .0,
+            80
+        );
+        assert_eq!(
+            path_score(&segs("/users/42"), false, "/users/7").unwrap().0,
+            79
+        );
+        assert_eq!(
+            path_score(
+                &segs("/users/42"),
+                false,
+                "/users/1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+            )
+            .unwrap()
+            .0,
+            79
+        );
+        assert_eq!(
+            path_score(&segs("/users/42"), false, "/users/7/")
+                .unwrap()
+                .0,
+            75
+        );
+        assert_eq!(
+            path_score(&segs("/orders/list"), false, "/orders/lists")
+                .unwrap()
+                .0,
+            70
+        );
+        assert!(path_score(&segs("/orders/list"), false, "/users/me").is_none());
+        assert!(
+            path_score(&segs("/a"), false, "/b").is_none(),
+            "one edit of a one-letter path is 100%"
+        );
+        assert!(path_score(&segs("/users/*"), false, "/users/a/b").is_none());
+        assert!(
+            path_score(&segs("/users"), false, "/users/7").is_none(),
+            "an id does not vanish"
+        );
+        assert_eq!(
+            path_score(&segs("/users/42/posts"), false, "/USERS/7/posts/")
+                .unwrap()
+                .0,
+            75
+        );
+    }
+
+    #[test]
+    fn query_score_rule() {
+        let q = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(query_score(&q(&[]), &q(&[])), 10);
+        assert_eq!(
+            query_score(&q(&[("a", "1"), ("b", "2")]), &q(&[("b", "2"), ("a", "1")])),
+            10
+        );
+        assert_eq!(
+            query_score(&q(&[("a", "1"), ("b", "2")]), &q(&[("a", "1")])),
+            5
+        );
+        assert_eq!(
+            query_score(&q(&[("a", "1"), ("b", "2")]), &q(&[("a", "9")])),
+            -1
+        );
+        assert_eq!(query_score(&q(&[("a", "1"), ("b", "2")]), &q(&[])), -2);
+        assert_eq!(query_score(&q(&[]), &q(&[("x", "1")])), 0);
+    }
+
+    #[test]
+    fn ties_prefer_200_then_file_order_and_headers_select() {
+        let examples = vec![
+            ex(0, "GET", "/todos", &[], 304, "not modified"),
+            ex(1, "GET", "/todos", &[], 200, "ok"),
+            ex(2, "GET", "/todos", &[], 200, "ok again"),
+            ex(3, "POST", "/todos", &[], 201, "created"),
+            ex(4, "GET", "/todos", &[], 404, "missing"),
+        ];
+        let h: Vec<(String, String)> = vec![];
+        let req = MockRequest::new("GET", "/todos", &h, b"");
+        assert_eq!(
+            choose(&examples, &req, &MatchOptions::default()),
+            Choice::Example(1)
+        );
+        let h = vec![("x-mock-response-code".to_string(), "404".to_string())];
+        let req = MockRequest::new("GET", "/todos", &h, b"");
+        assert_eq!(
+            choose(&examples, &req, &MatchOptions::default()),
+            Choice::Example(4)
+        );
+        let h = vec![(
+            "x-mock-response-name".to_string(),
+            "not modified".to_string(),
+        )];
+        let req = MockRequest::new("GET", "/anything", &h, b"");
+        assert_eq!(
+            choose(&examples, &req, &MatchOptions::default()),
+            Choice::Example(0)
+        );
+        let h = vec![("x-mock-response-id".to_string(), "id-2".to_string())];
+        let req = MockRequest::new("GET", "/todos", &h, b"");
+        assert_eq!(
+            choose(&examples, &req, &MatchOptions::default()),
+            Choice::Example(2)
+        );
+        let h: Vec<(String, String)> = vec![];
+        let req = MockRequest::new("DELETE", "/todos", &h, b"");
+        assert_eq!(
+            choose(&examples, &req, &MatchOptions::default()),
+            Choice::NotFound(vec![])
+        );
+    }
+
+    #[test]
+    fn query_and_body_scores_decide() {
+        let mut examples = vec![
+            ex(0, "GET", "/search", &[("q", "a")], 200, "a"),
+            ex(1, "GET", "/search", &[("q", "b")], 200, "b"),
+            ex(2, "POST", "/items", &[], 200, "one"),
+            ex(3, "POST", "/items", &[], 200, "two"),
+        ];
+        examples[2].request_body = RequestBody::Raw("{\"n\": 1}".into());
+        examples[3].request_body = RequestBody::Raw("{\"n\": 2}".into());
+        let h: Vec<(String, String)> = vec![];
+        assert_eq!(
+            choose(
+                &examples,
+                &MockRequest::new("GET", "/search?q=b", &h, b""),
+                &MatchOptions::default()
+            ),
+            Choice::Example(1)
+        );
+        // Without body matching an equal body adds 5: "two" wins.
+        assert_eq!(
+            choose(
+                &examples,
+                &MockRequest::new("POST", "/items", &h, b"{\"n\":2}"),
+                &MatchOptions::default()
+            ),
+            Choice::Example(3)
+        );
+        // With body matching, a different body drops both.
+        let h = vec![("x-mock-match-request-body".to_string(), "true".to_string())];
+        match choose(
+            &examples,
+            &MockRequest::new("POST", "/items", &h, b"{\"n\":3}"),
+            &MatchOptions::default(),
+        ) {
+            Choice::NotFound(scored) => assert!(scored.iter().all(|s| s.note == "body differs")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn header_matching_drops_differences() {
+        let mut examples = vec![
+            ex(0, "GET", "/me", &[], 200, "en"),
+            ex(1, "GET", "/me", &[], 200, "fr"),
+        ];
+        examples[0].request_headers = vec![("accept-language".into(), "en".into())];
+        examples[1].request_headers = vec![("accept-language".into(), "fr".into())];
+        let h = vec![("accept-language".to_string(), "fr".to_string())];
+        let opts = MatchOptions {
+            match_headers: vec!["accept-language".into()],
+            ..MatchOptions::default()
+        };
+        assert_eq!(
+            choose(&examples, &MockRequest::new("GET", "/me", &h, b""), &opts),
+            Choice::Example(1)
+        );
+        assert_eq!(
+            choose(
+                &examples,
+                &MockRequest::new("GET", "/me", &h, b""),
+                &MatchOptions::default()
+            ),
+            Choice::Example(0)
+        );
+    }
+
+    #[test]
+    fn form_and_multipart_bodies() {
+        let h = vec![(
+            "content-type".to_string(),
+            "multipart/form-data; boundary=XX".to_string(),
+        )];
+        let body = b"--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\nbin\r\n--XX--\r\n";
+        let req = MockRequest::new("POST", "/", &h, body);
+        assert!(body_matches(
+            &RequestBody::Multipart(vec![("a".into(), "1".into())]),
+            &req
+        ));
+        assert!(!body_matches(
+            &RequestBody::Multipart(vec![("a".into(), "2".into())]),
+            &req
+        ));
+        let req = MockRequest::new("POST", "/", &h, b"b=2&a=1");
+        assert!(body_matches(
+            &RequestBody::Form(vec![("a".into(), "1".into()), ("b".into(), "2".into())]),
+            &req
+        ));
+    }
+}

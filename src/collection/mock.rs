@@ -1,0 +1,420 @@
+//! The mock handler: answers requests (plain, origin-form as a mock URL is used, or
+//! proxied) with the saved example Postman's algorithm chooses; reloads the collection
+//! when the file changes; private mocks, delays, dynamic variables, a call log.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use bytes::Bytes;
+use http::{header, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde::Serialize;
+use serde_json::json;
+
+use super::matcher::{choose, Choice, MatchOptions, MockRequest};
+use super::model::{Examples, Variables};
+use super::{load_examples, CollectionError};
+use crate::proxy::body::{full, json_response};
+use crate::proxy::{Body, Handler, RequestContext, Upstream};
+use crate::record::iso8601;
+
+/// How the mock behaves.
+#[derive(Debug, Clone, Default)]
+pub struct MockOptions {
+    /// Private mock: requests need `x-api-key` with this value.
+    pub api_key: Option<String>,
+    /// Added before every response.
+    pub delay: Duration,
+    /// Body and header matching switches.
+    pub matching: MatchOptions,
+}
+
+/// One served (or refused) call.
+#[derive(Debug, Clone, Serialize)]
+pub struct MockCall {
+    /// Arrival number.
+    pub id: u64,
+    /// When.
+    pub time: String,
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Status answered.
+    pub status: u16,
+    /// The example served: `item / example`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
+}
+
+/// Most calls kept for `/__harp/calls`.
+const CALL_LOG_SIZE: usize = 10_000;
+
+/// The mock handler.
+pub struct Mock {
+    source: PathBuf,
+    env: Variables,
+    options: MockOptions,
+    examples: RwLock<Arc<Examples>>,
+    /// (modified time, length) of the source when last loaded.
+    stamp: Mutex<Option<(SystemTime, u64)>>,
+    calls: Mutex<VecDeque<MockCall>>,
+    served: AtomicU64,
+    not_found: AtomicU64,
+    unauthorized: AtomicU64,
+}
+
+fn stamp_of(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+impl Mock {
+    /// Loads `source` (a collection, or a HAR converted in memory).
+    pub fn load(
+        source: &Path,
+        env: Variables,
+        options: MockOptions,
+    ) -> Result<Self, CollectionError> {
+        let stamp = stamp_of(source);
+        let examples = load_examples(source, &env)?;
+        Ok(Self {
+            source: source.to_path_buf(),
+            env,
+            options,
+            examples: RwLock::new(Arc::new(examples)),
+            stamp: Mutex::new(stamp),
+            calls: Mutex::new(VecDeque::new()),
+            served: AtomicU64::new(0),
+            not_found: AtomicU64::new(0),
+            unauthorized: AtomicU64::new(0),
+        })
+    }
+
+    /// The examples being served.
+    pub fn examples(&self) -> Arc<Examples> {
+        self.examples.read().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    /// Reloads the source when it changed on disk. `None`: unchanged. `Some(Ok(n))`: now
+    /// serving `n` examples. `Some(Err(why))`: the new file cannot be used; the old
+    /// examples stay.
+    pub fn reload_if_changed(&self) -> Option<Result<usize, String>> {
+        let now = stamp_of(&self.source);
+        {
+            let mut last = self.stamp.lock().unwrap_or_else(|p| p.into_inner());
+            if now.is_none() || *last == now {
+                return None;
+            }
+            *last = now;
+        }
+        Some(match load_examples(&self.source, &self.env) {
+            Ok(examples) => {
+                let n = examples.examples.len();
+                if let Ok(mut slot) = self.examples.write() {
+                    *slot = Arc::new(examples);
+                }
+                Ok(n)
+            }
+            Err(err) => Err(err.to_string()),
+        })
+    }
+
+    /// (served, not found, unauthorized) so far.
+    pub fn summary(&self) -> (u64, u64, u64) {
+        (
+            self.served.load(Ordering::Relaxed),
+            self.not_found.load(Ordering::Relaxed),
+            self.unauthorized.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The call log, oldest first.
+    pub fn calls(&self) -> Vec<MockCall> {
+        self.calls
+            .lock()
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn log(&self, call: MockCall) {
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        if calls.len() == CALL_LOG_SIZE {
+            calls.pop_front();
+        }
+        calls.push_back(call);
+    }
+
+    async fn serve(&self, req: Request<Incoming>, ctx: RequestContext) -> Response<Body> {
+        let method = req.method().as_str().to_string();
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        let call = |status: u16, example: Option<String>| MockCall {
+            id: ctx.id,
+            time: iso8601(ctx.started),
+            method: method.clone(),
+            path: path.clone(),
+            status,
+            example,
+        };
+        if let Some(key) = &self.options.api_key {
+            let given = req
+                .headers()
+                .get("x-api-key")
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            if !constant_time_eq(given, key.as_bytes()) {
+                self.unauthorized.fetch_add(1, Ordering::Relaxed);
+                self.log(call(401, None));
+                return json_response(
+                    StatusCode::UNAUTHORIZED,
+                    &json!({"error": {"name": "AuthenticationError", "header": "x-api-key",
+                        "message": "This is a private mock: send the mock's API key in the x-api-key header."}}),
+                );
+            }
+        }
+        let (parts, body) = req.into_parts();
+        let body: Bytes = match Limited::new(body, 64 << 20).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(err) => {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": {"name": "badRequest", "message": format!("reading the request body failed: {err}")}}),
+                )
+            }
+        };
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let examples = self.examples();
+        let mreq = MockRequest::new(&method, &path, &headers, &body);
+        let response = match choose(&examples.examples, &mreq, &self.options.matching) {
+            Choice::Example(i) => {
+                let e = &examples.examples[i];
+                self.served.fetch_add(1, Ordering::Relaxed);
+                self.log(call(e.code, Some(format!("{} / {}", e.item, e.name))));
+                respond(e, &parts.method)
+            }
+            Choice::NotFound(scored) => {
+                self.not_found.fetch_add(1, Ordering::Relaxed);
+                self.log(call(404, None));
+                let closest: Vec<serde_json::Value> = scored
+                    .iter()
+                    .take(3)
+                    .map(|s| {
+                        let e = &examples.examples[s.index];
+                        json!({"item": e.item, "name": e.name, "method": e.method, "code": e.code,
+                               "score": s.score, "why": s.note})
+                    })
+                    .collect();
+                json_response(
+                    StatusCode::NOT_FOUND,
+                    &json!({"error": {
+                        "name": "mockRequestNotFoundError",
+                        "message": format!("No example in {} matches {method} {path}", self.source.display()),
+                        "closest": closest,
+                    }}),
+                )
+            }
+        };
+        if !self.options.delay.is_zero() {
+            tokio::time::sleep(self.options.delay).await;
+        }
+        response
+    }
+}
+
+/// Headers a saved example may carry that would contradict the body harp sends.
+const DROPPED: &[&str] = &[
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+];
+
+fn respond(e: &super::Example, method: &Method) -> Response<Body> {
+    let body: Vec<u8> = if e.body_base64 {
+        base64::engine::general_purpose::STANDARD
+            .decode(e.body.as_bytes())
+            .unwrap_or_else(|_| e.body.clone().into_bytes())
+    } else {
+        dynamic_variables(&e.body).into_bytes()
+    };
+    let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::OK);
+    let bodiless = method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let mut resp = Response::new(full(if bodiless { Vec::new() } else { body }));
+    *resp.status_mut() = status;
+    for (k, v) in &e.headers {
+        let lower = k.to_ascii_lowercase();
+        if DROPPED.contains(&lower.as_str()) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(lower.as_bytes()),
+            HeaderValue::from_str(&dynamic_variables(v)),
+        ) {
+            resp.headers_mut().append(name, value);
+        }
+    }
+    if !resp.headers().contains_key(header::CONTENT_TYPE) {
+        let guess = if e.body.trim_start().starts_with(['{', '[']) {
+            "application/json"
+        } else {
+            "text/plain; charset=utf-8"
+        };
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(guess));
+    }
+    resp
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    let _ = rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes);
+    bytes
+}
+
+fn uuid_v4() -> String {
+    let mut b = random_bytes::<16>();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Postman's dynamic variables, fresh per response: `{{$guid}}`, `{{$randomUUID}}`,
+/// `{{$timestamp}}`, `{{$isoTimestamp}}`, `{{$randomInt}}` (0–1000), `{{$randomBoolean}}`.
+pub fn dynamic_variables(text: &str) -> String {
+    if !text.contains("{{$") {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{$") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let name = &after[..end];
+        let value = match name {
+            "$guid" | "$randomUUID" => Some(uuid_v4()),
+            "$timestamp" => Some(
+                SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0)
+                    .to_string(),
+            ),
+            "$isoTimestamp" => Some(iso8601(SystemTime::now())),
+            "$randomInt" => Some((u16::from_le_bytes(random_bytes::<2>()) % 1001).to_string()),
+            "$randomBoolean" => Some((random_bytes::<1>()[0] & 1 == 1).to_string()),
+            _ => None,
+        };
+        match value {
+            Some(v) => out.push_str(&v),
+            None => out.push_str(&rest[start..start + 2 + end + 2]),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Compares in time that depends only on the lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Handler for Mock {
+    async fn handle(
+        &self,
+        req: Request<Incoming>,
+        ctx: RequestContext,
+        _upstream: &Upstream,
+    ) -> Response<Body> {
+        self.serve(req, ctx).await
+    }
+
+    async fn handle_local(&self, req: Request<Incoming>, ctx: RequestContext) -> Response<Body> {
+        if req.method() == Method::GET && req.uri().path() == "/__harp/calls" {
+            let (served, not_found, unauthorized) = self.summary();
+            return json_response(
+                StatusCode::OK,
+                &json!({
+                    "source": self.source.display().to_string(),
+                    "examples": self.examples().examples.len(),
+                    "summary": {"served": served, "notFound": not_found, "unauthorized": unauthorized},
+                    "calls": self.calls(),
+                }),
+            );
+        }
+        self.serve(req, ctx).await
+    }
+
+    fn allow_tunnel(&self, _authority: &str) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_variables_are_fresh_and_well_formed() {
+        let out = dynamic_variables(
+            r#"{"id":"{{$guid}}","t":{{$timestamp}},"n":{{$randomInt}},"keep":"{{$unknown}}","v":"{{plain}}"}"#,
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["id"].as_str().unwrap().len(), 36);
+        assert_eq!(&v["id"].as_str().unwrap()[14..15], "4");
+        assert!(v["t"].as_u64().unwrap() > 1_700_000_000);
+        assert!(v["n"].as_u64().unwrap() <= 1000);
+        assert_eq!(v["keep"], "{{$unknown}}");
+        assert_eq!(v["v"], "{{plain}}");
+        assert_ne!(
+            dynamic_variables("{{$guid}}"),
+            dynamic_variables("{{$guid}}")
+        );
+    }
+
+    #[test]
+    fn keys_compare_in_constant_time() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+    }
+}

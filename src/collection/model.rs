@@ -1,0 +1,523 @@
+//! Postman collections (v2.0 and v2.1, as real exports write them) read into a flat list
+//! of saved examples ready for matching: variables resolved, URLs split into path and
+//! query, malformed examples set aside with the reason.
+
+use serde_json::Value;
+
+/// Variables: `{{name}}` → value. Later sources override earlier ones.
+#[derive(Debug, Clone, Default)]
+pub struct Variables(Vec<(String, String)>);
+
+impl Variables {
+    /// Adds (or replaces) a variable.
+    pub fn set(&mut self, key: &str, value: &str) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value.to_string(),
+            None => self.0.push((key.to_string(), value.to_string())),
+        }
+    }
+
+    /// Reads `[{key, value, enabled?, disabled?}]` (collection `variable`, environment `values`).
+    pub fn extend_from(&mut self, list: Option<&Value>) {
+        for v in list.and_then(Value::as_array).into_iter().flatten() {
+            let enabled = v.get("enabled").and_then(Value::as_bool).unwrap_or(true)
+                && !v.get("disabled").and_then(Value::as_bool).unwrap_or(false);
+            let key = v.get("key").or_else(|| v.get("id")).and_then(Value::as_str);
+            if let (true, Some(key)) = (enabled, key) {
+                self.set(key, &text_of(v.get("value")));
+            }
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Replaces every `{{name}}` that has a value; `{{$dynamic}}` and unknown names stay.
+    pub fn resolve(&self, text: &str) -> String {
+        if !text.contains("{{") {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            match after.find("}}") {
+                Some(end) => {
+                    let name = after[..end].trim();
+                    match self.get(name) {
+                        Some(value) if !name.starts_with('$') => out.push_str(value),
+                        _ => out.push_str(&rest[start..start + 2 + end + 2]),
+                    }
+                    rest = &after[end + 2..];
+                }
+                None => {
+                    out.push_str(&rest[start..]);
+                    rest = "";
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// One path segment of an example's URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Literal text.
+    Text(String),
+    /// An unresolved `{{variable}}` or `:pathVariable`: matches any one segment.
+    Wildcard,
+}
+
+/// A saved example, flattened for matching and serving.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// Position in the file (0-based), the tie-breaker.
+    pub order: usize,
+    /// The example's `id`, when it has one.
+    pub id: Option<String>,
+    /// The example's name.
+    pub name: String,
+    /// The request (item) name it belongs to.
+    pub item: String,
+    /// Upper-case method of the original request.
+    pub method: String,
+    /// Path segments (the part after the host), variables resolved.
+    pub path: Vec<Segment>,
+    /// True when the path ends with `/`.
+    pub trailing_slash: bool,
+    /// Query parameters (disabled ones left out).
+    pub query: Vec<(String, String)>,
+    /// Request headers, names lower-case.
+    pub request_headers: Vec<(String, String)>,
+    /// The request body, for body matching.
+    pub request_body: RequestBody,
+    /// Status code.
+    pub code: u16,
+    /// Response headers as saved.
+    pub headers: Vec<(String, String)>,
+    /// Response body text (may hold `{{$dynamic}}` variables).
+    pub body: String,
+    /// True when `body` is base64 of binary bytes (harp's `_harpBodyEncoding`).
+    pub body_base64: bool,
+}
+
+/// The body of an example's original request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestBody {
+    /// None recorded.
+    None,
+    /// `raw` text.
+    Raw(String),
+    /// `urlencoded` pairs.
+    Form(Vec<(String, String)>),
+    /// `formdata` text fields (file fields are not compared).
+    Multipart(Vec<(String, String)>),
+}
+
+/// A collection's examples and what was set aside.
+#[derive(Debug, Clone, Default)]
+pub struct Examples {
+    /// The collection's name.
+    pub name: String,
+    /// Usable examples, in file order.
+    pub examples: Vec<Example>,
+    /// Examples dropped as malformed, with why (`item / example: reason`).
+    pub dropped: Vec<String>,
+}
+
+/// Why a file is not a collection.
+#[derive(Debug, thiserror::Error)]
+#[error("not a Postman collection: {0}")]
+pub struct NotACollection(pub String);
+
+/// Reads a collection document (v2.0 or v2.1) into examples, resolving `{{variables}}`
+/// from `env` first, then the collection's own `variable` list.
+pub fn examples_from(doc: &Value, env: &Variables) -> Result<Examples, NotACollection> {
+    let items = doc
+        .get("item")
+        .and_then(Value::as_array)
+        .ok_or_else(|| NotACollection("no \"item\" array".into()))?;
+    let mut vars = Variables::default();
+    vars.extend_from(doc.get("variable"));
+    for (k, v) in &env.0 {
+        vars.set(k, v);
+    }
+    let name = doc
+        .pointer("/info/name")
+        .and_then(Value::as_str)
+        .unwrap_or("collection")
+        .to_string();
+    let mut out = Examples {
+        name,
+        ..Examples::default()
+    };
+    walk(items, &vars, &mut out);
+    Ok(out)
+}
+
+fn walk(items: &[Value], vars: &Variables, out: &mut Examples) {
+    for item in items {
+        if let Some(children) = item.get("item").and_then(Value::as_array) {
+            walk(children, vars, out);
+            continue;
+        }
+        let item_name = text_of(item.get("name"));
+        let request = item.get("request");
+        for response in item
+            .get("response")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let order = out.examples.len() + out.dropped.len();
+            match example(order, &item_name, request, response, vars) {
+                Ok(e) => out.examples.push(e),
+                Err(why) => out.dropped.push(format!(
+                    "{item_name} / {}: {why}",
+                    text_of(response.get("name"))
+                )),
+            }
+        }
+    }
+}
+
+fn example(
+    order: usize,
+    item: &str,
+    request: Option<&Value>,
+    response: &Value,
+    vars: &Variables,
+) -> Result<Example, String> {
+    if !response.is_object() {
+        return Err("not an object".into());
+    }
+    // The example's own request, else the item's (examples without originalRequest).
+    let req = response
+        .get("originalRequest")
+        .filter(|r| !r.is_null())
+        .or(request)
+        .ok_or("no originalRequest and no item request")?;
+    let (method, url) = match req {
+        Value::String(url) => ("GET".to_string(), Value::String(url.clone())),
+        Value::Object(_) => (
+            req.get("method")
+                .and_then(Value::as_str)
+                .unwrap_or("GET")
+                .to_ascii_uppercase(),
+            req.get("url").cloned().unwrap_or(Value::Null),
+        ),
+        _ => return Err("request is neither a URL nor an object".into()),
+    };
+    let (path, trailing_slash, query) = split_url(&url, vars)?;
+    let code = match response.get("code") {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .or_else(|| {
+        text_of(response.get("status"))
+            .split_whitespace()
+            .next()
+            .and_then(|s| s.parse().ok())
+    })
+    .filter(|c| (100..=999).contains(c))
+    .ok_or("no valid status code")? as u16;
+    let body_base64 = response.get("_harpBodyEncoding").and_then(Value::as_str) == Some("base64");
+    Ok(Example {
+        order,
+        id: response
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        name: text_of(response.get("name")),
+        item: item.to_string(),
+        method,
+        path,
+        trailing_slash,
+        query,
+        request_headers: headers_of(req.get("header"), vars)
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect(),
+        request_body: body_of(req.get("body"), vars),
+        code,
+        headers: headers_of(response.get("header"), vars),
+        body: match response.get("body") {
+            Some(Value::String(s)) if body_base64 => s.clone(),
+            Some(Value::String(s)) => vars.resolve(s),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        },
+        body_base64,
+    })
+}
+
+/// Text of a JSON value: strings as they are, numbers and booleans printed, null empty.
+pub fn text_of(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Headers from `[{key, value, disabled}]`, a `"Name: value\n…"` string, or `["Name: value"]`.
+fn headers_of(v: Option<&Value>, vars: &Variables) -> Vec<(String, String)> {
+    let from_line = |line: &str| -> Option<(String, String)> {
+        let (k, val) = line.split_once(':')?;
+        (!k.trim().is_empty()).then(|| (k.trim().to_string(), vars.resolve(val.trim())))
+    };
+    match v {
+        Some(Value::String(s)) => s.lines().filter_map(from_line).collect(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(|h| match h {
+                Value::String(s) => from_line(s),
+                Value::Object(_) if h.get("disabled").and_then(Value::as_bool).unwrap_or(false) => {
+                    None
+                }
+                Value::Object(_) => {
+                    let key = text_of(h.get("key"));
+                    (!key.trim().is_empty()).then(|| {
+                        (
+                            key.trim().to_string(),
+                            vars.resolve(&text_of(h.get("value"))),
+                        )
+                    })
+                }
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn body_of(v: Option<&Value>, vars: &Variables) -> RequestBody {
+    let Some(body) = v.filter(|b| b.is_object()) else {
+        return RequestBody::None;
+    };
+    let pairs = |key: &str| -> Vec<(String, String)> {
+        body.get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|p| !p.get("disabled").and_then(Value::as_bool).unwrap_or(false))
+            .filter(|p| p.get("type").and_then(Value::as_str) != Some("file"))
+            .map(|p| {
+                (
+                    vars.resolve(&text_of(p.get("key"))),
+                    vars.resolve(&text_of(p.get("value"))),
+                )
+            })
+            .collect()
+    };
+    match body.get("mode").and_then(Value::as_str) {
+        Some("raw") => match body.get("raw") {
+            Some(Value::String(s)) if !s.is_empty() => RequestBody::Raw(vars.resolve(s)),
+            _ => RequestBody::None,
+        },
+        Some("urlencoded") => RequestBody::Form(pairs("urlencoded")),
+        Some("formdata") => RequestBody::Multipart(pairs("formdata")),
+        _ => RequestBody::None,
+    }
+}
+
+/// Splits a request URL (string or object) into path segments, trailing slash, and
+/// query pairs, after resolving variables. The host part is ignored: a mock answers on
+/// its own host.
+fn split_url(
+    url: &Value,
+    vars: &Variables,
+) -> Result<(Vec<Segment>, bool, Vec<(String, String)>), String> {
+    let (raw, path_vars, query_list) = match url {
+        Value::String(s) => (s.clone(), Variables::default(), None),
+        Value::Object(_) => {
+            let mut path_vars = Variables::default();
+            path_vars.extend_from(url.get("variable"));
+            let raw = match url.get("raw").and_then(Value::as_str) {
+                Some(raw) => raw.to_string(),
+                None => assemble(url),
+            };
+            (raw, path_vars, url.get("query"))
+        }
+        _ => return Err("no URL".into()),
+    };
+    let resolved = vars.resolve(&raw);
+    let no_fragment = resolved.split('#').next().unwrap_or("");
+    let (before_query, query_text) = no_fragment.split_once('?').unwrap_or((no_fragment, ""));
+    let path_text = strip_host(before_query);
+    let trailing_slash = path_text.len() > 1 && path_text.ends_with('/');
+    let path = path_text
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|seg| {
+            if let Some(name) = seg.strip_prefix(':') {
+                match path_vars
+                    .get(name)
+                    .map(|v| vars.resolve(v))
+                    .filter(|v| !v.is_empty() && !v.contains("{{"))
+                {
+                    Some(value) => Segment::Text(value),
+                    None => Segment::Wildcard,
+                }
+            } else if seg.contains("{{") {
+                Segment::Wildcard
+            } else {
+                Segment::Text(percent_decode_str(seg))
+            }
+        })
+        .collect();
+    // The structured query list knows which parameters are disabled; prefer it.
+    let query = match query_list.and_then(Value::as_array) {
+        Some(list) => list
+            .iter()
+            .filter(|q| !q.get("disabled").and_then(Value::as_bool).unwrap_or(false))
+            .map(|q| {
+                (
+                    vars.resolve(&text_of(q.get("key"))),
+                    vars.resolve(&text_of(q.get("value"))),
+                )
+            })
+            .collect(),
+        None => parse_query(query_text),
+    };
+    Ok((path, trailing_slash, query))
+}
+
+fn assemble(url: &Value) -> String {
+    let join = |v: Option<&Value>, sep: &str| match v {
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .map(|p| text_of(Some(p)))
+            .collect::<Vec<_>>()
+            .join(sep),
+        other => text_of(other),
+    };
+    let host = join(url.get("host"), ".");
+    let path = join(url.get("path"), "/");
+    let protocol = text_of(url.get("protocol"));
+    let mut raw = String::new();
+    if !protocol.is_empty() {
+        raw.push_str(&protocol);
+        raw.push_str("://");
+    }
+    raw.push_str(&host);
+    if !path.is_empty() && !path.starts_with('/') {
+        raw.push('/');
+    }
+    raw.push_str(&path);
+    raw
+}
+
+/// Drops `scheme://host[:port]`, or a leading host without scheme (`{{url}}/x`,
+/// `localhost:3000/x`); returns the path starting with `/`.
+pub fn strip_host(url: &str) -> &str {
+    let rest = match url.find("://") {
+        Some(i) => &url[i + 3..],
+        None if url.starts_with('/') => return url,
+        None => url,
+    };
+    match rest.find('/') {
+        Some(i) => &rest[i..],
+        None => "/",
+    }
+}
+
+/// Decoded `key=value` pairs of a query string.
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Percent-decoding of one path segment (invalid escapes kept as they are).
+pub fn percent_decode_str(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn resolves_variables_and_leaves_dynamic_ones() {
+        let mut v = Variables::default();
+        v.set("host", "api.test");
+        assert_eq!(
+            v.resolve("https://{{host}}/{{missing}}/{{$guid}}"),
+            "https://api.test/{{missing}}/{{$guid}}"
+        );
+        assert_eq!(v.resolve("no vars {{"), "no vars {{");
+    }
+
+    #[test]
+    fn reads_examples_with_fallbacks() {
+        let doc = json!({
+            "info": {"name": "t"},
+            "variable": [{"key": "url", "value": "localhost:3000"}],
+            "item": [
+                {"name": "folder", "item": [{
+                    "name": "get todo",
+                    "request": {"method": "GET", "url": {"raw": "{{url}}/todos/:id", "variable": [{"key": "id", "value": ""}]}},
+                    "response": [
+                        {"name": "ok", "code": 200, "header": [{"key": "A", "value": "1"}, {}], "body": "{}",
+                         "originalRequest": {"method": "get", "url": {"raw": "{{url}}/todos/:id?x=1&y", "query": [{"key": "x", "value": "1"}, {"key": "z", "value": "2", "disabled": true}]}}},
+                        {"name": "no original request", "status": "404 Not Found", "body": null},
+                        {"name": "bad", "code": "abc"}
+                    ]
+                }]},
+                {"name": "string url", "request": "https://x.test/plain/", "response": [{"name": "s", "code": 201, "header": "X-A: 1\nX-B: 2"}]}
+            ]
+        });
+        let ex = examples_from(&doc, &Variables::default()).unwrap();
+        assert_eq!(ex.examples.len(), 3);
+        assert_eq!(ex.dropped.len(), 1);
+        assert!(ex.dropped[0].contains("no valid status code"));
+        let a = &ex.examples[0];
+        assert_eq!(a.method, "GET");
+        assert_eq!(
+            a.path,
+            vec![Segment::Text("todos".into()), Segment::Wildcard]
+        );
+        assert_eq!(a.query, vec![("x".to_string(), "1".to_string())]);
+        assert_eq!(a.headers, vec![("A".to_string(), "1".to_string())]);
+        assert_eq!(ex.examples[1].code, 404);
+        assert_eq!(ex.examples[1].body, "");
+        let s = &ex.examples[2];
+        assert!(s.trailing_slash);
+        assert_eq!(s.headers.len(), 2);
+        assert!(examples_from(&json!({"info": {}}), &Variables::default()).is_err());
+    }
+
+    #[test]
+    fn host_stripping() {
+        assert_eq!(strip_host("https://a.test:8/x/y"), "/x/y");
+        assert_eq!(strip_host("{{url}}/todos"), "/todos");
+        assert_eq!(strip_host("localhost:3000"), "/");
+        assert_eq!(strip_host("/already"), "/already");
+        assert_eq!(percent_decode_str("a%20b%zz%"), "a b%zz%");
+    }
+}
