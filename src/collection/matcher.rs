@@ -140,7 +140,7 @@ pub fn path_score(
     request_path: &str,
 ) -> Option<(i32, &'static str)> {
     let (req, req_trailing) = segments(request_path);
-    let has_wildcard = example.iter().any(|s| *s == Segment::Wildcard);
+    let has_wildcard = example.contains(&Segment::Wildcard);
     let same_slash = example_trailing == req_trailing;
     if !has_wildcard {
         if same_slash && paths_eq(example, &req, false, false) {

@@ -216,7 +216,11 @@ fn example(
         ),
         _ => return Err("request is neither a URL nor an object".into()),
     };
-    let (path, trailing_slash, query) = split_url(&url, vars)?;
+    let SplitUrl {
+        path,
+        trailing_slash,
+        query,
+    } = split_url(&url, vars)?;
     let code = match response.get("code") {
         Some(Value::Number(n)) => n.as_u64(),
         Some(Value::String(s)) => s.trim().parse().ok(),
@@ -333,10 +337,7 @@ fn body_of(v: Option<&Value>, vars: &Variables) -> RequestBody {
 /// Splits a request URL (string or object) into path segments, trailing slash, and
 /// query pairs, after resolving variables. The host part is ignored: a mock answers on
 /// its own host.
-fn split_url(
-    url: &Value,
-    vars: &Variables,
-) -> Result<(Vec<Segment>, bool, Vec<(String, String)>), String> {
+fn split_url(url: &Value, vars: &Variables) -> Result<SplitUrl, String> {
     let (raw, path_vars, query_list) = match url {
         Value::String(s) => (s.clone(), Variables::default(), None),
         Value::Object(_) => {
@@ -389,7 +390,18 @@ fn split_url(
             .collect(),
         None => parse_query(query_text),
     };
-    Ok((path, trailing_slash, query))
+    Ok(SplitUrl {
+        path,
+        trailing_slash,
+        query,
+    })
+}
+
+/// A request URL as matching needs it.
+struct SplitUrl {
+    path: Vec<Segment>,
+    trailing_slash: bool,
+    query: Vec<(String, String)>,
 }
 
 fn assemble(url: &Value) -> String {
