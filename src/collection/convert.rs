@@ -2,6 +2,9 @@
 //! one example per entry, hosts as `{{baseUrlN}}` collection variables, transport
 //! headers dropped, bodies kept exactly.
 //!
+//! Entries that never completed (status 0/-1, `_error`) are left out: they have no
+//! response to save.
+//!
 //! Binary bodies (not valid UTF-8, or a non-text MIME type) are stored as base64 in the
 //! example's `body` with `"_harpBodyEncoding": "base64"` beside it: `harp mock` serves the
 //! original bytes; Postman itself shows the base64 text.
@@ -39,6 +42,10 @@ pub fn har_to_collection(file: &HarFile, name: &str) -> Result<Value, HarError> 
     let mut items: Vec<(usize, String, String, Vec<Value>, Value)> = Vec::new();
     let mut item_index: BTreeMap<(String, String), usize> = BTreeMap::new();
     for (i, entry) in file.har.log.entries.iter().enumerate() {
+        // An exchange that never completed has no response to save as an example.
+        if entry.is_incomplete() || entry.response.status < 100 {
+            continue;
+        }
         let url = normalise_url(&entry.request.url);
         let Some((origin, rest)) = split_origin(&url) else {
             continue;
@@ -244,9 +251,6 @@ fn example_json(file: &HarFile, i: usize, original_request: Value) -> Result<Val
             example["body"] = json!(base64::engine::general_purpose::STANDARD.encode(&body));
             example["_harpBodyEncoding"] = json!("base64");
         }
-    }
-    if entry.is_incomplete() {
-        example["name"] = json!(format!("incomplete (status {})", response.status));
     }
     Ok(example)
 }

@@ -350,16 +350,10 @@ pub fn choose(examples: &[Example], req: &MockRequest<'_>, opts: &MatchOptions) 
             None => Choice::NotFound(Vec::new()),
         };
     }
+    // Names repeat across requests ("200 OK"): the name narrows the candidates, and the
+    // path still has to match. Ids are unique: an id picks its example outright.
     if let Some(name) = req.header("x-mock-response-name") {
-        let named: Vec<usize> = candidates
-            .iter()
-            .copied()
-            .filter(|&i| examples[i].name == name.trim())
-            .collect();
-        return match named.into_iter().reduce(|a, b| prefer(examples, a, b)) {
-            Some(i) => Choice::Example(i),
-            None => Choice::NotFound(Vec::new()),
-        };
+        candidates.retain(|&i| examples[i].name == name.trim());
     }
     let mut match_headers = opts.match_headers.clone();
     if let Some(list) = req.header("x-mock-match-request-headers") {
@@ -604,10 +598,18 @@ mod tests {
             "x-mock-response-name".to_string(),
             "not modified".to_string(),
         )];
-        let req = MockRequest::new("GET", "/anything", &h, b"");
+        let req = MockRequest::new("GET", "/todos", &h, b"");
         assert_eq!(
             choose(&examples, &req, &MatchOptions::default()),
             Choice::Example(0)
+        );
+        let req = MockRequest::new("GET", "/elsewhere", &h, b"");
+        assert!(
+            matches!(
+                choose(&examples, &req, &MatchOptions::default()),
+                Choice::NotFound(_)
+            ),
+            "a name does not override the path"
         );
         let h = vec![("x-mock-response-id".to_string(), "id-2".to_string())];
         let req = MockRequest::new("GET", "/todos", &h, b"");

@@ -199,41 +199,56 @@ fn example(
     if !response.is_object() {
         return Err("not an object".into());
     }
-    // The example's own request, else the item's (examples without originalRequest).
-    let req = response
-        .get("originalRequest")
-        .filter(|r| !r.is_null())
+    // The example's own request, else the item's (examples without originalRequest, or
+    // with an empty one, as some exports save). Each part falls back on its own.
+    let original = response.get("originalRequest").filter(|r| !r.is_null());
+    let req = original
         .or(request)
         .ok_or("no originalRequest and no item request")?;
-    let (method, url) = match req {
-        Value::String(url) => ("GET".to_string(), Value::String(url.clone())),
-        Value::Object(_) => (
-            req.get("method")
-                .and_then(Value::as_str)
-                .unwrap_or("GET")
-                .to_ascii_uppercase(),
-            req.get("url").cloned().unwrap_or(Value::Null),
-        ),
-        _ => return Err("request is neither a URL nor an object".into()),
+    let method_of = |r: Option<&Value>| {
+        r.and_then(|r| r.get("method"))
+            .and_then(Value::as_str)
+            .map(str::to_ascii_uppercase)
     };
+    let url_of = |r: Option<&Value>| -> Option<Value> {
+        match r? {
+            Value::String(url) if !url.trim().is_empty() => Some(Value::String(url.clone())),
+            Value::Object(_) => r?.get("url").filter(|u| has_url(u)).cloned(),
+            _ => None,
+        }
+    };
+    if !req.is_object() && !req.is_string() {
+        return Err("request is neither a URL nor an object".into());
+    }
+    let method = method_of(original)
+        .or_else(|| method_of(request))
+        .unwrap_or_else(|| "GET".to_string());
+    let url = url_of(original)
+        .or_else(|| url_of(request))
+        .unwrap_or(Value::Null);
     let SplitUrl {
         path,
         trailing_slash,
         query,
     } = split_url(&url, vars)?;
-    let code = match response.get("code") {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .or_else(|| {
-        text_of(response.get("status"))
-            .split_whitespace()
-            .next()
-            .and_then(|s| s.parse().ok())
-    })
-    .filter(|c| (100..=999).contains(c))
-    .ok_or("no valid status code")? as u16;
+    // An example saved with neither `code` nor `status` is served as 200, as Postman's
+    // editor shows it; a code or status that is present but not a status is malformed.
+    let code = match (response.get("code"), response.get("status")) {
+        (None | Some(Value::Null), None | Some(Value::Null)) => 200,
+        (code, status) => match code {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .or_else(|| {
+            text_of(status)
+                .split_whitespace()
+                .next()
+                .and_then(|s| s.parse().ok())
+        })
+        .filter(|c| (100..=999).contains(c))
+        .ok_or("no valid status code")? as u16,
+    };
     let body_base64 = response.get("_harpBodyEncoding").and_then(Value::as_str) == Some("base64");
     Ok(Example {
         order,
@@ -262,6 +277,20 @@ fn example(
         },
         body_base64,
     })
+}
+
+/// True when a URL value names something (a non-empty string, or an object with a
+/// non-empty `raw`, `host` or `path`).
+fn has_url(url: &Value) -> bool {
+    match url {
+        Value::String(s) => !s.trim().is_empty(),
+        Value::Object(_) => ["raw", "host", "path"].iter().any(|k| match url.get(*k) {
+            Some(Value::String(s)) => !s.trim().is_empty(),
+            Some(Value::Array(a)) => !a.is_empty(),
+            _ => false,
+        }),
+        _ => false,
+    }
 }
 
 /// Text of a JSON value: strings as they are, numbers and booleans printed, null empty.
@@ -498,14 +527,15 @@ mod tests {
                         {"name": "ok", "code": 200, "header": [{"key": "A", "value": "1"}, {}], "body": "{}",
                          "originalRequest": {"method": "get", "url": {"raw": "{{url}}/todos/:id?x=1&y", "query": [{"key": "x", "value": "1"}, {"key": "z", "value": "2", "disabled": true}]}}},
                         {"name": "no original request", "status": "404 Not Found", "body": null},
-                        {"name": "bad", "code": "abc"}
+                        {"name": "bad", "code": "abc"},
+                        {"name": "no status at all"}
                     ]
                 }]},
                 {"name": "string url", "request": "https://x.test/plain/", "response": [{"name": "s", "code": 201, "header": "X-A: 1\nX-B: 2"}]}
             ]
         });
         let ex = examples_from(&doc, &Variables::default()).unwrap();
-        assert_eq!(ex.examples.len(), 3);
+        assert_eq!(ex.examples.len(), 4);
         assert_eq!(ex.dropped.len(), 1);
         assert!(ex.dropped[0].contains("no valid status code"));
         let a = &ex.examples[0];
@@ -518,7 +548,8 @@ mod tests {
         assert_eq!(a.headers, vec![("A".to_string(), "1".to_string())]);
         assert_eq!(ex.examples[1].code, 404);
         assert_eq!(ex.examples[1].body, "");
-        let s = &ex.examples[2];
+        assert_eq!(ex.examples[2].code, 200);
+        let s = &ex.examples[3];
         assert!(s.trailing_slash);
         assert_eq!(s.headers.len(), 2);
         assert!(examples_from(&json!({"info": {}}), &Variables::default()).is_err());

@@ -5,6 +5,7 @@
 mod harness;
 
 mod ca_cmd;
+mod mock;
 mod record;
 mod replay;
 mod storage;
