@@ -103,6 +103,58 @@ pub fn is_textual(mime: &str) -> bool {
         )
 }
 
+/// The `boundary` parameter of a `multipart/form-data` content type.
+pub fn multipart_boundary(content_type: &str) -> Option<&str> {
+    if !essence(content_type).starts_with("multipart/form-data") {
+        return None;
+    }
+    content_type.split(';').skip(1).find_map(|param| {
+        let (key, val) = param.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| val.trim().trim_matches('"'))
+            .filter(|b| !b.is_empty())
+    })
+}
+
+/// One part of a `multipart/form-data` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormPart {
+    /// The field name.
+    pub name: String,
+    /// The file name, for file fields.
+    pub filename: Option<String>,
+    /// The part's content as text (lossy for binary files).
+    pub value: String,
+}
+
+/// The parts of a `multipart/form-data` body (empty when the content type has no
+/// boundary or the body has no well-formed part).
+pub fn multipart_parts(body: &[u8], content_type: &str) -> Vec<FormPart> {
+    let Some(boundary) = multipart_boundary(content_type) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(body);
+    let delimiter = format!("--{boundary}");
+    text.split(delimiter.as_str())
+        .filter_map(|part| {
+            let part = part.strip_prefix("\r\n")?;
+            let (head, value) = part.split_once("\r\n\r\n")?;
+            let quoted = |key: &str| {
+                head.split(key)
+                    .nth(1)
+                    .and_then(|v| v.split('"').next())
+                    .map(str::to_string)
+            };
+            Some(FormPart {
+                name: quoted(" name=\"").or_else(|| quoted(";name=\""))?,
+                filename: quoted("filename=\""),
+                value: value.strip_suffix("\r\n").unwrap_or(value).to_string(),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +202,25 @@ mod tests {
             decode("zstd", b"x", 1000),
             Err(DecodeError::Unsupported(_))
         ));
+    }
+
+    #[test]
+    fn multipart_bodies() {
+        let ct = "multipart/form-data; boundary=\"XX\"";
+        assert_eq!(multipart_boundary(ct), Some("XX"));
+        assert_eq!(multipart_boundary("text/plain; boundary=XX"), None);
+        let body = b"--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.png\"\r\n\r\nbin\r\n--XX--\r\n";
+        let parts = multipart_parts(body, ct);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(
+            parts[0],
+            FormPart {
+                name: "a".into(),
+                filename: None,
+                value: "1".into()
+            }
+        );
+        assert_eq!(parts[1].filename.as_deref(), Some("x.png"));
     }
 
     #[test]

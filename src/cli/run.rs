@@ -87,33 +87,27 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     );
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = async {
+        let _ = stop_rx.await;
+    };
+    let config = ProxyConfig::default();
     let server = match &session {
-        Session::Record(s) => {
-            let handler = s.recorder.clone();
-            tokio::spawn(proxy::serve(
-                listener,
-                handler,
-                upstream,
-                tls,
-                ProxyConfig::default(),
-                async {
-                    let _ = stop_rx.await;
-                },
-            ))
-        }
-        Session::Replay(s) => {
-            let handler = s.replayer.clone();
-            tokio::spawn(proxy::serve(
-                listener,
-                handler,
-                upstream,
-                tls,
-                ProxyConfig::default(),
-                async {
-                    let _ = stop_rx.await;
-                },
-            ))
-        }
+        Session::Record(s) => tokio::spawn(proxy::serve(
+            listener,
+            s.recorder.clone(),
+            upstream,
+            tls,
+            config,
+            stop,
+        )),
+        Session::Replay(s) => tokio::spawn(proxy::serve(
+            listener,
+            s.replayer.clone(),
+            upstream,
+            tls,
+            config,
+            stop,
+        )),
     };
 
     // harp outlives a Ctrl-C aimed at the command: the command decides when it is done.

@@ -201,31 +201,13 @@ fn body_json(body: &[u8], mime: &str) -> Value {
 /// Fields of a multipart body: text fields with their value, file fields with their
 /// file name (`src`): Postman cannot embed file contents.
 fn multipart_fields(body: &[u8], mime: &str) -> Option<Vec<Value>> {
-    let boundary = mime
-        .split(';')
-        .find_map(|p| p.trim().strip_prefix("boundary="))?
-        .trim_matches('"');
-    let text = String::from_utf8_lossy(body);
-    let delimiter = format!("--{boundary}");
-    let fields = text
-        .split(delimiter.as_str())
-        .filter_map(|part| {
-            let part = part.strip_prefix("\r\n")?;
-            let (head, value) = part.split_once("\r\n\r\n")?;
-            let name = head.split("name=\"").nth(1)?.split('"').next()?;
-            let value = value.strip_suffix("\r\n").unwrap_or(value);
-            Some(
-                match head
-                    .split("filename=\"")
-                    .nth(1)
-                    .and_then(|f| f.split('"').next())
-                {
-                    Some(filename) => json!({"key": name, "type": "file", "src": filename}),
-                    None => json!({"key": name, "value": value, "type": "text"}),
-                },
-            )
+    let fields: Vec<Value> = codec::multipart_parts(body, mime)
+        .into_iter()
+        .map(|p| match p.filename {
+            Some(filename) => json!({"key": p.name, "type": "file", "src": filename}),
+            None => json!({"key": p.name, "value": p.value, "type": "text"}),
         })
-        .collect::<Vec<_>>();
+        .collect();
     (!fields.is_empty()).then_some(fields)
 }
 

@@ -281,31 +281,11 @@ pub fn body_matches(example: &RequestBody, request: &MockRequest<'_>) -> bool {
 
 /// Text fields of a `multipart/form-data` body (name → value).
 fn multipart_text_fields(request: &MockRequest<'_>) -> Vec<(String, String)> {
-    let Some(ct) = request.header("content-type") else {
-        return Vec::new();
-    };
-    let Some(boundary) = ct
-        .split(';')
-        .find_map(|p| p.trim().strip_prefix("boundary="))
-        .map(|b| b.trim_matches('"').to_string())
-    else {
-        return Vec::new();
-    };
-    let body = String::from_utf8_lossy(request.body);
-    let delimiter = format!("--{boundary}");
-    body.split(delimiter.as_str())
-        .filter_map(|part| {
-            let part = part.strip_prefix("\r\n")?;
-            let (head, value) = part.split_once("\r\n\r\n")?;
-            if head.contains("filename=") {
-                return None;
-            }
-            let name = head.split("name=\"").nth(1)?.split('"').next()?;
-            Some((
-                name.to_string(),
-                value.strip_suffix("\r\n").unwrap_or(value).to_string(),
-            ))
-        })
+    let content_type = request.header("content-type").unwrap_or("");
+    crate::codec::multipart_parts(request.body, content_type)
+        .into_iter()
+        .filter(|p| p.filename.is_none())
+        .map(|p| (p.name, p.value))
         .collect()
 }
 

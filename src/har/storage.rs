@@ -92,36 +92,49 @@ fn detach(har: &Har, path: &Path) -> Result<(Har, BTreeMap<String, Vec<u8>>), Ha
     };
     for (index, entry) in har.log.entries.iter_mut().enumerate() {
         let content = &mut entry.response.content;
-        if content.file.is_none() {
-            if let Some(text) = &content.text {
-                let bytes =
-                    decode_text(text, content.encoding.as_deref()).map_err(|r| error(index, r))?;
-                if !bytes.is_empty() {
-                    let name = payload_name(&bytes, &content.mime_type);
-                    payloads.insert(name.clone(), bytes);
-                    content.file = Some(name);
-                    content.text = None;
-                    content.encoding = None;
-                }
-            }
-        }
+        detach_one(
+            &mut content.text,
+            &mut content.encoding,
+            &mut content.file,
+            &content.mime_type,
+            &mut payloads,
+        )
+        .map_err(|r| error(index, r))?;
         if let Some(post) = entry.request.post_data.as_mut() {
-            if post.file.is_none() {
-                if let Some(text) = &post.text {
-                    let bytes =
-                        decode_text(text, post.encoding.as_deref()).map_err(|r| error(index, r))?;
-                    if !bytes.is_empty() {
-                        let name = payload_name(&bytes, &post.mime_type);
-                        payloads.insert(name.clone(), bytes);
-                        post.file = Some(name);
-                        post.text = None;
-                        post.encoding = None;
-                    }
-                }
-            }
+            detach_one(
+                &mut post.text,
+                &mut post.encoding,
+                &mut post.file,
+                &post.mime_type,
+                &mut payloads,
+            )
+            .map_err(|r| error(index, r))?;
         }
     }
     Ok((har, payloads))
+}
+
+/// Moves one embedded body (`text` + `encoding`) into `payloads`, leaving `_file`;
+/// empty bodies and bodies already in a file stay as they are.
+fn detach_one(
+    text: &mut Option<String>,
+    encoding: &mut Option<String>,
+    file: &mut Option<String>,
+    mime: &str,
+    payloads: &mut BTreeMap<String, Vec<u8>>,
+) -> Result<(), String> {
+    let Some(body) = text.as_deref().filter(|_| file.is_none()) else {
+        return Ok(());
+    };
+    let bytes = decode_text(body, encoding.as_deref())?;
+    if !bytes.is_empty() {
+        let name = payload_name(&bytes, mime);
+        payloads.insert(name.clone(), bytes);
+        *file = Some(name);
+        *text = None;
+        *encoding = None;
+    }
+    Ok(())
 }
 
 fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

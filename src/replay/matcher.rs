@@ -33,26 +33,13 @@ pub struct Recorded {
     pub incomplete: bool,
 }
 
-/// The `boundary` parameter of a `multipart/form-data` content type.
+/// The `boundary` of a `multipart/form-data` request, from its `content-type` header.
 pub fn multipart_boundary(headers: &[(String, String)]) -> Option<&str> {
     let value = headers
         .iter()
         .find(|(n, _)| n == "content-type")
         .map(|(_, v)| v.as_str())?;
-    if !value
-        .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("multipart/form-data")
-    {
-        return None;
-    }
-    value.split(';').skip(1).find_map(|param| {
-        let (key, val) = param.split_once('=')?;
-        key.trim()
-            .eq_ignore_ascii_case("boundary")
-            .then(|| val.trim().trim_matches('"'))
-            .filter(|b| !b.is_empty())
-    })
+    crate::codec::multipart_boundary(value)
 }
 
 fn replace_all(haystack: &[u8], needle: &[u8]) -> Vec<u8> {
