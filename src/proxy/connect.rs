@@ -146,7 +146,8 @@ where
             .timer(TokioTimer::new())
             .header_read_timeout(shared.config.header_read_timeout)
             .max_buf_size(shared.config.max_header_bytes.max(8192))
-            .serve_connection(io, service);
+            .serve_connection(io, service)
+            .with_upgrades();
         conn.await
     };
     if let Err(err) = result {

@@ -10,6 +10,7 @@ mod headers;
 mod rewind;
 mod server;
 mod shutdown;
+mod upgrade;
 pub mod upstream;
 
 use std::future::Future;
@@ -22,6 +23,7 @@ use hyper::body::Incoming;
 pub use body::{Body, BoxError};
 pub use headers::strip_hop_by_hop;
 pub use server::{serve, ProxyConfig};
+pub use upgrade::is_upgrade;
 pub use upstream::{FailureKind, Upstream, UpstreamConfig, UpstreamError, UpstreamResponse};
 
 /// What the proxy knows about a request besides the request itself.

@@ -115,6 +115,9 @@ pub struct UpstreamResponse {
 #[derive(Clone)]
 pub struct Upstream {
     client: Client<HttpsConnector<HttpConnector>, Body>,
+    /// The same trust, offering only http/1.1: for protocol upgrades.
+    tls_http1: Arc<rustls::ClientConfig>,
+    connect_timeout: Duration,
     response_timeout: Duration,
 }
 
@@ -151,6 +154,8 @@ impl Upstream {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(config.connect_timeout));
+        let mut tls_http1 = tls.clone();
+        tls_http1.alpn_protocols = vec![b"http/1.1".to_vec()];
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -163,6 +168,8 @@ impl Upstream {
             .build(connector);
         Ok(Self {
             client,
+            tls_http1: Arc::new(tls_http1),
+            connect_timeout: config.connect_timeout,
             response_timeout: config.response_timeout,
         })
     }
@@ -199,6 +206,25 @@ impl Upstream {
                     response,
                     remote_addr,
                 })
+            }
+        }
+    }
+
+    /// Passes a protocol upgrade (WebSocket) through to the upstream: the handshake is
+    /// forwarded on a dedicated HTTP/1.1 connection and, on `101`, both sides are joined.
+    pub async fn upgrade<B>(&self, req: Request<B>) -> Response<Body> {
+        match super::upgrade::pass_through(
+            req,
+            self.tls_http1.clone(),
+            self.connect_timeout,
+            self.response_timeout,
+        )
+        .await
+        {
+            Ok(resp) => resp,
+            Err(err) => {
+                tracing::warn!("{err}");
+                err.to_response()
             }
         }
     }

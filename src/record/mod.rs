@@ -22,7 +22,7 @@ use hyper::body::Incoming;
 use crate::glob::UrlGlobs;
 use crate::har::{Creator, Entry, Har, Journal, Log};
 use crate::proxy::body::{boxed, full, text_response};
-use crate::proxy::{strip_hop_by_hop, Body, Handler, RequestContext, Upstream};
+use crate::proxy::{is_upgrade, strip_hop_by_hop, Body, Handler, RequestContext, Upstream};
 
 /// How the recorder behaves.
 #[derive(Debug, Clone)]
@@ -114,6 +114,43 @@ impl Recorder {
             },
             extra: Default::default(),
         }
+    }
+
+    /// Passes a protocol upgrade (WebSocket) through; the handshake is recorded (status
+    /// 101, no body) when its URL matches, the traffic after it is not.
+    async fn upgrade(
+        &self,
+        req: Request<Incoming>,
+        ctx: RequestContext,
+        upstream: &Upstream,
+        recorded: bool,
+    ) -> Response<Body> {
+        let request = RequestRecord {
+            method: req.method().clone(),
+            url: req.uri().to_string(),
+            version: req.version(),
+            headers: req.headers().clone(),
+            body: Bytes::new(),
+        };
+        let sent = Instant::now();
+        let resp = upstream.upgrade(req).await;
+        if recorded {
+            let exchange = Exchange {
+                started: ctx.started,
+                request,
+                response: Ok(ResponseRecord {
+                    status: resp.status(),
+                    version: Version::HTTP_11,
+                    headers: resp.headers().clone(),
+                    body: Bytes::new(),
+                }),
+                wait_ms: ms(sent),
+                receive_ms: 0.0,
+                server_ip: None,
+            };
+            self.push(ctx.id, to_entry(&exchange, &self.options.entry));
+        }
+        resp
     }
 
     fn push(&self, id: u64, entry: Entry) {
@@ -252,7 +289,11 @@ impl Handler for Recorder {
         ctx: RequestContext,
         upstream: &Upstream,
     ) -> Response<Body> {
-        if !self.options.globs.is_match(&req.uri().to_string()) {
+        let recorded = self.options.globs.is_match(&req.uri().to_string());
+        if is_upgrade(&req) {
+            return self.upgrade(req, ctx, upstream, recorded).await;
+        }
+        if !recorded {
             return upstream.forward(req.map(boxed)).await;
         }
         self.record(req, ctx, upstream).await

@@ -22,7 +22,7 @@ pub use matcher::Incoming;
 
 use crate::glob::UrlGlobs;
 use crate::proxy::body::{boxed, full, json_response, text_response};
-use crate::proxy::{Body, Handler, RequestContext, Upstream};
+use crate::proxy::{is_upgrade, Body, Handler, RequestContext, Upstream};
 use crate::record::{iso8601, Recorder};
 
 /// What happens to a request no entry matches.
@@ -353,8 +353,12 @@ impl Replayer {
                 &url,
                 Outcome::Passthrough,
             ));
+            if is_upgrade(&req) {
+                return upstream.upgrade(req).await;
+            }
             return upstream.forward(req.map(boxed)).await;
         }
+        let upgrade = is_upgrade(&req);
         let (parts, body) = req.into_parts();
         let body: Bytes = match Limited::new(body, self.options.max_body).collect().await {
             Ok(c) => c.to_bytes(),
@@ -437,9 +441,12 @@ impl Replayer {
                         self.log(
                             Call::new(&ctx, &method, &url, Outcome::Fallback).nearest(nearest),
                         );
-                        upstream
-                            .forward(Request::from_parts(parts, full(body)))
-                            .await
+                        let req = Request::from_parts(parts, full(body));
+                        if upgrade {
+                            upstream.upgrade(req).await
+                        } else {
+                            upstream.forward(req).await
+                        }
                     }
                     NotFound::Abort => {
                         self.counters.unmatched.fetch_add(1, Ordering::Relaxed);

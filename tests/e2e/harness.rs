@@ -143,7 +143,7 @@ where
         async move { Ok::<_, std::convert::Infallible>(route(req, requests).await) }
     });
     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-        .serve_connection(io, service)
+        .serve_connection_with_upgrades(io, service)
         .await;
 }
 
@@ -176,12 +176,55 @@ pub fn brotli(data: &[u8]) -> Vec<u8> {
     out
 }
 
-async fn route(req: Request<Incoming>, requests: Arc<Mutex<Vec<String>>>) -> Response<Full<Bytes>> {
+/// `Sec-WebSocket-Accept` for a key (RFC 6455).
+pub fn websocket_accept(key: &str) -> String {
+    use base64::Engine;
+    use sha1::{Digest, Sha1};
+    let digest = Sha1::digest(format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(digest)
+}
+
+async fn route(
+    mut req: Request<Incoming>,
+    requests: Arc<Mutex<Vec<String>>>,
+) -> Response<Full<Bytes>> {
     let path = req
         .uri()
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
+    if path == "/ws" {
+        // A WebSocket handshake, then a raw echo of whatever comes through.
+        requests.lock().unwrap().push(format!("UPGRADE {path}"));
+        let key = req
+            .headers()
+            .get("sec-websocket-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            if let Ok(upgraded) = on_upgrade.await {
+                let mut io = TokioIo::new(upgraded);
+                let mut buf = [0u8; 1024];
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                while let Ok(n) = io.read(&mut buf).await {
+                    if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        return resp(
+            101,
+            &[
+                ("upgrade", "websocket"),
+                ("connection", "Upgrade"),
+                ("sec-websocket-accept", &websocket_accept(&key)),
+            ],
+            "",
+        );
+    }
     requests
         .lock()
         .unwrap()

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use base64::Engine;
 
+use rustls::pki_types::pem::PemObject;
+
 use crate::harness::*;
 
 fn upstream_ca_args(origin: &Origin) -> Vec<String> {
@@ -658,4 +660,112 @@ fn unwritable_har_path_fails_before_listening() {
     );
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("missing.pem"), "{}", out.stderr);
+}
+
+const WS_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+/// Sends a WebSocket handshake for `target` (absolute or origin form) on `io`, checks the
+/// 101, then checks that bytes echo through.
+async fn websocket_round_trip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    io: &mut S,
+    target: &str,
+    host: &str,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let handshake = format!(
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: {WS_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    io.write_all(handshake.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            io.read(&mut byte).await.unwrap(),
+            1,
+            "connection closed during the handshake: {}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(
+        head.contains(&format!(
+            "sec-websocket-accept: {}",
+            websocket_accept(WS_KEY).to_ascii_lowercase()
+        )),
+        "{head}"
+    );
+    for message in [&b"ping"[..], b"\x81\x05hello"] {
+        io.write_all(message).await.unwrap();
+        let mut echo = vec![0u8; message.len()];
+        tokio::time::timeout(Duration::from_secs(10), io.read_exact(&mut echo))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(echo, message);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_upgrades_pass_through_while_recording() {
+    let origin = Origin::start().await;
+    let extra = upstream_ca_args(&origin);
+    let harp = Harp::start(&record_args("ws.har", &extra));
+
+    // ws:// through the plain proxy (absolute form).
+    let mut plain = tokio::net::TcpStream::connect(harp.addr).await.unwrap();
+    let target = format!("http://127.0.0.1:{}/ws", origin.http.port());
+    websocket_round_trip(
+        &mut plain,
+        &target,
+        &format!("127.0.0.1:{}", origin.http.port()),
+    )
+    .await;
+
+    // wss:// as a browser does it: CONNECT, TLS with harp's certificate, then the handshake.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(harp.addr).await.unwrap();
+    let authority = format!("localhost:{}", origin.https.port());
+    tcp.write_all(format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = tcp.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&harp.ca_pem()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap();
+    websocket_round_trip(&mut tls, "/ws", &authority).await;
+    drop(tls);
+    drop(plain);
+
+    let stopped = harp.stop();
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    let e = entries(&read_har(&stopped.dir.join("ws.har")));
+    assert_eq!(e.len(), 2);
+    for entry in &e {
+        assert_eq!(entry["response"]["status"], 101);
+        assert_eq!(
+            har_header(&entry["request"]["headers"], "upgrade").unwrap(),
+            "websocket"
+        );
+    }
+    assert_eq!(e[1]["request"]["url"], origin.https_url("/ws"));
 }
