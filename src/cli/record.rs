@@ -94,7 +94,7 @@ impl RecordSession {
         force_append: bool,
     ) -> anyhow::Result<Self> {
         let globs = UrlGlobs::new(urls).map_err(bad_input)?;
-        let storage = Storage::for_path(path, flags.content == ContentArg::Attach);
+        let mut storage = Storage::for_path(path, flags.content == ContentArg::Attach);
         har::check_writable(path)
             .map_err(bad_input)
             .context("cannot write the --har file")?;
@@ -110,8 +110,21 @@ impl RecordSession {
             ));
         }
         let base = if (flags.append || force_append || recovered.is_some()) && path.exists() {
-            har::read_har_file(path)
-                .and_then(|file| file.into_embedded())
+            let file = har::read_har_file(path)
+                .map_err(bad_input)
+                .context("reading the HAR to append to")?;
+            // Adding to a HAR keeps its layout: attached payloads stay attached.
+            let attached = file.har.log.entries.iter().any(|e| {
+                e.response.content.file.is_some()
+                    || e.request
+                        .post_data
+                        .as_ref()
+                        .is_some_and(|p| p.file.is_some())
+            });
+            if attached && storage == Storage::Embed {
+                storage = Storage::Attach;
+            }
+            file.into_embedded()
                 .map_err(bad_input)
                 .context("reading the HAR to append to")?
                 .log
