@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod browser;
 mod ca_cmd;
 mod mock;
 mod record;
