@@ -67,12 +67,12 @@ async fn chromium_records_then_replays_over_intercepted_h2() {
     ]);
     let home = tempfile::tempdir().unwrap();
     trust_in_nss(home.path(), &harp.path("certs/ca.pem"));
-    let url = origin.https_url("/page");
+    let url = origin.https_url("/browser");
     let (proxy, h, u) = (harp.proxy_url(), home.path().to_path_buf(), url.clone());
     let dom = tokio::task::spawn_blocking(move || chromium_dump(&h, &proxy, &u))
         .await
         .unwrap();
-    assert!(dom.contains("<h1>hi</h1>"), "{dom}");
+    assert!(dom.contains("<h1>browser page</h1>"), "{dom}");
     let stopped = harp.stop();
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     let har = read_har(&stopped.dir.join("browser.har"));
@@ -84,7 +84,7 @@ async fn chromium_records_then_replays_over_intercepted_h2() {
             .starts_with(&origin.https_url("/"))),
         "{e:#?}"
     );
-    let page = entry_for(&e, "GET", "/page");
+    let page = entry_for(&e, "GET", "/browser");
     assert_eq!(
         page["request"]["httpVersion"], "HTTP/2.0",
         "Chromium negotiated h2 with harp"
@@ -103,7 +103,7 @@ async fn chromium_records_then_replays_over_intercepted_h2() {
     let dom = tokio::task::spawn_blocking(move || chromium_dump(&h, &proxy, &u))
         .await
         .unwrap();
-    assert!(dom.contains("<h1>hi</h1>"), "{dom}");
+    assert!(dom.contains("<h1>browser page</h1>"), "{dom}");
     let stopped = replay.stop();
     assert!(
         stopped.stdout.contains("from browser.har, unmatched 0"),

@@ -294,6 +294,12 @@ async fn route(
             brotli(br#"{"compressed":"br"}"#),
         ),
         "/bin" => resp(200, &[("content-type", "image/png")], PNG),
+        // A page for browsers: no favicon request, so what a browser asks is deterministic.
+        "/browser" => resp(
+            200,
+            &[("content-type", "text/html; charset=utf-8")],
+            "<!doctype html><html><head><link rel=\"icon\" href=\"data:,\"></head><body><h1>browser page</h1></body></html>",
+        ),
         "/page" => resp(
             200,
             &[("content-type", "text/html; charset=utf-8")],
