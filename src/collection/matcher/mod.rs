@@ -68,7 +68,8 @@ pub struct Scored {
     pub score: Option<i32>,
     /// Which step dropped it, or how the path matched.
     pub note: String,
-    /// Edit distance between the example's path and the request's (for ranking misses).
+    /// Edit distance between the example's path and the request's, computed when nothing
+    /// matched (for ranking misses); 0 otherwise.
     pub distance: usize,
 }
 
@@ -181,16 +182,8 @@ pub fn path_score(
             return Some((75, "ids and trailing slash ignored"));
         }
     }
-    let ex_text = example
-        .iter()
-        .map(|s| match s {
-            Segment::Text(t) => t.to_ascii_lowercase(),
-            Segment::Wildcard => "*".into(),
-        })
-        .collect::<Vec<_>>()
-        .join("/");
-    let req_text = req.join("/").to_ascii_lowercase();
-    let distance = levenshtein(&ex_text, &req_text);
+    let (req_text, ex_text) = (req.join("/"), path_text(example));
+    let distance = path_distance(example, request_path);
     let longer = ex_text.chars().count().max(req_text.chars().count());
     if distance <= 2 && distance * 5 <= longer {
         return Some((70, "nearest by edit distance"));
@@ -198,18 +191,22 @@ pub fn path_score(
     None
 }
 
-/// Edit distance between an example's path and a request path (lower-case).
-pub fn path_distance(example: &[Segment], request_path: &str) -> usize {
-    let ex = example
+/// An example's path as lower-case text, wildcards as `*`.
+fn path_text(example: &[Segment]) -> String {
+    example
         .iter()
         .map(|s| match s {
             Segment::Text(t) => t.to_ascii_lowercase(),
             Segment::Wildcard => "*".into(),
         })
         .collect::<Vec<_>>()
-        .join("/");
+        .join("/")
+}
+
+/// Edit distance between an example's path and a request path (lower-case).
+pub fn path_distance(example: &[Segment], request_path: &str) -> usize {
     levenshtein(
-        &ex,
+        &path_text(example),
         &segments(request_path).0.join("/").to_ascii_lowercase(),
     )
 }
@@ -352,7 +349,8 @@ pub fn choose(examples: &[Example], req: &MockRequest<'_>, opts: &MatchOptions) 
     let mut best: Option<(i32, usize)> = None;
     for i in candidates {
         let e = &examples[i];
-        let distance = path_distance(&e.path, req.path);
+        // Filled in only when nothing matches: it ranks the misses.
+        let distance = 0;
         let Some((path, how)) = path_score(&e.path, e.trailing_slash, req.path) else {
             scored.push(Scored {
                 index: i,
@@ -401,6 +399,9 @@ pub fn choose(examples: &[Example], req: &MockRequest<'_>, opts: &MatchOptions) 
     match best {
         Some((_, i)) => Choice::Example(i),
         None => {
+            for s in &mut scored {
+                s.distance = path_distance(&examples[s.index].path, req.path);
+            }
             scored.sort_by_key(|s| (std::cmp::Reverse(s.score), s.distance, s.index));
             Choice::NotFound(scored)
         }
