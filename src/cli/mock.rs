@@ -6,12 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-
 use harp::collection::{self, Mock, MockOptions, Variables};
-use harp::proxy::{self, ProxyConfig};
 
-use super::{bad_input, bind, proxy_parts, say, shutdown_signal, ListenArgs, UpstreamArgs};
+use super::{bad_input, say, serve_proxy, ListenArgs, UpstreamArgs};
 
 /// Arguments of `harp mock`.
 #[derive(Debug, clap::Args)]
@@ -60,19 +57,8 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
     for why in &examples.dropped {
         tracing::warn!("dropped a malformed example: {why}");
     }
-    let (tls, upstream) = proxy_parts(
-        &args.listen.ca_dir,
-        &UpstreamArgs {
-            upstream_ca: Vec::new(),
-            insecure_upstream: false,
-            upstream_timeout: 60,
-        },
-    )?;
-    let listener = bind(&args.listen.listen).await?;
-    let addr = listener.local_addr()?;
-    let shutdown = shutdown_signal().context("installing signal handlers")?;
-    say(format!(
-        "harp mock: listening on http://{addr} ({} examples from {}{})",
+    let what = format!(
+        "{} examples from {}{}",
         examples.examples.len(),
         args.path.display(),
         if examples.dropped.is_empty() {
@@ -80,7 +66,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
         } else {
             format!(", {} malformed dropped", examples.dropped.len())
         }
-    ));
+    );
     drop(examples);
 
     // Hot reload: look at the file twice a second.
@@ -97,15 +83,13 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
             }
         }
     });
-    proxy::serve(
-        listener,
-        mock.clone(),
-        upstream,
-        tls,
-        ProxyConfig::default(),
-        shutdown,
-    )
-    .await?;
+    // A mock never forwards; the upstream client is only part of the proxy's shape.
+    let upstream = UpstreamArgs {
+        upstream_ca: Vec::new(),
+        insecure_upstream: false,
+        upstream_timeout: 60,
+    };
+    serve_proxy(mock.clone(), &args.listen, &upstream, "harp mock", &what).await?;
     watcher.abort();
     let (served, not_found, unauthorized) = mock.summary();
     let mut line = format!(

@@ -19,7 +19,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use harp::ca::LeafIssuer;
-use harp::proxy::{Upstream, UpstreamConfig};
+use harp::proxy::{self, Handler, ProxyConfig, Upstream, UpstreamConfig};
 
 /// harp: record HTTP(S) traffic into HAR files, replay it offline, mock APIs.
 #[derive(Debug, Parser)]
@@ -165,6 +165,33 @@ pub fn proxy_parts(
     })
     .map_err(bad_input)?;
     Ok((tls, client))
+}
+
+/// Serves `handler` on `listen` until SIGINT or SIGTERM: loads the CA and the upstream
+/// client, binds, installs the signal handlers, prints `{label}: listening on
+/// http://ADDR ({what})`, then lets in-flight exchanges finish.
+pub async fn serve_proxy<H: Handler>(
+    handler: Arc<H>,
+    listen: &ListenArgs,
+    upstream: &UpstreamArgs,
+    label: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    let (tls, client) = proxy_parts(&listen.ca_dir, upstream)?;
+    let listener = bind(&listen.listen).await?;
+    let addr = listener.local_addr()?;
+    let shutdown = shutdown_signal().context("installing signal handlers")?;
+    say(format!("{label}: listening on http://{addr} ({what})"));
+    proxy::serve(
+        listener,
+        handler,
+        client,
+        tls,
+        ProxyConfig::default(),
+        shutdown,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Binds `addr` (port 0 picks one).

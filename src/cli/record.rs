@@ -10,10 +10,9 @@ use clap::ValueEnum;
 
 use harp::glob::UrlGlobs;
 use harp::har::{self, journal, Journal, Storage};
-use harp::proxy::{self, ProxyConfig};
 use harp::record::{ContentPolicy, EntryOptions, Mode, RecordOptions, Recorder, DEFAULT_REDACT};
 
-use super::{bad_input, bind, proxy_parts, say, shutdown_signal, ListenArgs, UpstreamArgs};
+use super::{bad_input, say, serve_proxy, ListenArgs, UpstreamArgs};
 
 /// Where bodies go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -186,21 +185,13 @@ impl RecordSession {
 pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let session = RecordSession::prepare(&args.har, &args.urls, &args.record, false)?;
     session.notes.iter().for_each(say);
-    let (tls, upstream) = proxy_parts(&args.listen.ca_dir, &args.upstream)?;
-    let listener = bind(&args.listen.listen).await?;
-    let addr = listener.local_addr()?;
-    let shutdown = shutdown_signal().context("installing signal handlers")?;
-    say(format!(
-        "harp record: listening on http://{addr} (recording to {})",
-        args.har.display()
-    ));
-    proxy::serve(
-        listener,
+    let what = format!("recording to {}", args.har.display());
+    serve_proxy(
         session.recorder.clone(),
-        upstream,
-        tls,
-        ProxyConfig::default(),
-        shutdown,
+        &args.listen,
+        &args.upstream,
+        "harp record",
+        &what,
     )
     .await?;
     let count = session.finish()?;

@@ -4,16 +4,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::ValueEnum;
 
 use harp::glob::UrlGlobs;
 use harp::har;
-use harp::proxy::{self, ProxyConfig};
 use harp::replay::{has_unmatched, Index, NotFound, ReplayOptions, Replayer};
 
 use super::record::{RecordFlags, RecordSession};
-use super::{bad_input, bind, proxy_parts, say, shutdown_signal, ListenArgs, UpstreamArgs};
+use super::{bad_input, say, serve_proxy, ListenArgs, UpstreamArgs};
 
 /// What happens to a request no entry matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -168,22 +166,17 @@ impl ReplaySession {
 pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let session = ReplaySession::prepare(&args.har, &args.urls, &args.replay, &args.record)?;
     session.notes.iter().for_each(say);
-    let (tls, upstream) = proxy_parts(&args.listen.ca_dir, &args.upstream)?;
-    let listener = bind(&args.listen.listen).await?;
-    let addr = listener.local_addr()?;
-    let shutdown = shutdown_signal().context("installing signal handlers")?;
-    say(format!(
-        "harp replay: listening on http://{addr} (serving {} entries from {})",
+    let what = format!(
+        "serving {} entries from {}",
         session.replayer.index().len(),
         args.har.display()
-    ));
-    proxy::serve(
-        listener,
+    );
+    serve_proxy(
         session.replayer.clone(),
-        upstream,
-        tls,
-        ProxyConfig::default(),
-        shutdown,
+        &args.listen,
+        &args.upstream,
+        "harp replay",
+        &what,
     )
     .await?;
     let (lines, _) = session.finish()?;
