@@ -570,13 +570,14 @@ pub fn entry_for(entries: &[serde_json::Value], method: &str, suffix: &str) -> s
     found[0].clone()
 }
 
-/// The shared fixtures folder (`../shared/fixtures` beside the project).
+/// The fixtures made by other tools, copied into the repo with their provenance
+/// (`tests/fixtures/*/MANIFEST.md`), so a clone stands alone.
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// Asserts that `har_json` (a HAR harp wrote) passes the strict `har` crate and the HAR
-/// 1.2 JSON schema of ../shared/fixtures/schemas.
+/// 1.2 JSON schema of tests/fixtures/schemas.
 pub fn assert_valid_har(har_json: &[u8]) {
     if let Err(err) = har::from_slice(har_json) {
         panic!(

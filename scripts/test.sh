@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The test command: installs whatever the end-to-end tests drive that is missing on this
+# machine (curl, Python with grpcio, Node with newman, Chromium with NSS's certutil,
+# nginx), then runs the whole suite. Safe to run again: it installs only what is missing.
+#
+#   scripts/test.sh              # everything
+#   scripts/test.sh record::     # extra arguments go to `cargo test` (a name filter)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+need=()
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+# A real browser for the browser tests, and certutil to make it trust harp's CA.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)
+# nginx with TLS and HTTP/2: the real upstream of the transparency tests.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "scripts/test.sh: installing ${need[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# A real gRPC server and client (unary and server streaming) through harp.
+if ! python3 -c 'import grpc' >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing grpcio"
+  python3 -m pip install -q grpcio 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages grpcio
+fi
+# newman (Postman's CLI runner) drives a converted collection against `harp mock`.
+command -v newman >/dev/null 2>&1 || as_root npm install -g --no-audit --no-fund newman >/dev/null
+
+cargo test "$@"
