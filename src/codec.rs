@@ -56,6 +56,33 @@ pub fn decode(content_encoding: &str, body: &[u8], limit: u64) -> Result<Vec<u8>
     Ok(data)
 }
 
+/// A reader that undoes `content_encoding` over `raw` as it is read (for bodies too big
+/// to decode in memory). Raw deflate is not guessed here: `deflate` means zlib.
+pub fn decoding_reader<'a>(
+    content_encoding: &str,
+    raw: impl Read + 'a,
+) -> Result<Box<dyn Read + 'a>, DecodeError> {
+    let mut reader: Box<dyn Read + 'a> = Box::new(raw);
+    for coding in content_encoding.rsplit(',') {
+        let coding = coding.trim().to_ascii_lowercase();
+        reader = match coding.as_str() {
+            "" | "identity" => continue,
+            "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+            "deflate" => Box::new(flate2::read::ZlibDecoder::new(reader)),
+            "br" => Box::new(brotli::Decompressor::new(reader, 8192)),
+            other => return Err(DecodeError::Unsupported(other.to_string())),
+        };
+    }
+    Ok(reader)
+}
+
+/// True when `content_encoding` names no coding to undo.
+pub fn is_identity(content_encoding: &str) -> bool {
+    content_encoding
+        .split(',')
+        .all(|c| matches!(c.trim().to_ascii_lowercase().as_str(), "" | "identity"))
+}
+
 fn read_capped(reader: impl Read, coding: &str, limit: u64) -> Result<Vec<u8>, DecodeError> {
     let mut out = Vec::new();
     let read = reader

@@ -10,7 +10,9 @@ use clap::ValueEnum;
 
 use harp::glob::UrlGlobs;
 use harp::har::{self, journal, Journal, Storage};
-use harp::record::{ContentPolicy, EntryOptions, Mode, RecordOptions, Recorder, DEFAULT_REDACT};
+use harp::record::{
+    ContentPolicy, EntryOptions, Mode, RecordOptions, Recorder, Recording, DEFAULT_REDACT,
+};
 
 use super::{bad_input, say, serve_proxy, ListenArgs, UpstreamArgs};
 
@@ -49,9 +51,10 @@ pub struct RecordFlags {
     /// Do not redact Authorization, Proxy-Authorization and Cookie by default.
     #[arg(long)]
     pub no_default_redact: bool,
-    /// Largest request or response body recorded, in bytes.
-    #[arg(long, default_value_t = 256 * 1024 * 1024)]
-    pub max_body: usize,
+    /// Largest request or response body recorded, in bytes (it still reaches its
+    /// destination whole; the entry says it was not recorded).
+    #[arg(long, default_value_t = 2 * 1024 * 1024 * 1024)]
+    pub max_body: u64,
     /// Add to the HAR's existing entries instead of replacing them.
     #[arg(long)]
     pub append: bool,
@@ -76,7 +79,10 @@ pub struct RecordArgs {
 
 /// A recording in progress: the handler, and where and how it will be saved.
 pub struct RecordSession {
+    /// The handler: forward everything, observe what matches.
     pub recorder: Arc<Recorder>,
+    /// The observer that turns exchanges into entries.
+    pub recording: Arc<Recording>,
     /// Things to tell the user before traffic starts (a recovered journal).
     pub notes: Vec<String>,
     path: PathBuf,
@@ -138,8 +144,12 @@ impl RecordSession {
             DEFAULT_REDACT.iter().map(|h| h.to_string()).collect()
         };
         redact.extend(flags.redact_header.iter().map(|h| h.to_ascii_lowercase()));
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
         let options = RecordOptions {
-            globs,
+            attach: storage == Storage::Attach,
             entry: EntryOptions {
                 mode: match flags.mode {
                     ModeArg::Full => Mode::Full,
@@ -153,16 +163,18 @@ impl RecordSession {
                 ..EntryOptions::default()
             },
             max_body: flags.max_body,
+            ..RecordOptions::in_dir(dir)
         };
         let journal =
             Journal::create(path, storage, appending).context("starting the recording journal")?;
-        let recorder = Arc::new(
-            Recorder::new(options)
+        let recording = Arc::new(
+            Recording::new(options)
                 .with_entries(base)
                 .with_journal(journal),
         );
         Ok(Self {
-            recorder,
+            recorder: Arc::new(Recorder::new(globs, recording.clone())),
+            recording,
             notes,
             path: path.to_path_buf(),
             storage,
@@ -171,11 +183,11 @@ impl RecordSession {
 
     /// Writes the HAR, removes the journal, and returns how many entries it holds.
     pub fn finish(&self) -> anyhow::Result<usize> {
-        let har = self.recorder.to_har();
+        let har = self.recording.to_har();
         let count = har.log.entries.len();
         har::save(&self.path, &har, self.storage)
             .context("writing the HAR (the journal beside it keeps every exchange)")?;
-        if let Some(journal) = self.recorder.take_journal() {
+        if let Some(journal) = self.recording.take_journal() {
             journal.remove()?;
         }
         Ok(count)

@@ -100,7 +100,7 @@ impl ReplaySession {
         let missing = if flags.record_missing {
             let session = RecordSession::prepare(path, &[], record, true)?;
             notes.extend(session.notes.iter().cloned());
-            replayer = replayer.with_recorder(session.recorder.clone());
+            replayer = replayer.with_missing(session.recording.clone());
             Some(session)
         } else {
             None

@@ -20,7 +20,7 @@ use super::matcher::{choose, Choice, MatchOptions, MockRequest};
 use super::model::{Examples, Variables};
 use super::{load_examples, CollectionError};
 use crate::proxy::body::{full, json_response};
-use crate::proxy::{Body, Handler, RequestContext, Upstream};
+use crate::proxy::{Body, Decision, Handler, RequestContext};
 use crate::record::iso8601;
 
 /// How the mock behaves.
@@ -359,13 +359,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl Handler for Mock {
-    async fn handle(
-        &self,
-        req: Request<Incoming>,
-        ctx: RequestContext,
-        _upstream: &Upstream,
-    ) -> Response<Body> {
-        self.serve(req, ctx).await
+    async fn decide(&self, req: Request<Incoming>, ctx: RequestContext) -> Decision {
+        Decision::Respond(self.serve(req, ctx).await)
     }
 
     async fn handle_local(&self, req: Request<Incoming>, ctx: RequestContext) -> Response<Body> {

@@ -263,7 +263,7 @@ impl Header {
 }
 
 /// A request body.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PostData {
     /// Its MIME type.

@@ -8,7 +8,11 @@ use sha1::{Digest, Sha1};
 /// The file name a body is stored under: `sha1(bytes)` in hex, a dot, and an extension
 /// from the MIME type (`dat` when unknown), as Playwright names attachments.
 pub fn payload_name(bytes: &[u8], mime: &str) -> String {
-    let digest = Sha1::digest(bytes);
+    payload_name_for(&Sha1::digest(bytes).into(), mime)
+}
+
+/// [`payload_name`] from an already computed SHA-1 (bodies hashed as they streamed).
+pub fn payload_name_for(digest: &[u8; 20], mime: &str) -> String {
     let mut name = String::with_capacity(45);
     for b in digest.iter() {
         name.push_str(&format!("{b:02x}"));

@@ -10,7 +10,7 @@ use super::archive::write_zip;
 use super::body::decode_text;
 use super::payload::payload_name;
 use super::writer::{temp_path, to_pretty_json, write_har};
-use super::{Har, HarError};
+use super::{Entry, Har, HarError};
 
 /// Where bodies go when a HAR is saved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,15 +55,8 @@ pub fn save(path: &Path, har: &Har, storage: Storage) -> Result<(), HarError> {
             };
             for (name, bytes) in &payloads {
                 let file = dir.join(name);
-                if std::fs::metadata(&file)
-                    .is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
-                {
-                    continue;
-                }
-                write_file_atomic(&file, bytes).map_err(|source| HarError::Io {
-                    path: file.clone(),
-                    source,
-                })?;
+                write_payload(&file, bytes)
+                    .map_err(|source| HarError::Io { path: file, source })?;
             }
             write_har(path, &har)
         }
@@ -79,6 +72,42 @@ pub fn save(path: &Path, har: &Har, storage: Storage) -> Result<(), HarError> {
             })
         }
     }
+}
+
+/// Moves one entry's embedded bodies into payload files in `dir` (content-addressed:
+/// a file already there is kept), leaving `_file` references. A recording that attaches
+/// does this as each exchange finishes, so neither memory nor the journal holds bodies.
+pub fn attach_entry(entry: &mut Entry, dir: &Path) -> Result<(), String> {
+    let mut payloads = BTreeMap::new();
+    let content = &mut entry.response.content;
+    detach_one(
+        &mut content.text,
+        &mut content.encoding,
+        &mut content.file,
+        &content.mime_type,
+        &mut payloads,
+    )?;
+    if let Some(post) = entry.request.post_data.as_mut() {
+        detach_one(
+            &mut post.text,
+            &mut post.encoding,
+            &mut post.file,
+            &post.mime_type,
+            &mut payloads,
+        )?;
+    }
+    for (name, bytes) in &payloads {
+        write_payload(&dir.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Writes a content-addressed payload unless a file of that length is already there.
+fn write_payload(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64) {
+        return Ok(());
+    }
+    write_file_atomic(file, bytes)
 }
 
 /// Moves every non-empty embedded body into a payload map, leaving `_file` references.

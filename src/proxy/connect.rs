@@ -1,6 +1,8 @@
 //! CONNECT: answer 200, then look at the client's first bytes. TLS is intercepted with a
 //! leaf certificate for the SNI name (or the CONNECT host) and served as HTTP/1.1 or h2
-//! by ALPN; anything else is tunnelled to the CONNECT target unchanged.
+//! by ALPN; plain HTTP (a request line, or h2's preface) is served like the listener's
+//! absolute-form requests, addressed to the CONNECT target; anything else is tunnelled
+//! to the target unchanged.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,16 +11,15 @@ use std::time::Duration;
 use http::uri::{Authority, Scheme};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::LazyConfigAcceptor;
 
 use super::body::{empty, text_response, Body};
 use super::rewind::Rewind;
-use super::server::{normalise_uri, BoxFuture, Shared};
-use super::LOCAL_HOST;
+use super::server::{serve_http, Protocols, Route, Shared};
+use super::stop::Phase;
 
 /// The first byte of a TLS handshake record.
 const TLS_HANDSHAKE: u8 = 0x16;
@@ -41,6 +42,7 @@ pub(super) fn accept(
             )
         }
     };
+    let open = shared.stopper.connections.enter();
     tokio::spawn(async move {
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => take_over(shared, TokioIo::new(upgraded), authority, client_addr).await,
@@ -48,8 +50,34 @@ pub(super) fn accept(
                 tracing::debug!("CONNECT {authority} from {client_addr}: upgrade failed: {err}")
             }
         }
+        drop(open);
     });
     Response::new(empty())
+}
+
+/// What the first bytes of a tunnel say it carries.
+#[derive(Debug, PartialEq, Eq)]
+enum Carried {
+    Tls,
+    Http,
+    Other,
+}
+
+fn sniff(first: &[u8]) -> Carried {
+    if first.first() == Some(&TLS_HANDSHAKE) {
+        return Carried::Tls;
+    }
+    // An HTTP/1.x request line starts with a method token and a space; h2 with prior
+    // knowledge starts with "PRI * HTTP/2.0".
+    let token_len = first
+        .iter()
+        .take_while(|b| b.is_ascii_uppercase() || **b == b'-')
+        .count();
+    if (1..=20).contains(&token_len) && first.get(token_len) == Some(&b' ') {
+        Carried::Http
+    } else {
+        Carried::Other
+    }
 }
 
 async fn take_over<S>(
@@ -74,12 +102,18 @@ async fn take_over<S>(
         Err(_) => 0,
     };
     first.truncate(n);
-    let is_tls = first.first() == Some(&TLS_HANDSHAKE);
+    let carried = sniff(&first);
     let stream = Rewind::new(first, stream);
-    if is_tls {
-        intercept(shared, stream, authority, client_addr).await;
-    } else {
-        tunnel(shared, stream, authority, client_addr).await;
+    match carried {
+        Carried::Tls => intercept(shared, stream, authority, client_addr).await,
+        Carried::Http => {
+            let route = Route::Tunnel {
+                scheme: Scheme::HTTP,
+                authority,
+            };
+            serve_http(shared, stream, route, client_addr, Protocols::Any).await;
+        }
+        Carried::Other => tunnel(shared, stream, authority, client_addr).await,
     }
 }
 
@@ -122,54 +156,16 @@ where
             return;
         }
     };
-    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-    let svc_shared = shared.clone();
-    let svc_authority = authority.clone();
-    let service = service_fn(move |req| {
-        let shared = svc_shared.clone();
-        let authority = svc_authority.clone();
-        let fut: BoxFuture = Box::pin(async move {
-            Ok::<_, std::convert::Infallible>(
-                dispatch_intercepted(shared, req, &authority, client_addr).await,
-            )
-        });
-        fut
-    });
-    let io = TokioIo::new(tls);
-    let result = if h2 {
-        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .serve_connection(io, service);
-        conn.await
+    let protocols = if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+        Protocols::Http2
     } else {
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(shared.config.header_read_timeout)
-            .max_buf_size(shared.config.max_header_bytes.max(8192))
-            .serve_connection(io, service)
-            .with_upgrades();
-        conn.await
+        Protocols::Http1
     };
-    if let Err(err) = result {
-        tracing::debug!("intercepted connection {client_addr} -> {authority}: {err}");
-    }
-}
-
-async fn dispatch_intercepted(
-    shared: Arc<Shared>,
-    req: Request<Incoming>,
-    authority: &Authority,
-    client_addr: SocketAddr,
-) -> Response<Body> {
-    let _in_flight = shared.in_flight.enter();
-    let ctx = shared.context(client_addr, true);
-    if authority.host().eq_ignore_ascii_case(LOCAL_HOST) {
-        return shared.handler.handle_local(req, ctx).await;
-    }
-    match normalise_uri(req, &Scheme::HTTPS, Some(authority)) {
-        Ok(req) => shared.handler.handle(req, ctx, &shared.upstream).await,
-        Err(reason) => text_response(StatusCode::BAD_REQUEST, format!("harp: {reason}")),
-    }
+    let route = Route::Tunnel {
+        scheme: Scheme::HTTPS,
+        authority,
+    };
+    serve_http(shared, tls, route, client_addr, protocols).await;
 }
 
 async fn tunnel<S>(
@@ -199,7 +195,28 @@ async fn tunnel<S>(
         }
     };
     let _ = upstream.set_nodelay(true);
-    if let Err(err) = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await {
-        tracing::debug!("tunnel {client_addr} <-> {authority}: {err}");
+    tokio::select! {
+        result = tokio::io::copy_bidirectional(&mut stream, &mut upstream) => {
+            if let Err(err) = result {
+                tracing::debug!("tunnel {client_addr} <-> {authority}: {err}");
+            }
+        }
+        _ = shared.stopper.reached(Phase::Force) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_what_a_tunnel_carries() {
+        assert_eq!(sniff(&[0x16, 3, 1]), Carried::Tls);
+        assert_eq!(sniff(b"GET / HTTP/1.1\r\n"), Carried::Http);
+        assert_eq!(sniff(b"M-SEARCH * HTTP/1.1\r\n"), Carried::Http);
+        assert_eq!(sniff(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Carried::Http);
+        assert_eq!(sniff(b"SSH-2.0-OpenSSH\r\n"), Carried::Other);
+        assert_eq!(sniff(b""), Carried::Other);
+        assert_eq!(sniff(b"get / HTTP/1.1"), Carried::Other);
     }
 }

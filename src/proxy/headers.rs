@@ -1,5 +1,9 @@
-//! Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and are never
-//! forwarded.
+//! Header rules of forwarding, in one place: hop-by-hop headers (RFC 9110 §7.6.1) never
+//! cross harp; `te: trailers` does (gRPC needs it); `Host` is dropped because the URI
+//! carries the authority (hyper then writes `Host` for HTTP/1.1 and `:authority` for h2:
+//! sending both is what nginx rejects with "client sent duplicate host header"); an
+//! `Upgrade: h2c` offer is dropped (harp speaks h2 to the upstream by ALPN or not at all);
+//! `Trailer` is kept, since HTTP/1.1 peers only send trailers it announces.
 
 use http::header::{self, HeaderMap, HeaderName};
 
@@ -7,13 +11,12 @@ const HOP_BY_HOP: &[HeaderName] = &[
     header::CONNECTION,
     header::PROXY_AUTHENTICATE,
     header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
     header::TRANSFER_ENCODING,
     header::UPGRADE,
 ];
 
-/// Removes hop-by-hop headers, including those the `Connection` header names.
+/// Removes hop-by-hop headers, including those the `Connection` header names, and any
+/// `TE` other than `trailers`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -21,29 +24,110 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .filter(|name| name != header::TE && name != header::TRAILER)
         .collect();
     for name in named.iter().chain(HOP_BY_HOP) {
         headers.remove(name);
     }
     headers.remove("keep-alive");
     headers.remove("proxy-connection");
+    headers.remove("http2-settings");
+    let wants_trailers = headers
+        .get_all(header::TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
+    headers.remove(header::TE);
+    if wants_trailers {
+        headers.insert(header::TE, http::HeaderValue::from_static("trailers"));
+    }
+}
+
+/// A request head as it goes upstream (the URI is absolute).
+pub fn for_upstream(headers: &mut HeaderMap) {
+    strip_hop_by_hop(headers);
+    headers.remove(header::HOST);
+}
+
+/// A response head as it goes back to the client.
+pub fn for_client(headers: &mut HeaderMap) {
+    strip_hop_by_hop(headers);
+    headers.remove(header::TE);
+}
+
+/// True when `name` never describes the message itself (hop-by-hop or proxy-only), so a
+/// recording or a replayed answer leaves it out.
+pub fn is_transport(name: &str) -> bool {
+    const TRANSPORT: &[&str] = &[
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "http2-settings",
+    ];
+    TRANSPORT.iter().any(|t| t.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
     #[test]
     fn strips_listed_and_named_headers() {
-        let mut h = HeaderMap::new();
-        h.insert("connection", "keep-alive, x-secret".parse().unwrap());
-        h.insert("x-secret", "1".parse().unwrap());
-        h.insert("keep-alive", "timeout=5".parse().unwrap());
-        h.insert("transfer-encoding", "chunked".parse().unwrap());
-        h.insert("proxy-connection", "keep-alive".parse().unwrap());
-        h.insert("content-type", "text/plain".parse().unwrap());
+        let mut h = map(&[
+            ("connection", "keep-alive, x-secret"),
+            ("x-secret", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("proxy-connection", "keep-alive"),
+            ("content-type", "text/plain"),
+        ]);
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("content-type"));
+    }
+
+    #[test]
+    fn upstream_keeps_te_trailers_and_drops_host_and_h2c() {
+        let mut h = map(&[
+            ("host", "example.com"),
+            ("te", "trailers"),
+            ("connection", "Upgrade, HTTP2-Settings, TE"),
+            ("upgrade", "h2c"),
+            ("http2-settings", "AAMAAABkAAQAoAAAAAIAAAAA"),
+            ("trailer", "x-checksum"),
+            ("content-type", "application/grpc"),
+        ]);
+        for_upstream(&mut h);
+        assert_eq!(h["te"], "trailers");
+        assert_eq!(h["trailer"], "x-checksum");
+        for gone in ["host", "upgrade", "http2-settings", "connection"] {
+            assert!(!h.contains_key(gone), "{gone}");
+        }
+        let mut h = map(&[("te", "gzip, deflate")]);
+        for_upstream(&mut h);
+        assert!(!h.contains_key("te"));
+    }
+
+    #[test]
+    fn transport_names() {
+        assert!(is_transport("Transfer-Encoding"));
+        assert!(!is_transport("content-type"));
     }
 }

@@ -1,30 +1,38 @@
-//! The forward proxy core: listener, CONNECT with TLS interception, plain absolute-form
-//! HTTP, the upstream client and hop-by-hop rules.
+//! The forward proxy core: listener, CONNECT with TLS interception (and plain HTTP
+//! inside tunnels), the upstream client, and forwarding.
 //!
-//! It knows nothing of HAR: every request goes to a [`Handler`], which answers it itself
-//! (replay, mock) or forwards it through the [`Upstream`] it is given (record).
+//! It knows nothing of HAR. Every request goes to a [`Handler`], which *decides*: answer
+//! it ([`Decision::Respond`]) or have the core forward it ([`Decision::Forward`]). The
+//! core forwards in one place (header rules, `Host`/`:authority`, `te: trailers`,
+//! upgrades, versions), streams every body through, and when asked hands a tap of the
+//! finished exchange to an [`Observer`] (recording is one).
 
 pub mod body;
 mod connect;
+mod forward;
 mod headers;
 mod rewind;
 mod server;
-mod shutdown;
+mod stop;
+pub mod tap;
 mod upgrade;
 pub mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use http::{Request, Response, StatusCode};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 
 pub use body::{Body, BoxError};
-pub use headers::strip_hop_by_hop;
+pub use headers::is_transport;
 pub use server::{serve, ProxyConfig};
+pub use stop::StopReport;
+pub use tap::{BodyEnd, Captured, TapLimits, Tapped};
 pub use upgrade::is_upgrade;
-pub use upstream::{FailureKind, Upstream, UpstreamConfig, UpstreamError, UpstreamResponse};
+pub use upstream::{Upstream, UpstreamConfig, UpstreamError};
 
 /// What the proxy knows about a request besides the request itself.
 #[derive(Debug, Clone)]
@@ -33,22 +41,97 @@ pub struct RequestContext {
     pub id: u64,
     /// When the request head arrived.
     pub started: SystemTime,
-    /// The client's address.
-    pub client_addr: SocketAddr,
     /// True when the request came through an intercepted CONNECT tunnel (HTTPS).
     pub intercepted: bool,
 }
 
-/// Reacts to proxied requests. Record, replay and mock implement it.
+/// What a handler decided for one request.
+pub enum Decision {
+    /// Answer with this response; nothing goes upstream.
+    Respond(Response<Body>),
+    /// Forward this request (absolute URI) upstream and stream the answer back; with an
+    /// observer, it gets the finished exchange.
+    Forward {
+        /// The request to send.
+        request: Request<Body>,
+        /// Who gets the finished exchange, if anyone.
+        observer: Option<Arc<dyn Observer>>,
+    },
+}
+
+impl Decision {
+    /// Forward `request` unobserved.
+    pub fn forward(request: Request<Body>) -> Self {
+        Decision::Forward {
+            request,
+            observer: None,
+        }
+    }
+}
+
+/// The request side of a finished exchange.
+#[derive(Debug)]
+pub struct RequestSeen {
+    /// Method.
+    pub method: Method,
+    /// Absolute URI.
+    pub uri: Uri,
+    /// The client's HTTP version.
+    pub version: Version,
+    /// Headers as the client sent them.
+    pub headers: HeaderMap,
+    /// The body as it went upstream.
+    pub body: Captured,
+}
+
+/// The response side of a finished exchange.
+#[derive(Debug)]
+pub struct ResponseSeen {
+    /// Status.
+    pub status: StatusCode,
+    /// The upstream's HTTP version.
+    pub version: Version,
+    /// Headers as the upstream sent them.
+    pub headers: HeaderMap,
+    /// The body as the upstream sent it (content codings not undone).
+    pub body: Captured,
+}
+
+/// One forwarded exchange, handed to an [`Observer`] when it ends.
+#[derive(Debug)]
+pub struct FinishedExchange {
+    /// The request's context.
+    pub ctx: RequestContext,
+    /// The request.
+    pub request: RequestSeen,
+    /// The response, or why there is none.
+    pub response: Result<ResponseSeen, String>,
+    /// The upstream's address, when known.
+    pub server_addr: Option<SocketAddr>,
+    /// From sending the request to the response head.
+    pub wait: Duration,
+    /// From the response head to the end of its body.
+    pub receive: Duration,
+}
+
+/// Gets finished exchanges. `exchange` runs before the client sees the end of the
+/// response, so it must be quick (a journal write, not a network call).
+pub trait Observer: Send + Sync + 'static {
+    /// How much of each body to keep, and where to spill it.
+    fn limits(&self) -> TapLimits;
+    /// One exchange ended (completely, with an error, or cut off).
+    fn exchange(&self, exchange: FinishedExchange);
+}
+
+/// Decides what happens to proxied requests. Record, replay and mock implement it.
 pub trait Handler: Send + Sync + 'static {
-    /// Answers a request whose URI is absolute (`http://` or `https://`, default port
-    /// removed). Forward it with `upstream`, or answer it directly.
-    fn handle(
+    /// Decides for a request whose URI is absolute (`http://` or `https://`, lower-case
+    /// host, default port removed).
+    fn decide(
         &self,
         req: Request<Incoming>,
         ctx: RequestContext,
-        upstream: &Upstream,
-    ) -> impl Future<Output = Response<Body>> + Send;
+    ) -> impl Future<Output = Decision> + Send;
 
     /// Answers a request meant for harp itself: origin-form requests sent to the proxy
     /// port, and anything for the host `harp.local`. The default says how to use a proxy.
@@ -70,8 +153,8 @@ pub trait Handler: Send + Sync + 'static {
         }
     }
 
-    /// Whether a CONNECT tunnel that does not carry TLS may be passed through to
-    /// `authority` unchanged. Default: yes.
+    /// Whether a CONNECT tunnel that carries neither TLS nor HTTP may be passed through
+    /// to `authority` unchanged. Default: yes.
     fn allow_tunnel(&self, authority: &str) -> bool {
         let _ = authority;
         true
@@ -82,27 +165,20 @@ pub trait Handler: Send + Sync + 'static {
 pub(crate) type ResponseFuture<'a> =
     std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
 
+/// A boxed future of a decision.
+pub(crate) type DecisionFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Decision> + Send + 'a>>;
+
 /// [`Handler`] with its futures boxed, so the connection code is not generic (which also
 /// keeps rustc's Send checking of spawned tasks out of its higher-ranked-lifetime bugs).
 pub(crate) trait DynHandler: Send + Sync + 'static {
-    fn handle<'a>(
-        &'a self,
-        req: Request<Incoming>,
-        ctx: RequestContext,
-        upstream: &'a Upstream,
-    ) -> ResponseFuture<'a>;
+    fn decide(&self, req: Request<Incoming>, ctx: RequestContext) -> DecisionFuture<'_>;
     fn handle_local(&self, req: Request<Incoming>, ctx: RequestContext) -> ResponseFuture<'_>;
     fn allow_tunnel(&self, authority: &str) -> bool;
 }
 
 impl<H: Handler> DynHandler for H {
-    fn handle<'a>(
-        &'a self,
-        req: Request<Incoming>,
-        ctx: RequestContext,
-        upstream: &'a Upstream,
-    ) -> ResponseFuture<'a> {
-        Box::pin(Handler::handle(self, req, ctx, upstream))
+    fn decide(&self, req: Request<Incoming>, ctx: RequestContext) -> DecisionFuture<'_> {
+        Box::pin(Handler::decide(self, req, ctx))
     }
 
     fn handle_local(&self, req: Request<Incoming>, ctx: RequestContext) -> ResponseFuture<'_> {

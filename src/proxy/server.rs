@@ -1,5 +1,6 @@
-//! The accept loop and the plain (first-hop) HTTP/1.1 connection: absolute-form
-//! requests, CONNECT, and requests for harp itself.
+//! The accept loop, the HTTP server side of every client connection (the listener's
+//! and each tunnel's), and request routing: absolute-form requests, CONNECT, requests
+//! for harp itself, and the handler's decision.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,12 +13,12 @@ use http::{Method, Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use super::body::{text_response, Body};
-use super::connect;
-use super::shutdown::InFlight;
-use super::{DynHandler, Handler, RequestContext, Upstream, LOCAL_HOST};
+use super::stop::{Phase, StopReport, Stopper};
+use super::{connect, forward};
+use super::{Decision, DynHandler, Handler, RequestContext, Upstream, LOCAL_HOST};
 use crate::ca::LeafIssuer;
 
 /// The service future, boxed: erasing its type keeps rustc's Send checking of the
@@ -38,7 +39,7 @@ pub struct ProxyConfig {
     pub first_bytes_timeout: Duration,
     /// How long a client may take to finish a TLS handshake.
     pub handshake_timeout: Duration,
-    /// How long shutdown waits for in-flight exchanges.
+    /// How long shutdown lets open connections finish their exchanges in flight.
     pub shutdown_grace: Duration,
 }
 
@@ -63,23 +64,48 @@ pub(super) struct Shared {
     /// The proxy's own address: absolute-form requests to it are local, not loops.
     pub local_addr: SocketAddr,
     next_id: AtomicU64,
-    /// Exchanges being handled, waited for at shutdown.
-    pub in_flight: Arc<InFlight>,
+    /// Stopping without loss: connections and taps open.
+    pub stopper: Stopper,
 }
 
 impl Shared {
-    pub fn context(&self, client_addr: SocketAddr, intercepted: bool) -> RequestContext {
+    pub fn context(&self, intercepted: bool) -> RequestContext {
         RequestContext {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             started: SystemTime::now(),
-            client_addr,
             intercepted,
         }
     }
 }
 
-/// Serves proxy connections accepted on `listener` until `shutdown` completes, then stops
-/// accepting and waits (at most `config.shutdown_grace`) for open exchanges to finish.
+/// How requests on a connection are addressed.
+#[derive(Debug, Clone)]
+pub(super) enum Route {
+    /// The proxy port: absolute-form requests, CONNECT, and requests for harp itself.
+    Listener,
+    /// Inside a CONNECT tunnel: origin-form requests for `scheme://authority`.
+    Tunnel {
+        /// `https` when intercepted, `http` for plain HTTP sent through the tunnel.
+        scheme: Scheme,
+        /// The CONNECT target.
+        authority: Authority,
+    },
+}
+
+/// Which HTTP versions a connection may speak.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Protocols {
+    /// Either, by the connection preface.
+    Any,
+    /// HTTP/1.1 (ALPN said so).
+    Http1,
+    /// h2 (ALPN said so).
+    Http2,
+}
+
+/// Serves proxy connections accepted on `listener` until `shutdown` completes. Then it
+/// stops accepting, lets every open connection finish what is in flight (at most
+/// `config.shutdown_grace`), closes the rest, and returns what it had to force.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     handler: Arc<H>,
@@ -87,7 +113,7 @@ pub async fn serve<H: Handler>(
     tls: Arc<LeafIssuer>,
     config: ProxyConfig,
     shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+) -> std::io::Result<StopReport> {
     let local_addr = listener.local_addr()?;
     let grace = config.shutdown_grace;
     let shared = Arc::new(Shared {
@@ -97,7 +123,7 @@ pub async fn serve<H: Handler>(
         config,
         local_addr,
         next_id: AtomicU64::new(0),
-        in_flight: Arc::new(InFlight::default()),
+        stopper: Stopper::default(),
     });
     tokio::pin!(shutdown);
     loop {
@@ -105,7 +131,12 @@ pub async fn serve<H: Handler>(
             accepted = listener.accept() => match accepted {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve_plain(shared.clone(), stream, addr));
+                    let open = shared.stopper.connections.enter();
+                    let shared = shared.clone();
+                    tokio::spawn(async move {
+                        serve_http(shared, stream, Route::Listener, addr, Protocols::Any).await;
+                        drop(open);
+                    });
                 }
                 Err(err) => {
                     // Out of file descriptors and similar: back off instead of spinning.
@@ -117,21 +148,48 @@ pub async fn serve<H: Handler>(
         }
     }
     drop(listener);
-    if !shared.in_flight.wait_idle(grace).await {
+    let report = shared.stopper.stop(grace).await;
+    if report.forced > 0 {
         tracing::warn!(
-            "some exchanges were still in flight after {} s; leaving them unfinished",
+            "{} connection(s) still busy after {} s were closed; what they had received is kept",
+            report.forced,
             grace.as_secs()
         );
     }
-    Ok(())
+    Ok(report)
 }
 
-async fn serve_plain(shared: Arc<Shared>, stream: TcpStream, client_addr: SocketAddr) {
+/// Serves HTTP on one client connection (the listener's, or a tunnel's) until it closes
+/// or harp stops. Boxed, for the same reason as [`BoxFuture`].
+pub(super) fn serve_http<I>(
+    shared: Arc<Shared>,
+    io: I,
+    route: Route,
+    client_addr: SocketAddr,
+    protocols: Protocols,
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    Box::pin(serve_http_inner(shared, io, route, client_addr, protocols))
+}
+
+async fn serve_http_inner<I>(
+    shared: Arc<Shared>,
+    io: I,
+    route: Route,
+    client_addr: SocketAddr,
+    protocols: Protocols,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let svc_shared = shared.clone();
+    let route = Arc::new(route);
     let service = service_fn(move |req| {
         let shared = svc_shared.clone();
+        let route = route.clone();
         let fut: BoxFuture = Box::pin(async move {
-            Ok::<_, std::convert::Infallible>(dispatch_plain(shared, req, client_addr).await)
+            Ok::<_, std::convert::Infallible>(dispatch(shared, req, &route, client_addr).await)
         });
         fut
     });
@@ -142,41 +200,84 @@ async fn serve_plain(shared: Arc<Shared>, stream: TcpStream, client_addr: Socket
         .header_read_timeout(shared.config.header_read_timeout)
         .max_buf_size(shared.config.max_header_bytes.max(8192))
         .writev(true);
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    let result = conn.await;
-    if let Err(err) = result {
+    builder.http2().timer(TokioTimer::new());
+    let builder = match protocols {
+        Protocols::Any => builder,
+        Protocols::Http1 => builder.http1_only(),
+        Protocols::Http2 => builder.http2_only(),
+    };
+    // Drain: finish what is in flight, then close (h1) or GOAWAY (h2); force: drop.
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    let mut conn = std::pin::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => Some(result),
+        _ = shared.stopper.reached(Phase::Drain) => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                result = conn.as_mut() => Some(result),
+                _ = shared.stopper.reached(Phase::Force) => None,
+            }
+        }
+    };
+    if let Some(Err(err)) = result {
         tracing::debug!("client connection from {client_addr}: {err}");
     }
 }
 
-async fn dispatch_plain(
+/// Routes one request: CONNECT, harp's own endpoints, or the handler's decision (and
+/// the forwarding it asks for).
+async fn dispatch(
     shared: Arc<Shared>,
     req: Request<Incoming>,
+    route: &Route,
     client_addr: SocketAddr,
 ) -> Response<Body> {
-    if req.method() == Method::CONNECT {
-        return connect::accept(shared, req, client_addr);
-    }
-    let _in_flight = shared.in_flight.enter();
-    let ctx = shared.context(client_addr, false);
-    let is_absolute = req.uri().scheme().is_some() && req.uri().authority().is_some();
-    if !is_absolute || is_local(req.uri(), shared.local_addr) {
-        return shared.handler.handle_local(req, ctx).await;
-    }
-    if req.uri().scheme() != Some(&Scheme::HTTP) {
-        return text_response(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "harp: absolute-form requests must use http://, got {}; use CONNECT for https",
-                req.uri()
-            ),
-        );
-    }
-    let req = match normalise_uri(req, &Scheme::HTTP, None) {
+    let (scheme, authority, intercepted) = match route {
+        Route::Listener => {
+            if req.method() == Method::CONNECT {
+                return connect::accept(shared, req, client_addr);
+            }
+            let is_absolute = req.uri().scheme().is_some() && req.uri().authority().is_some();
+            if !is_absolute || is_local(req.uri(), shared.local_addr) {
+                let ctx = shared.context(false);
+                return shared.handler.handle_local(req, ctx).await;
+            }
+            if req.uri().scheme() != Some(&Scheme::HTTP) {
+                return text_response(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "harp: absolute-form requests must use http://, got {}; use CONNECT for https",
+                        req.uri()
+                    ),
+                );
+            }
+            (Scheme::HTTP, None, false)
+        }
+        Route::Tunnel { scheme, authority } => {
+            if req.method() == Method::CONNECT {
+                return text_response(
+                    StatusCode::BAD_REQUEST,
+                    "harp: CONNECT inside a tunnel is not supported",
+                );
+            }
+            if authority.host().eq_ignore_ascii_case(LOCAL_HOST) {
+                let ctx = shared.context(*scheme == Scheme::HTTPS);
+                return shared.handler.handle_local(req, ctx).await;
+            }
+            (scheme.clone(), Some(authority), *scheme == Scheme::HTTPS)
+        }
+    };
+    let req = match normalise_uri(req, &scheme, authority) {
         Ok(req) => req,
         Err(reason) => return text_response(StatusCode::BAD_REQUEST, format!("harp: {reason}")),
     };
-    shared.handler.handle(req, ctx, &shared.upstream).await
+    let ctx = shared.context(intercepted);
+    match shared.handler.decide(req, ctx.clone()).await {
+        Decision::Respond(resp) => resp,
+        Decision::Forward { request, observer } => {
+            forward::forward(&shared.upstream, &shared.stopper, request, ctx, observer).await
+        }
+    }
 }
 
 /// True for URIs addressed to harp itself: the host `harp.local`, or the proxy's own

@@ -14,10 +14,19 @@ use tokio::net::TcpStream;
 use super::body::{boxed, empty, Body};
 use super::upstream::{FailureKind, UpstreamError};
 
-/// True when the request asks to switch protocols (`Connection: upgrade` + `Upgrade`).
+/// True when the request asks to switch protocols (`Connection: upgrade` + `Upgrade`),
+/// other than to `h2c`: that offer is dropped and the request forwarded as it is.
 pub fn is_upgrade<B>(req: &Request<B>) -> bool {
+    let to_h2c_only = req
+        .headers()
+        .get_all(header::UPGRADE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .all(|p| p.trim().eq_ignore_ascii_case("h2c"));
     req.version() == Version::HTTP_11
         && req.headers().contains_key(header::UPGRADE)
+        && !to_h2c_only
         && req
             .headers()
             .get_all(header::CONNECTION)

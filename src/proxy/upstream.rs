@@ -18,8 +18,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::body::{boxed, text_response, Body};
-use super::headers::strip_hop_by_hop;
+use super::body::{text_response, Body};
 
 /// How the client reaches and trusts upstream servers.
 #[derive(Debug, Clone)]
@@ -73,6 +72,9 @@ pub enum UpstreamError {
         /// What is wrong.
         reason: String,
     },
+    /// The TLS client could not be set up.
+    #[error("upstream TLS set-up: {0}")]
+    Tls(#[source] rustls::Error),
     /// The exchange with the upstream failed.
     #[error("upstream {authority} failed: {reason}")]
     Exchange {
@@ -90,7 +92,7 @@ impl UpstreamError {
     pub fn kind(&self) -> Option<FailureKind> {
         match self {
             Self::Exchange { kind, .. } => Some(*kind),
-            Self::CaFile { .. } => None,
+            Self::CaFile { .. } | Self::Tls(_) => None,
         }
     }
 
@@ -127,10 +129,7 @@ impl Upstream {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| UpstreamError::CaFile {
-                path: PathBuf::new(),
-                reason: e.to_string(),
-            })?;
+            .map_err(UpstreamError::Tls)?;
         let tls = if config.insecure {
             builder
                 .dangerous()
@@ -174,11 +173,10 @@ impl Upstream {
         })
     }
 
-    /// Sends `req` (absolute URI) upstream, hop-by-hop headers removed, and waits for the
-    /// response head within the response time limit.
+    /// Sends `req` (absolute URI, headers already prepared for the upstream) and waits
+    /// for the response head within the response time limit.
     pub async fn send(&self, mut req: Request<Body>) -> Result<UpstreamResponse, UpstreamError> {
         let authority = authority_of(&req);
-        strip_hop_by_hop(req.headers_mut());
         // The pooled connection decides between HTTP/1.1 and h2; the client rejects an
         // HTTP/2-versioned request on an HTTP/1.1 connection, so always ask for 1.1.
         *req.version_mut() = Version::HTTP_11;
@@ -212,38 +210,14 @@ impl Upstream {
 
     /// Passes a protocol upgrade (WebSocket) through to the upstream: the handshake is
     /// forwarded on a dedicated HTTP/1.1 connection and, on `101`, both sides are joined.
-    pub async fn upgrade<B>(&self, req: Request<B>) -> Response<Body> {
-        match super::upgrade::pass_through(
+    pub async fn upgrade<B>(&self, req: Request<B>) -> Result<Response<Body>, UpstreamError> {
+        super::upgrade::pass_through(
             req,
             self.tls_http1.clone(),
             self.connect_timeout,
             self.response_timeout,
         )
         .await
-        {
-            Ok(resp) => resp,
-            Err(err) => {
-                tracing::warn!("{err}");
-                err.to_response()
-            }
-        }
-    }
-
-    /// Forwards `req` and streams the answer back, hop-by-hop headers removed; a failure
-    /// becomes a 502 naming the upstream and the reason.
-    pub async fn forward(&self, req: Request<Body>) -> Response<Body> {
-        match self.send(req).await {
-            Ok(up) => {
-                let (mut parts, body) = up.response.into_parts();
-                strip_hop_by_hop(&mut parts.headers);
-                parts.version = Version::HTTP_11;
-                Response::from_parts(parts, boxed(body))
-            }
-            Err(err) => {
-                tracing::warn!("{err}");
-                err.to_response()
-            }
-        }
     }
 }
 

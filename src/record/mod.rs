@@ -1,8 +1,12 @@
-//! Recording: a [`Handler`] that forwards every request upstream and turns each exchange
-//! whose URL matches the `--url` globs into a HAR entry.
+//! Recording: a [`Recorder`] handler that has the proxy core forward every request, and
+//! a [`Recording`] observer that turns each finished exchange whose URL matches the
+//! `--url` globs into a HAR entry.
 //!
-//! Matching exchanges are buffered whole (the HAR needs the bodies); the others stream
-//! through untouched. Entries are kept in arrival order and handed out as a [`Har`].
+//! Bodies stream through; the observer gets a tap of them (in memory up to a bound, then
+//! spilled to a file in the HAR's folder). With attached storage each body becomes its
+//! content-addressed payload file as the exchange finishes (a spilled one is renamed, not
+//! copied), so neither memory nor the journal holds it. Entries are kept in arrival
+//! order and handed out as a [`Har`].
 
 mod entry;
 
@@ -11,33 +15,58 @@ pub use entry::{
     ResponseRecord, DEFAULT_REDACT, REDACTED,
 };
 
-use std::sync::Mutex;
-use std::time::Instant;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode, Version};
-use http_body_util::{BodyExt, Limited};
+use http::{header, HeaderMap, Request};
 use hyper::body::Incoming;
+use serde_json::{json, Value};
 
+use crate::codec;
 use crate::glob::UrlGlobs;
-use crate::har::{Creator, Entry, Har, Journal, Log};
-use crate::proxy::body::{boxed, full, text_response};
-use crate::proxy::{is_upgrade, strip_hop_by_hop, Body, Handler, RequestContext, Upstream};
+use crate::har::payload::payload_name_for;
+use crate::har::{attach_entry, Creator, Entry, Har, Journal, Log, PostData};
+use crate::proxy::body::boxed;
+use crate::proxy::tap::Spilled;
+use crate::proxy::{
+    BodyEnd, Decision, FinishedExchange, Handler, Observer, RequestContext, TapLimits, Tapped,
+};
 
-/// How the recorder behaves.
+/// How exchanges become entries.
 #[derive(Debug, Clone)]
 pub struct RecordOptions {
-    /// Which URLs are recorded (all when empty).
-    pub globs: UrlGlobs,
     /// How entries are built.
     pub entry: EntryOptions,
-    /// Largest request or response body recorded, in bytes; a larger request gets 413, a
-    /// larger response 502, so nothing is silently truncated.
-    pub max_body: usize,
+    /// Largest request or response body recorded, in bytes. A larger one still reaches
+    /// its destination whole; its entry says it was not recorded (replay answers it
+    /// with an explicit 502).
+    pub max_body: u64,
+    /// Bodies kept in memory up to this size; larger ones are spilled to a file.
+    pub memory_body: usize,
+    /// The HAR's folder: where spilled bodies go.
+    pub dir: PathBuf,
+    /// Attached storage: payload files are written here as exchanges finish.
+    pub attach: bool,
 }
 
-/// The recording handler.
-pub struct Recorder {
+impl RecordOptions {
+    /// Defaults for a HAR in `dir`.
+    pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            entry: EntryOptions::default(),
+            max_body: 2 * 1024 * 1024 * 1024,
+            memory_body: 1024 * 1024,
+            dir: dir.into(),
+            attach: false,
+        }
+    }
+}
+
+/// The recording observer: finished exchanges become entries, journalled first.
+pub struct Recording {
     options: RecordOptions,
     /// Finished entries with their order key: earlier entries (appending) first, then
     /// this session's in arrival order.
@@ -49,8 +78,8 @@ pub struct Recorder {
     journal: Mutex<Option<Journal>>,
 }
 
-impl Recorder {
-    /// A recorder with no entries yet.
+impl Recording {
+    /// A recording with no entries yet.
     pub fn new(options: RecordOptions) -> Self {
         Self {
             options,
@@ -116,43 +145,6 @@ impl Recorder {
         }
     }
 
-    /// Passes a protocol upgrade (WebSocket) through; the handshake is recorded (status
-    /// 101, no body) when its URL matches, the traffic after it is not.
-    async fn upgrade(
-        &self,
-        req: Request<Incoming>,
-        ctx: RequestContext,
-        upstream: &Upstream,
-        recorded: bool,
-    ) -> Response<Body> {
-        let request = RequestRecord {
-            method: req.method().clone(),
-            url: req.uri().to_string(),
-            version: req.version(),
-            headers: req.headers().clone(),
-            body: Bytes::new(),
-        };
-        let sent = Instant::now();
-        let resp = upstream.upgrade(req).await;
-        if recorded {
-            let exchange = Exchange {
-                started: ctx.started,
-                request,
-                response: Ok(ResponseRecord {
-                    status: resp.status(),
-                    version: Version::HTTP_11,
-                    headers: resp.headers().clone(),
-                    body: Bytes::new(),
-                }),
-                wait_ms: ms(sent),
-                receive_ms: 0.0,
-                server_ip: None,
-            };
-            self.push(ctx.id, to_entry(&exchange, &self.options.entry));
-        }
-        resp
-    }
-
     fn push(&self, id: u64, entry: Entry) {
         let id = id + self.id_offset;
         if let Some(journal) = self
@@ -171,135 +163,318 @@ impl Recorder {
         }
     }
 
-    async fn record(
-        &self,
-        req: Request<Incoming>,
-        ctx: RequestContext,
-        upstream: &Upstream,
-    ) -> Response<Body> {
-        let (parts, body) = req.into_parts();
-        let body = match Limited::new(body, self.options.max_body).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(err) => {
-                if err
-                    .downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    return text_response(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        format!(
-                            "harp: request body over {} bytes (--max-body)",
-                            self.options.max_body
-                        ),
-                    );
+    /// Turns a tapped body into bytes for the entry, or (attached storage, spilled body)
+    /// into its payload file.
+    fn body_of(&self, tapped: Tapped, coding: &str, mime: &str) -> Body {
+        match tapped {
+            Tapped::Memory(bytes) => Body::Bytes(bytes),
+            Tapped::NotKept { len, reason } => Body::NotKept { len, reason },
+            Tapped::Spilled(spilled) if self.options.attach => {
+                let raw_len = spilled.len;
+                match self.attach_spilled(&spilled, coding, mime) {
+                    Ok((name, size)) => Body::File {
+                        name,
+                        size,
+                        raw_len,
+                    },
+                    Err(err) => {
+                        tracing::warn!("keeping a large body as received: {err}");
+                        read_spilled(&spilled, raw_len)
+                    }
                 }
-                tracing::debug!("{} {}: client body failed: {err}", parts.method, parts.uri);
-                return text_response(
-                    StatusCode::BAD_REQUEST,
-                    format!("harp: reading the request body failed: {err}"),
-                );
             }
-        };
-        self.record_buffered(parts, body, ctx, upstream).await
+            Tapped::Spilled(spilled) => read_spilled(&spilled, spilled.len),
+        }
     }
 
-    /// Forwards a request whose body was already read, records the exchange and returns
-    /// the response (the body in full).
-    pub async fn record_buffered(
+    /// Moves a spilled body to its payload file (decoding it on the way when it carries
+    /// a content coding); returns the file name and the decoded size.
+    fn attach_spilled(
         &self,
-        parts: http::request::Parts,
-        body: Bytes,
-        ctx: RequestContext,
-        upstream: &Upstream,
-    ) -> Response<Body> {
-        let request = RequestRecord {
-            method: parts.method.clone(),
-            url: parts.uri.to_string(),
-            version: parts.version,
-            headers: parts.headers.clone(),
-            body: body.clone(),
-        };
-        let mut exchange = Exchange {
-            started: ctx.started,
-            request,
-            response: Err(String::new()),
-            wait_ms: 0.0,
-            receive_ms: 0.0,
-            server_ip: None,
-        };
-
-        let sent = Instant::now();
-        let up = match upstream.send(Request::from_parts(parts, full(body))).await {
-            Ok(up) => up,
-            Err(err) => {
-                tracing::warn!("{err}");
-                exchange.wait_ms = ms(sent);
-                exchange.response = Err(err.to_string());
-                self.push(ctx.id, to_entry(&exchange, &self.options.entry));
-                return err.to_response();
+        spilled: &Spilled,
+        coding: &str,
+        mime: &str,
+    ) -> std::io::Result<(String, u64)> {
+        let dir = &self.options.dir;
+        if codec::is_identity(coding) {
+            let name = payload_name_for(&spilled.sha1, mime);
+            persist_copy(spilled.file.path(), &dir.join(&name), spilled.len)?;
+            return Ok((name, spilled.len));
+        }
+        let raw = std::fs::File::open(spilled.file.path())?;
+        let reader = codec::decoding_reader(coding, std::io::BufReader::new(raw))
+            .map_err(std::io::Error::other)?;
+        let mut reader = reader.take(self.options.max_body + 1);
+        let out = tempfile::Builder::new()
+            .prefix(".harp-body-")
+            .tempfile_in(dir)?;
+        let mut writer = std::io::BufWriter::with_capacity(256 * 1024, out);
+        let mut hasher = <sha1::Sha1 as sha1::Digest>::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                break;
             }
-        };
-        exchange.wait_ms = ms(sent);
-        exchange.server_ip = up.remote_addr.map(|a| a.ip());
-        let head_at = Instant::now();
-        let (mut parts, body) = up.response.into_parts();
-        let body: Bytes = match Limited::new(body, self.options.max_body).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(err) => {
-                let reason = if err
-                    .downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    format!(
-                        "response body over {} bytes (--max-body)",
-                        self.options.max_body
-                    )
-                } else {
-                    format!("response body failed: {err}")
+            sha1::Digest::update(&mut hasher, &buf[..n]);
+            writer.write_all(&buf[..n])?;
+            size += n as u64;
+        }
+        if size > self.options.max_body {
+            return Err(std::io::Error::other(format!(
+                "decoded body over {} bytes",
+                self.options.max_body
+            )));
+        }
+        let out = writer.into_inner().map_err(|e| e.into_error())?;
+        let name = payload_name_for(&sha1::Digest::finalize(hasher).into(), mime);
+        persist_copy(out.path(), &dir.join(&name), size)?;
+        Ok((name, size))
+    }
+
+    /// The HAR entry for a finished exchange.
+    fn entry_of(&self, ex: FinishedExchange) -> Entry {
+        let request_mime = header_text(&ex.request.headers, header::CONTENT_TYPE);
+        let request_trailers = ex.request.body.trailers.clone();
+        let request_body = self.body_of(ex.request.body.body, "", &request_mime);
+        let mut response_parts = None;
+        let response = match ex.response {
+            Ok(resp) => {
+                let coding = header_text(&resp.headers, header::CONTENT_ENCODING);
+                let mime = header_text(&resp.headers, header::CONTENT_TYPE);
+                let body = self.body_of(resp.body.body, &coding, &mime);
+                let record = ResponseRecord {
+                    status: resp.status,
+                    version: resp.version,
+                    headers: resp.headers,
+                    body: body.bytes(),
                 };
-                tracing::warn!(
-                    "{} {}: {reason}",
-                    exchange.request.method,
-                    exchange.request.url
-                );
-                exchange.response = Err(reason.clone());
-                self.push(ctx.id, to_entry(&exchange, &self.options.entry));
-                return text_response(StatusCode::BAD_GATEWAY, format!("harp: upstream {reason}"));
+                response_parts = Some((body, resp.body.trailers, resp.body.end));
+                Ok(record)
             }
+            Err(reason) => Err(reason),
         };
-        exchange.receive_ms = ms(head_at);
-        exchange.response = Ok(ResponseRecord {
-            status: parts.status,
-            version: parts.version,
-            headers: parts.headers.clone(),
-            body: body.clone(),
-        });
-        self.push(ctx.id, to_entry(&exchange, &self.options.entry));
+        let exchange = Exchange {
+            started: ex.ctx.started,
+            request: RequestRecord {
+                method: ex.request.method,
+                url: ex.request.uri.to_string(),
+                version: ex.request.version,
+                headers: ex.request.headers,
+                body: request_body.bytes(),
+            },
+            response,
+            wait_ms: ms(ex.wait),
+            receive_ms: ms(ex.receive),
+            server_ip: ex.server_addr.map(|a| a.ip()),
+        };
+        let mut entry = to_entry(&exchange, &self.options.entry);
+        let full = self.options.entry.mode == Mode::Full;
+        let keep_bodies = self.options.entry.content == ContentPolicy::Embed;
+        match request_body {
+            Body::File { name, size, .. } if keep_bodies => {
+                entry.request.post_data = Some(PostData {
+                    mime_type: request_mime,
+                    file: Some(name),
+                    ..PostData::default()
+                });
+                if full {
+                    entry.request.body_size = size as i64;
+                }
+            }
+            Body::NotKept { len, reason } => {
+                entry.extra.insert(
+                    "_error".into(),
+                    json!(format!(
+                        "request body not recorded: {reason} ({len} bytes sent)"
+                    )),
+                );
+            }
+            _ => {}
+        }
+        if let Some(trailers) = request_trailers {
+            entry
+                .request
+                .extra
+                .insert("_trailers".into(), trailers_json(&trailers));
+        }
+        if let Some((body, trailers, end)) = response_parts {
+            let response = &mut entry.response;
+            match body {
+                Body::File {
+                    name,
+                    size,
+                    raw_len,
+                } => {
+                    response.content.size = size as i64;
+                    if keep_bodies {
+                        response.content.file = Some(name);
+                        response.content.text = None;
+                        response.content.encoding = None;
+                    }
+                    if full {
+                        response.body_size = raw_len as i64;
+                        response.content.compression =
+                            (raw_len != size).then(|| size as i64 - raw_len as i64);
+                    }
+                }
+                Body::NotKept { len, reason } => {
+                    response.extra.insert(
+                        "_error".into(),
+                        json!(format!("response body not recorded: {reason} ({len} bytes passed to the client)")),
+                    );
+                }
+                Body::Bytes(_) => {}
+            }
+            if let Some(trailers) = trailers {
+                response
+                    .extra
+                    .insert("_trailers".into(), trailers_json(&trailers));
+            }
+            match end {
+                BodyEnd::Complete => {}
+                BodyEnd::Failed(reason) => {
+                    response.extra.insert(
+                        "_error".into(),
+                        json!(format!("the response body failed midway: {reason}")),
+                    );
+                }
+                BodyEnd::Closed => {
+                    response
+                        .extra
+                        .insert("_harpStreamClosed".into(), Value::Bool(true));
+                }
+            }
+        }
+        if self.options.attach && keep_bodies {
+            if let Err(err) = attach_entry(&mut entry, &self.options.dir) {
+                tracing::warn!("cannot attach a body ({err}); it stays embedded");
+            }
+        }
+        entry
+    }
+}
 
-        strip_hop_by_hop(&mut parts.headers);
-        parts.version = Version::HTTP_11;
-        Response::from_parts(parts, full(body))
+impl Observer for Recording {
+    fn limits(&self) -> TapLimits {
+        TapLimits {
+            memory: self.options.memory_body,
+            spill_dir: Some(self.options.dir.clone()),
+            max: self.options.max_body,
+        }
+    }
+
+    fn exchange(&self, exchange: FinishedExchange) {
+        // A client that went away before sending its whole request made no exchange:
+        // nothing complete reached a server, and nothing is worth replaying.
+        if exchange.request.body.end != BodyEnd::Complete && exchange.response.is_err() {
+            tracing::debug!(
+                "{} {}: the client abandoned its request; not recorded",
+                exchange.request.method,
+                exchange.request.uri
+            );
+            return;
+        }
+        let id = exchange.ctx.id;
+        let entry = self.entry_of(exchange);
+        self.push(id, entry);
+    }
+}
+
+/// A body as it goes into an entry.
+enum Body {
+    Bytes(Bytes),
+    /// Already in its payload file (attached storage).
+    File {
+        name: String,
+        size: u64,
+        raw_len: u64,
+    },
+    NotKept {
+        len: u64,
+        reason: String,
+    },
+}
+
+impl Body {
+    fn bytes(&self) -> Bytes {
+        match self {
+            Body::Bytes(b) => b.clone(),
+            _ => Bytes::new(),
+        }
+    }
+}
+
+fn read_spilled(spilled: &Spilled, len: u64) -> Body {
+    match std::fs::read(spilled.file.path()) {
+        Ok(bytes) => Body::Bytes(Bytes::from(bytes)),
+        Err(err) => Body::NotKept {
+            len,
+            reason: format!("reading the spilled body failed: {err}"),
+        },
+    }
+}
+
+/// Gives `from` the name `to` (content-addressed: an existing file of that length is
+/// the same payload and is kept).
+fn persist_copy(from: &Path, to: &Path, len: u64) -> std::io::Result<()> {
+    if std::fs::metadata(to).is_ok_and(|m| m.is_file() && m.len() == len) {
+        return Ok(());
+    }
+    std::fs::hard_link(from, to).or_else(|_| std::fs::copy(from, to).map(|_| ()))
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Trailers as a HAR header list (`[{name, value}]`).
+fn trailers_json(trailers: &HeaderMap) -> Value {
+    Value::Array(
+        trailers
+            .iter()
+            .map(|(n, v)| json!({"name": n.as_str(), "value": String::from_utf8_lossy(v.as_bytes())}))
+            .collect(),
+    )
+}
+
+/// The recording handler: every request is forwarded; those whose URL matches the
+/// globs are observed by the [`Recording`].
+pub struct Recorder {
+    globs: UrlGlobs,
+    recording: Arc<Recording>,
+}
+
+impl Recorder {
+    /// Records what matches `globs` into `recording`.
+    pub fn new(globs: UrlGlobs, recording: Arc<Recording>) -> Self {
+        Self { globs, recording }
+    }
+
+    /// The recording.
+    pub fn recording(&self) -> &Arc<Recording> {
+        &self.recording
     }
 }
 
 impl Handler for Recorder {
-    async fn handle(
-        &self,
-        req: Request<Incoming>,
-        ctx: RequestContext,
-        upstream: &Upstream,
-    ) -> Response<Body> {
-        let recorded = self.options.globs.is_match(&req.uri().to_string());
-        if is_upgrade(&req) {
-            return self.upgrade(req, ctx, upstream, recorded).await;
+    async fn decide(&self, req: Request<Incoming>, _ctx: RequestContext) -> Decision {
+        let observer = self
+            .globs
+            .is_match(&req.uri().to_string())
+            .then(|| self.recording.clone() as Arc<dyn Observer>);
+        Decision::Forward {
+            request: req.map(boxed),
+            observer,
         }
-        if !recorded {
-            return upstream.forward(req.map(boxed)).await;
-        }
-        self.record(req, ctx, upstream).await
     }
 }
 
-fn ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1000.0
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }

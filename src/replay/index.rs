@@ -25,6 +25,10 @@ pub struct Prepared {
     pub body: Bytes,
     /// The `Location` header, for redirect following.
     pub location: Option<String>,
+    /// The recorded `content-length`, kept for HEAD answers (which carry no body).
+    pub recorded_length: Option<u64>,
+    /// Trailers sent after the body (`_trailers`: gRPC status and the like).
+    pub trailers: Option<Box<HeaderMap>>,
 }
 
 /// What an entry can be served as.
@@ -113,8 +117,8 @@ const DROPPED: &[&str] = &[
     "proxy-connection",
     "transfer-encoding",
     "te",
-    "trailer",
     "upgrade",
+    "http2-settings",
     "content-length",
 ];
 
@@ -155,8 +159,12 @@ fn prepare(entry: &Entry, body: Bytes, incomplete: bool) -> Servable {
     let keep_encoding = !coding.is_empty() && still_encoded(&response.content, &coding, &body);
     let mut headers = HeaderMap::new();
     let mut location = None;
+    let mut recorded_length = None;
     for h in &response.headers {
         let lower = h.name.to_ascii_lowercase();
+        if lower == "content-length" {
+            recorded_length = h.value.trim().parse::<u64>().ok();
+        }
         if lower.starts_with(':') || DROPPED.contains(&lower.as_str()) {
             continue;
         }
@@ -179,11 +187,43 @@ fn prepare(entry: &Entry, body: Bytes, incomplete: bool) -> Servable {
     {
         location = Some(response.redirect_url.clone());
     }
+    let trailers = response
+        .extra
+        .get("_trailers")
+        .and_then(|v| v.as_array())
+        .map(|list| {
+            let mut map = HeaderMap::new();
+            for t in list {
+                let (Some(name), Some(value)) = (t["name"].as_str(), t["value"].as_str()) else {
+                    continue;
+                };
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
+                    HeaderValue::from_str(value),
+                ) {
+                    map.append(name, value);
+                }
+            }
+            map
+        })
+        .filter(|m| !m.is_empty())
+        .map(Box::new);
+    if let Some(trailers) = &trailers {
+        // HTTP/1.1 peers send only the trailers the head announces.
+        if !headers.contains_key(http::header::TRAILER) {
+            let names: Vec<&str> = trailers.keys().map(|k| k.as_str()).collect();
+            if let Ok(value) = HeaderValue::from_str(&names.join(", ")) {
+                headers.insert(http::header::TRAILER, value);
+            }
+        }
+    }
     Servable::Response(Prepared {
         status,
         headers,
         body,
         location,
+        recorded_length,
+        trailers,
     })
 }
 

@@ -22,8 +22,8 @@ pub use matcher::Incoming;
 
 use crate::glob::UrlGlobs;
 use crate::proxy::body::{boxed, full, json_response, text_response};
-use crate::proxy::{is_upgrade, Body, Handler, RequestContext, Upstream};
-use crate::record::{iso8601, Recorder};
+use crate::proxy::{Body, Decision, Handler, Observer, RequestContext};
+use crate::record::iso8601;
 
 /// What happens to a request no entry matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -190,8 +190,8 @@ pub struct Replayer {
     counters: Counters,
     /// Distinct unmatched requests, in first-seen order.
     unmatched: Mutex<Vec<Unmatched>>,
-    /// `--record-missing`: records what no entry matched.
-    recorder: Option<Arc<Recorder>>,
+    /// `--record-missing`: observes what no entry matched, forwarded.
+    missing: Option<Arc<dyn Observer>>,
 }
 
 enum Lookup {
@@ -210,13 +210,14 @@ impl Replayer {
             calls: Mutex::new(VecDeque::new()),
             counters: Counters::default(),
             unmatched: Mutex::new(Vec::new()),
-            recorder: None,
+            missing: None,
         }
     }
 
-    /// Records unmatched requests with `recorder` (after forwarding them).
-    pub fn with_recorder(mut self, recorder: Arc<Recorder>) -> Self {
-        self.recorder = Some(recorder);
+    /// Forwards unmatched requests and hands each finished exchange to `observer`
+    /// (`--record-missing`).
+    pub fn with_missing(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.missing = Some(observer);
         self
     }
 
@@ -338,12 +339,7 @@ impl Replayer {
         }
     }
 
-    async fn replay(
-        &self,
-        req: Request<IncomingBody>,
-        ctx: RequestContext,
-        upstream: &Upstream,
-    ) -> Response<Body> {
+    async fn replay(&self, req: Request<IncomingBody>, ctx: RequestContext) -> Decision {
         let url = req.uri().to_string();
         if !self.options.globs.is_match(&url) {
             self.counters.passthrough.fetch_add(1, Ordering::Relaxed);
@@ -353,20 +349,16 @@ impl Replayer {
                 &url,
                 Outcome::Passthrough,
             ));
-            if is_upgrade(&req) {
-                return upstream.upgrade(req).await;
-            }
-            return upstream.forward(req.map(boxed)).await;
+            return Decision::forward(req.map(boxed));
         }
-        let upgrade = is_upgrade(&req);
         let (parts, body) = req.into_parts();
         let body: Bytes = match Limited::new(body, self.options.max_body).collect().await {
             Ok(c) => c.to_bytes(),
             Err(err) => {
-                return text_response(
+                return Decision::Respond(text_response(
                     StatusCode::BAD_REQUEST,
                     format!("harp: reading the request body failed: {err}"),
-                );
+                ));
             }
         };
         let headers: Vec<(String, String)> = parts
@@ -386,7 +378,7 @@ impl Replayer {
             headers: &headers,
             body: &body,
         };
-        match self.lookup(&incoming) {
+        let resp = match self.lookup(&incoming) {
             Lookup::Found(i) => match &self.index.servable[i] {
                 Servable::Response(p) => {
                     self.counters.served.fetch_add(1, Ordering::Relaxed);
@@ -430,10 +422,13 @@ impl Replayer {
             }
             Lookup::NotFound => {
                 let nearest = diagnose::nearest(&self.index.recorded, &incoming, 3);
-                if let Some(recorder) = &self.recorder {
+                if let Some(observer) = &self.missing {
                     self.counters.recorded.fetch_add(1, Ordering::Relaxed);
                     self.log(Call::new(&ctx, &method, &url, Outcome::Recorded).nearest(nearest));
-                    return recorder.record_buffered(parts, body, ctx, upstream).await;
+                    return Decision::Forward {
+                        request: Request::from_parts(parts, full(body)),
+                        observer: Some(observer.clone()),
+                    };
                 }
                 match self.options.not_found {
                     NotFound::Fallback => {
@@ -441,12 +436,7 @@ impl Replayer {
                         self.log(
                             Call::new(&ctx, &method, &url, Outcome::Fallback).nearest(nearest),
                         );
-                        let req = Request::from_parts(parts, full(body));
-                        if upgrade {
-                            upstream.upgrade(req).await
-                        } else {
-                            upstream.forward(req).await
-                        }
+                        return Decision::forward(Request::from_parts(parts, full(body)));
                     }
                     NotFound::Abort => {
                         self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
@@ -469,7 +459,8 @@ impl Replayer {
                     }
                 }
             }
-        }
+        };
+        Decision::Respond(resp)
     }
 }
 
@@ -486,25 +477,41 @@ fn respond(p: &Prepared, method: &Method) -> Response<Body> {
     } else {
         p.body.clone()
     };
-    let mut resp = Response::new(full(body));
+    let body = match &p.trailers {
+        Some(trailers) if !bodiless => with_trailers(body, (**trailers).clone()),
+        _ => full(body),
+    };
+    let mut resp = Response::new(body);
     *resp.status_mut() = p.status;
     *resp.headers_mut() = p.headers.clone();
     if method == Method::HEAD {
-        if let Ok(len) = http::HeaderValue::from_str(&p.body.len().to_string()) {
-            resp.headers_mut().insert(http::header::CONTENT_LENGTH, len);
-        }
+        let len = p.recorded_length.unwrap_or(p.body.len() as u64);
+        resp.headers_mut()
+            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
     }
     resp
 }
 
+/// A body of `data` then `trailers`, of unknown length, so HTTP/1.1 sends it chunked
+/// (the only way trailers travel there).
+fn with_trailers(data: Bytes, trailers: http::HeaderMap) -> Body {
+    let frames = [
+        Ok(http_body::Frame::data(data)),
+        Ok(http_body::Frame::trailers(trailers)),
+    ];
+    boxed(http_body_util::StreamBody::new(futures_util::stream::iter(
+        frames
+            .into_iter()
+            .filter(|f: &Result<_, std::convert::Infallible>| {
+                f.as_ref()
+                    .map_or(true, |f| f.data_ref().is_none_or(|d| !d.is_empty()))
+            }),
+    )))
+}
+
 impl Handler for Replayer {
-    async fn handle(
-        &self,
-        req: Request<IncomingBody>,
-        ctx: RequestContext,
-        upstream: &Upstream,
-    ) -> Response<Body> {
-        self.replay(req, ctx, upstream).await
+    async fn decide(&self, req: Request<IncomingBody>, ctx: RequestContext) -> Decision {
+        self.replay(req, ctx).await
     }
 
     async fn handle_local(
@@ -535,7 +542,7 @@ impl Handler for Replayer {
     }
 
     fn allow_tunnel(&self, _authority: &str) -> bool {
-        self.options.not_found == NotFound::Fallback || self.recorder.is_some()
+        self.options.not_found == NotFound::Fallback || self.missing.is_some()
     }
 }
 

@@ -498,7 +498,7 @@ async fn fifty_concurrent_https_clients_are_each_recorded_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn non_tls_connect_is_tunnelled() {
+async fn plain_http_inside_connect_is_recorded() {
     let origin = Origin::start().await;
     let harp = Harp::start(&["record", "--har", "t.har"]);
     let mut s = TcpStream::connect(harp.addr).unwrap();
@@ -518,8 +518,13 @@ async fn non_tls_connect_is_tunnelled() {
         "{out}"
     );
     let stopped = harp.stop();
-    // A tunnel is opaque: nothing to record.
-    assert_eq!(entries(&read_har(&stopped.dir.join("t.har"))).len(), 0);
+    // Plain HTTP inside the tunnel is recognised and recorded like absolute-form HTTP
+    // (undici's ProxyAgent and https-proxy-agent send http:// this way).
+    let har = read_har(&stopped.dir.join("t.har"));
+    let all = entries(&har);
+    assert_eq!(all.len(), 1, "{har:#}");
+    assert_eq!(all[0]["request"]["url"], origin.http_url("/page"));
+    assert_eq!(all[0]["response"]["content"]["text"], "<h1>hi</h1>");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -340,7 +340,8 @@ async fn misses_are_explained_logged_and_summarised() {
     // page=1, the post, and the eleven /loop hops the recording client followed.
     assert_eq!(calls["entries"], 13);
 
-    // A non-TLS tunnel is refused in abort mode: no network.
+    // Plain HTTP inside a CONNECT tunnel is replayed like absolute-form HTTP: this URL
+    // was never recorded, so it is a miss, counted, and no network is used.
     let mut s = TcpStream::connect(replayer.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let target = format!("127.0.0.1:{}", origin.http.port());
@@ -352,15 +353,22 @@ async fn misses_are_explained_logged_and_summarised() {
     )
     .unwrap();
     let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    assert!(!out.contains("path /"), "{out}");
+    let mut buf = [0u8; 4096];
+    while !out.contains("x-harp-unmatched: 1") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(out.contains("HTTP/1.1 502 Bad Gateway"), "{out}");
+    assert!(out.contains("x-harp-unmatched: 1"), "{out}");
 
     let stopped = replayer.stop();
     assert_eq!(stopped.code, Some(0));
     assert!(
         stopped
             .stdout
-            .contains("served 0 from rec.har, unmatched 3"),
+            .contains("served 0 from rec.har, unmatched 4"),
         "{}",
         stopped.stdout
     );

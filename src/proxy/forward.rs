@@ -1,0 +1,161 @@
+//! Forwarding, in one place: the header rules of [`super::headers`], protocol upgrades
+//! joined after `101`, versions chosen per side, and, when an observer asks, both bodies
+//! tapped as they stream so it gets the finished exchange.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use http::{Request, Response, Version};
+
+use super::body::{boxed, Body};
+use super::headers;
+use super::stop::Stopper;
+use super::tap::{BodyEnd, Captured, Tap, Tapped};
+use super::upgrade::is_upgrade;
+use super::upstream::Upstream;
+use super::{FinishedExchange, Observer, RequestContext, RequestSeen, ResponseSeen};
+
+/// Forwards `req` (absolute URI) and returns what the client gets: the upstream's
+/// answer streaming, or a 502 naming the failure.
+pub(super) async fn forward(
+    upstream: &Upstream,
+    stopper: &Stopper,
+    mut req: Request<Body>,
+    ctx: RequestContext,
+    observer: Option<Arc<dyn Observer>>,
+) -> Response<Body> {
+    if is_upgrade(&req) {
+        return upgrade(upstream, req, ctx, observer).await;
+    }
+    headers::for_upstream(req.headers_mut());
+    let Some(observer) = observer else {
+        return match upstream.send(req).await {
+            Ok(up) => for_client(up.response.map(boxed)),
+            Err(err) => {
+                tracing::warn!("{err}");
+                err.to_response()
+            }
+        };
+    };
+
+    let limits = observer.limits();
+    let (parts, body) = req.into_parts();
+    let request_body: Arc<Mutex<Option<Captured>>> = Arc::default();
+    let slot = request_body.clone();
+    let body = Tap::new(body, limits.clone(), None, move |c| {
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+    });
+    let seen = RequestSeen {
+        method: parts.method.clone(),
+        uri: parts.uri.clone(),
+        version: parts.version,
+        headers: parts.headers.clone(),
+        body: Captured::empty(),
+    };
+    let sent = Instant::now();
+    let result = upstream.send(Request::from_parts(parts, boxed(body))).await;
+    let take_request = move |mut seen: RequestSeen| {
+        seen.body = request_body
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or(Captured {
+                body: Tapped::Memory(Default::default()),
+                trailers: None,
+                end: BodyEnd::Closed,
+            });
+        seen
+    };
+    let up = match result {
+        Ok(up) => up,
+        Err(err) => {
+            tracing::warn!("{err}");
+            observer.exchange(FinishedExchange {
+                ctx,
+                request: take_request(seen),
+                response: Err(err.to_string()),
+                server_addr: None,
+                wait: sent.elapsed(),
+                receive: Default::default(),
+            });
+            return err.to_response();
+        }
+    };
+    let wait = sent.elapsed();
+    let head_at = Instant::now();
+    let (mut parts, body) = up.response.into_parts();
+    let (status, version, upstream_headers) = (parts.status, parts.version, parts.headers.clone());
+    let server_addr = up.remote_addr;
+    let body = Tap::new(body, limits, Some(&stopper.taps), move |captured| {
+        observer.exchange(FinishedExchange {
+            ctx,
+            request: take_request(seen),
+            response: Ok(ResponseSeen {
+                status,
+                version,
+                headers: upstream_headers,
+                body: captured,
+            }),
+            server_addr,
+            wait,
+            receive: head_at.elapsed(),
+        });
+    });
+    headers::for_client(&mut parts.headers);
+    parts.version = Version::HTTP_11;
+    Response::from_parts(parts, boxed(body))
+}
+
+/// The upstream's response as the client gets it.
+fn for_client(resp: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = resp.into_parts();
+    headers::for_client(&mut parts.headers);
+    parts.version = Version::HTTP_11;
+    Response::from_parts(parts, body)
+}
+
+/// A protocol upgrade (WebSocket): the handshake is passed through and, on `101`, both
+/// sides are joined byte for byte; an observer gets the handshake.
+async fn upgrade(
+    upstream: &Upstream,
+    req: Request<Body>,
+    ctx: RequestContext,
+    observer: Option<Arc<dyn Observer>>,
+) -> Response<Body> {
+    let seen = RequestSeen {
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        version: req.version(),
+        headers: req.headers().clone(),
+        body: Captured::empty(),
+    };
+    let sent = Instant::now();
+    let result = upstream.upgrade(req).await;
+    let wait = sent.elapsed();
+    let (resp, response) = match result {
+        Ok(resp) => {
+            let seen = ResponseSeen {
+                status: resp.status(),
+                version: Version::HTTP_11,
+                headers: resp.headers().clone(),
+                body: Captured::empty(),
+            };
+            (resp, Ok(seen))
+        }
+        Err(err) => {
+            tracing::warn!("{err}");
+            (err.to_response(), Err(err.to_string()))
+        }
+    };
+    if let Some(observer) = observer {
+        observer.exchange(FinishedExchange {
+            ctx,
+            request: seen,
+            response,
+            server_addr: None,
+            wait,
+            receive: Default::default(),
+        });
+    }
+    resp
+}
