@@ -27,8 +27,8 @@ pub(super) async fn forward(
     if is_upgrade(&req) {
         return upgrade(upstream, req, ctx, observer).await;
     }
-    headers::for_upstream(req.headers_mut());
     let Some(observer) = observer else {
+        headers::for_upstream(req.headers_mut());
         return match upstream.send(req).await {
             Ok(up) => for_client(up.response.map(boxed)),
             Err(err) => {
@@ -39,7 +39,7 @@ pub(super) async fn forward(
     };
 
     let limits = observer.limits();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let request_body: Arc<Mutex<Option<Captured>>> = Arc::default();
     let slot = request_body.clone();
     let body = Tap::new(body, limits.clone(), None, move |c| {
@@ -52,6 +52,9 @@ pub(super) async fn forward(
         headers: parts.headers.clone(),
         body: Captured::empty(),
     };
+    // The observer sees the request as the client sent it; the upstream gets it
+    // prepared.
+    headers::for_upstream(&mut parts.headers);
     let sent = Instant::now();
     let result = upstream.send(Request::from_parts(parts, boxed(body))).await;
     let take_request = move |mut seen: RequestSeen| {

@@ -32,6 +32,10 @@ pub struct Origin {
     pub https: SocketAddr,
     /// PEM of the origin's test CA, for `--upstream-ca`.
     pub ca_file: PathBuf,
+    /// The origin's leaf certificate (for `localhost` and `127.0.0.1`) and key, PEM, for
+    /// other real servers (nginx, gRPC) that the same `--upstream-ca` then trusts.
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
     /// Connections accepted so far on both ports.
     pub connections: Arc<AtomicUsize>,
     /// Requests served so far (method, path and query, protocol version).
@@ -66,6 +70,10 @@ impl Origin {
             .unwrap()
             .signed_by(&leaf_key, &issuer)
             .unwrap();
+        let cert_file = dir.path().join("origin-cert.pem");
+        let key_file = dir.path().join("origin-key.pem");
+        std::fs::write(&cert_file, leaf.pem()).unwrap();
+        std::fs::write(&key_file, leaf_key.serialize_pem()).unwrap();
         let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -118,6 +126,8 @@ impl Origin {
             http,
             https,
             ca_file,
+            cert_file,
+            key_file,
             connections,
             requests,
             _dir: dir,
@@ -140,11 +150,98 @@ where
 {
     let service = service_fn(move |req| {
         let requests = requests.clone();
-        async move { Ok::<_, std::convert::Infallible>(route(req, requests).await) }
+        async move { Ok::<_, std::convert::Infallible>(route_streaming(req, requests).await) }
     });
     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
         .serve_connection_with_upgrades(io, service)
         .await;
+}
+
+/// A streamed origin body.
+pub type StreamedBody = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+/// Routes that stream: server-sent events (`/sse?n=N&ms=MS`, endless without `n`) and a
+/// chunked body with trailers (`/trailers`); everything else answers whole.
+async fn route_streaming(
+    req: Request<Incoming>,
+    requests: Arc<Mutex<Vec<String>>>,
+) -> Response<StreamedBody> {
+    let path = req.uri().path().to_string();
+    let query: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    match path.as_str() {
+        "/sse" => {
+            requests
+                .lock()
+                .unwrap()
+                .push(format!("GET {path} {:?}", req.version()));
+            let count: Option<u64> = query.get("n").and_then(|n| n.parse().ok());
+            let gap =
+                Duration::from_millis(query.get("ms").and_then(|n| n.parse().ok()).unwrap_or(100));
+            let events = futures_util::stream::unfold(0u64, move |i| async move {
+                if count.is_some_and(|n| i >= n) {
+                    return None;
+                }
+                if i > 0 {
+                    tokio::time::sleep(gap).await;
+                }
+                let frame =
+                    hyper::body::Frame::data(Bytes::from(format!("id: {i}\ndata: event {i}\n\n")));
+                Some((Ok::<_, std::convert::Infallible>(frame), i + 1))
+            });
+            let mut r = Response::new(http_body_util::StreamBody::new(events).boxed());
+            r.headers_mut()
+                .insert("content-type", "text/event-stream".parse().unwrap());
+            r.headers_mut()
+                .insert("cache-control", "no-cache".parse().unwrap());
+            r
+        }
+        "/big" => {
+            // `mb` MiB of a repeating pattern, streamed in 64 KiB chunks.
+            let mb: usize = query.get("mb").and_then(|n| n.parse().ok()).unwrap_or(1);
+            let chunk = Bytes::from(big_chunk());
+            let chunks = (0..mb * 16).map(move |_| {
+                Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(chunk.clone()))
+            });
+            let mut r = Response::new(
+                http_body_util::StreamBody::new(futures_util::stream::iter(chunks)).boxed(),
+            );
+            r.headers_mut()
+                .insert("content-type", "application/octet-stream".parse().unwrap());
+            r.headers_mut().insert(
+                "content-length",
+                (mb * 1024 * 1024).to_string().parse().unwrap(),
+            );
+            r
+        }
+        "/trailers" => {
+            let mut trailers = http::HeaderMap::new();
+            trailers.insert("x-checksum", "abc123".parse().unwrap());
+            let frames = vec![
+                Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(Bytes::from_static(
+                    b"part one, ",
+                ))),
+                Ok(hyper::body::Frame::data(Bytes::from_static(b"part two"))),
+                Ok(hyper::body::Frame::trailers(trailers)),
+            ];
+            let mut r = Response::new(
+                http_body_util::StreamBody::new(futures_util::stream::iter(frames)).boxed(),
+            );
+            r.headers_mut()
+                .insert("content-type", "text/plain".parse().unwrap());
+            r.headers_mut()
+                .insert("trailer", "x-checksum".parse().unwrap());
+            r
+        }
+        _ => route(req, requests).await.map(|b| b.boxed()),
+    }
+}
+
+/// 64 KiB of the pattern `/big` repeats.
+pub fn big_chunk() -> Vec<u8> {
+    (0..64 * 1024).map(|i| (i % 251) as u8).collect()
 }
 
 fn resp(status: u16, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Response<Full<Bytes>> {
