@@ -88,6 +88,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
         upstream_ca: Vec::new(),
         insecure_upstream: false,
         upstream_timeout: 60,
+        upstream_proxy: None,
     };
     serve_proxy(mock.clone(), &args.listen, &upstream, "harp mock", &what).await?;
     watcher.abort();

@@ -19,7 +19,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use harp::ca::LeafIssuer;
-use harp::proxy::{self, Handler, ProxyConfig, Upstream, UpstreamConfig};
+use harp::proxy::{self, Handler, ProxyConfig, Upstream, UpstreamConfig, UpstreamProxy};
 
 /// harp: record HTTP(S) traffic into HAR files, replay it offline, mock APIs.
 #[derive(Debug, Parser)]
@@ -70,6 +70,10 @@ pub struct UpstreamArgs {
     /// Seconds to wait for an upstream's response head.
     #[arg(long, default_value_t = 60)]
     pub upstream_timeout: u64,
+    /// Reach the network through this HTTP proxy (http://[user:pass@]host:port):
+    /// CONNECT for https and raw tunnels, absolute-form for http.
+    #[arg(long, env = "HARP_UPSTREAM_PROXY", value_name = "URL")]
+    pub upstream_proxy: Option<String>,
 }
 
 /// An error caused by what the user gave (flags, files): exit code 2.
@@ -157,7 +161,15 @@ pub fn proxy_parts(
     if upstream.insecure_upstream {
         tracing::warn!("--insecure-upstream: upstream certificates are NOT verified; anyone on the path can read and change this traffic");
     }
+    let proxy = upstream
+        .upstream_proxy
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .map(UpstreamProxy::parse)
+        .transpose()
+        .map_err(|e| bad_input(anyhow::anyhow!("--upstream-proxy {e}")))?;
     let client = Upstream::new(&UpstreamConfig {
+        proxy,
         extra_ca_files: upstream.upstream_ca.clone(),
         insecure: upstream.insecure_upstream,
         response_timeout: Duration::from_secs(upstream.upstream_timeout),

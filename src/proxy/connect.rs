@@ -6,14 +6,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_rustls::LazyConfigAcceptor;
 
 use super::body::{empty, text_response, Body};
@@ -182,19 +180,13 @@ async fn tunnel<S>(
         return;
     }
     let port = authority.port_u16().unwrap_or(443);
-    let connect = TcpStream::connect((authority.host().to_string(), port));
-    let mut upstream = match tokio::time::timeout(Duration::from_secs(10), connect).await {
-        Ok(Ok(upstream)) => upstream,
-        Ok(Err(err)) => {
+    let mut upstream = match shared.upstream.connect_raw(authority.host(), port).await {
+        Ok(upstream) => upstream,
+        Err(err) => {
             tracing::warn!("tunnel to {authority}: {err}");
             return;
         }
-        Err(_) => {
-            tracing::warn!("tunnel to {authority}: connect timed out");
-            return;
-        }
     };
-    let _ = upstream.set_nodelay(true);
     tokio::select! {
         result = tokio::io::copy_bidirectional(&mut stream, &mut upstream) => {
             if let Err(err) = result {

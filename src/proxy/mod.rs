@@ -17,6 +17,7 @@ mod stop;
 pub mod tap;
 mod upgrade;
 pub mod upstream;
+mod via;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,6 +34,7 @@ pub use stop::StopReport;
 pub use tap::{BodyEnd, Captured, TapLimits, Tapped};
 pub use upgrade::is_upgrade;
 pub use upstream::{Upstream, UpstreamConfig, UpstreamError};
+pub use via::UpstreamProxy;
 
 /// What the proxy knows about a request besides the request itself.
 #[derive(Debug, Clone)]

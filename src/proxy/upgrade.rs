@@ -9,10 +9,9 @@ use std::time::Duration;
 use http::{header, HeaderValue, Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 
 use super::body::{boxed, empty, Body};
-use super::upstream::{FailureKind, UpstreamError};
+use super::upstream::{FailureKind, Upstream, UpstreamError};
 
 /// True when the request asks to switch protocols (`Connection: upgrade` + `Upgrade`),
 /// other than to `h2c`: that offer is dropped and the request forwarded as it is.
@@ -43,8 +42,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 /// Returns what the client gets: the upstream's answer, or a 502 naming the failure.
 pub(super) async fn pass_through<B>(
     mut req: Request<B>,
+    upstream: &Upstream,
     tls: Arc<rustls::ClientConfig>,
-    connect_timeout: Duration,
     response_timeout: Duration,
 ) -> Result<Response<Body>, UpstreamError> {
     let uri = req.uri().clone();
@@ -64,21 +63,17 @@ pub(super) async fn pass_through<B>(
     };
     let client_side = hyper::upgrade::on(&mut req);
 
-    let tcp = match tokio::time::timeout(connect_timeout, TcpStream::connect((host.as_str(), port)))
-        .await
-    {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => {
-            let kind = if e.kind() == std::io::ErrorKind::ConnectionRefused {
-                FailureKind::Refused
-            } else {
-                FailureKind::Other
+    let tcp = match upstream.connect_raw(&host, port).await {
+        Ok(tcp) => tcp,
+        Err(e) => {
+            let kind = match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => FailureKind::Refused,
+                std::io::ErrorKind::TimedOut => FailureKind::Timeout,
+                _ => FailureKind::Other,
             };
             return Err(fail(kind, format!("tcp connect error: {e}")));
         }
-        Err(_) => return Err(fail(FailureKind::Timeout, "connect timed out".into())),
     };
-    let _ = tcp.set_nodelay(true);
     let io: Box<dyn Stream> = if https {
         let name = rustls::pki_types::ServerName::try_from(host.clone())
             .map_err(|e| fail(FailureKind::Tls, format!("invalid server name: {e}")))?;

@@ -19,6 +19,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use super::body::{text_response, Body};
+use super::via::{Connector, UpstreamProxy};
+use tokio::net::TcpStream;
 
 /// How the client reaches and trusts upstream servers.
 #[derive(Debug, Clone)]
@@ -31,6 +33,8 @@ pub struct UpstreamConfig {
     pub connect_timeout: Duration,
     /// Limit from sending the request to receiving the response head.
     pub response_timeout: Duration,
+    /// Reach the network through this HTTP proxy (`--upstream-proxy`).
+    pub proxy: Option<UpstreamProxy>,
 }
 
 impl Default for UpstreamConfig {
@@ -40,6 +44,7 @@ impl Default for UpstreamConfig {
             insecure: false,
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(60),
+            proxy: None,
         }
     }
 }
@@ -116,7 +121,8 @@ pub struct UpstreamResponse {
 /// The shared upstream client.
 #[derive(Clone)]
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, Body>,
+    client: Client<HttpsConnector<Connector>, Body>,
+    proxy: Option<UpstreamProxy>,
     /// The same trust, offering only http/1.1: for protocol upgrades.
     tls_http1: Arc<rustls::ClientConfig>,
     connect_timeout: Duration,
@@ -159,7 +165,11 @@ impl Upstream {
             .with_tls_config(tls)
             .https_or_http()
             .enable_all_versions()
-            .wrap_connector(http);
+            .wrap_connector(Connector::new(
+                http,
+                config.proxy.clone(),
+                config.connect_timeout,
+            ));
         let client = Client::builder(TokioExecutor::new())
             .timer(TokioTimer::new())
             .pool_timer(TokioTimer::new())
@@ -167,6 +177,7 @@ impl Upstream {
             .build(connector);
         Ok(Self {
             client,
+            proxy: config.proxy.clone(),
             tls_http1: Arc::new(tls_http1),
             connect_timeout: config.connect_timeout,
             response_timeout: config.response_timeout,
@@ -180,6 +191,12 @@ impl Upstream {
         // The pooled connection decides between HTTP/1.1 and h2; the client rejects an
         // HTTP/2-versioned request on an HTTP/1.1 connection, so always ask for 1.1.
         *req.version_mut() = Version::HTTP_11;
+        if let Some(auth) = self.proxy.as_ref().and_then(|p| p.authorization()) {
+            if req.uri().scheme_str() == Some("http") {
+                req.headers_mut()
+                    .insert(http::header::PROXY_AUTHORIZATION, auth.clone());
+            }
+        }
         let result = tokio::time::timeout(self.response_timeout, self.client.request(req)).await;
         match result {
             Err(_) => Err(UpstreamError::Exchange {
@@ -211,13 +228,23 @@ impl Upstream {
     /// Passes a protocol upgrade (WebSocket) through to the upstream: the handshake is
     /// forwarded on a dedicated HTTP/1.1 connection and, on `101`, both sides are joined.
     pub async fn upgrade<B>(&self, req: Request<B>) -> Result<Response<Body>, UpstreamError> {
-        super::upgrade::pass_through(
-            req,
-            self.tls_http1.clone(),
-            self.connect_timeout,
-            self.response_timeout,
-        )
-        .await
+        super::upgrade::pass_through(req, self, self.tls_http1.clone(), self.response_timeout).await
+    }
+
+    /// A raw TCP connection to `host:port` (tunnels, upgrades): direct, or through the
+    /// upstream proxy's CONNECT.
+    pub async fn connect_raw(&self, host: &str, port: u16) -> std::io::Result<TcpStream> {
+        if let Some(proxy) = &self.proxy {
+            return proxy.tunnel(host, port, self.connect_timeout).await;
+        }
+        let connect = TcpStream::connect((host, port));
+        let tcp = tokio::time::timeout(self.connect_timeout, connect)
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+            })??;
+        let _ = tcp.set_nodelay(true);
+        Ok(tcp)
     }
 }
 

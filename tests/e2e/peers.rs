@@ -195,3 +195,47 @@ pub fn through_proxy(cmd: &mut Command, proxy: &str) -> Output {
         .output()
         .unwrap()
 }
+
+/// tinyproxy, a real forward proxy, as the "corporate proxy" harp goes through
+/// (`--upstream-proxy`), with Basic credentials `alice:s3cret`.
+pub struct Tinyproxy {
+    pub port: u16,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Tinyproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Tinyproxy {
+    pub fn start() -> Tinyproxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let d = dir.path().display();
+        let conf = format!(
+            "Port {port}\nListen 127.0.0.1\nTimeout 60\nLogFile \"{d}/tinyproxy.log\"\nLogLevel Info\nPidFile \"{d}/tinyproxy.pid\"\nMaxClients 64\nBasicAuth alice s3cret\n"
+        );
+        let conf_path = dir.path().join("tinyproxy.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut child = Command::new("tinyproxy")
+            .arg("-d")
+            .arg("-c")
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tinyproxy (scripts/test.sh installs it)");
+        wait_for_port(port, &mut child, "tinyproxy");
+        Tinyproxy { port, child, dir }
+    }
+
+    /// What tinyproxy logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("tinyproxy.log")).unwrap_or_default()
+    }
+}

@@ -577,3 +577,66 @@ async fn stopping_under_load_keeps_every_exchange_a_client_completed() {
     assert!(!stopped.dir.join("load.har.harp-journal").exists());
     let _ = origin.connections.load(Ordering::SeqCst);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_through_an_upstream_proxy() {
+    let origin = Origin::start().await;
+    let corp = Tinyproxy::start();
+    let ca = origin.ca_file.display().to_string();
+    let good = format!("http://alice:s3cret@127.0.0.1:{}", corp.port);
+    let harp = Harp::start(&[
+        "record",
+        "--har",
+        "via.har",
+        "--upstream-ca",
+        &ca,
+        "--upstream-proxy",
+        &good,
+    ]);
+    // https goes through the proxy's CONNECT, http in absolute form.
+    for url in [origin.https_url("/api/users"), origin.http_url("/page")] {
+        let r = harp.client(false).get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}: {}", r.text().await.unwrap());
+    }
+    let log = corp.log();
+    assert!(log.contains("CONNECT"), "{log}");
+    assert!(log.contains("/page"), "{log}");
+    let stopped = harp.stop();
+    assert_eq!(entries(&read_har(&stopped.dir.join("via.har"))).len(), 2);
+
+    // Wrong credentials: the proxy refuses, and harp says so.
+    let bad = format!("http://alice:wrong@127.0.0.1:{}", corp.port);
+    let harp = Harp::start(&[
+        "record",
+        "--har",
+        "bad.har",
+        "--upstream-ca",
+        &ca,
+        "--upstream-proxy",
+        &bad,
+    ]);
+    let r = harp
+        .client(false)
+        .get(origin.https_url("/api/users"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let text = r.text().await.unwrap();
+    // (tinyproxy 1.11 answers 401 where RFC 9110 says 407.)
+    assert!(
+        text.contains("refused CONNECT") && (text.contains("407") || text.contains("401")),
+        "{text}"
+    );
+    let r = harp
+        .client(false)
+        .get(origin.http_url("/page"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        [401, 407].contains(&r.status().as_u16()),
+        "the proxy's own answer comes through: {}",
+        r.status()
+    );
+}
