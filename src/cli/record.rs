@@ -87,6 +87,8 @@ pub struct RecordSession {
     pub notes: Vec<String>,
     path: PathBuf,
     storage: Storage,
+    /// This process records to `path` alone; released when the session ends.
+    _lock: har::Lock,
 }
 
 impl RecordSession {
@@ -103,6 +105,8 @@ impl RecordSession {
         har::check_writable(path)
             .map_err(bad_input)
             .context("cannot write the --har file")?;
+        // Before recovery: a live recorder's journal is not a leftover.
+        let lock = har::Lock::acquire(path).map_err(bad_input)?;
         // A recording that was killed left a journal: fold it in, then carry on from there.
         let recovered = journal::recover(path)
             .map_err(bad_input)
@@ -178,6 +182,7 @@ impl RecordSession {
             notes,
             path: path.to_path_buf(),
             storage,
+            _lock: lock,
         })
     }
 

@@ -115,6 +115,14 @@ impl Journal {
 /// exchanges it recovered, or `None` when there was no journal.
 pub fn recover(har_path: &Path) -> Result<Option<usize>, HarError> {
     let path = journal_path(har_path);
+    if let Some(pid) = super::lock::live_holder(har_path) {
+        // A recording in progress: its journal is not a leftover.
+        tracing::warn!(
+            "{} is being recorded by process {pid}; reading it as it is on disk",
+            har_path.display()
+        );
+        return Ok(None);
+    }
     let text = match std::fs::read(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -149,10 +157,13 @@ pub fn recover(har_path: &Path) -> Result<Option<usize>, HarError> {
             Err(e) => return Err(bad(format!("line {} is damaged: {e}", recovered.len() + 2))),
         }
     }
+    // The same exchange twice (a line rewritten after a partial write): keep the last.
+    recovered.reverse();
     recovered.sort_by_key(|l| l.id);
+    recovered.dedup_by_key(|l| l.id);
     let count = recovered.len();
     let mut har = if header.append && har_path.exists() {
-        super::reader::read_har_file(har_path)?.into_embedded()?
+        super::reader::read_stored(har_path, &super::ReadLimits::default())?.into_embedded()?
     } else {
         Har::default()
     };

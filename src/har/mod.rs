@@ -7,6 +7,7 @@
 mod archive;
 mod body;
 pub mod journal;
+mod lock;
 mod model;
 pub mod payload;
 mod reader;
@@ -15,6 +16,7 @@ mod writer;
 
 pub use body::{decode_text, encode_text};
 pub use journal::Journal;
+pub use lock::{lock_path, Lock};
 pub use model::{
     Content, Creator, Entry, Extra, Har, Header, Log, PostData, Request, Response, Timings,
 };
@@ -74,6 +76,16 @@ pub enum HarError {
         /// What is wrong.
         reason: String,
     },
+    /// Another harp process records to the same HAR.
+    #[error("{path} is being recorded by another harp (process {pid}); stop it first, or delete {lock} if that process is not harp")]
+    Locked {
+        /// The HAR.
+        path: PathBuf,
+        /// The holder's process id.
+        pid: u32,
+        /// The lock file.
+        lock: PathBuf,
+    },
     /// The document could not be turned into JSON.
     #[error("{path}: cannot serialise the HAR: {source}")]
     Serialise {
@@ -95,7 +107,7 @@ impl HarError {
                     | std::io::ErrorKind::InvalidData
                     | std::io::ErrorKind::IsADirectory
             ),
-            HarError::Serialise { .. } => false,
+            HarError::Serialise { .. } | HarError::Locked { .. } => false,
             _ => true,
         }
     }

@@ -172,6 +172,14 @@ pub fn read_har_file(path: &Path) -> Result<HarFile, HarError> {
 /// journal first and loading every `_file` payload the entries name.
 pub fn read_har_file_with(path: &Path, limits: &ReadLimits) -> Result<HarFile, HarError> {
     let recovered = journal::recover(path)?;
+    let mut file = read_stored(path, limits)?;
+    file.recovered = recovered;
+    Ok(file)
+}
+
+/// Reads `path` as it is on disk, ignoring any journal beside it (journal recovery
+/// itself reads this way, so it can never recurse).
+pub(super) fn read_stored(path: &Path, limits: &ReadLimits) -> Result<HarFile, HarError> {
     let is_zip = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
@@ -214,7 +222,7 @@ pub fn read_har_file_with(path: &Path, limits: &ReadLimits) -> Result<HarFile, H
         path: path.to_path_buf(),
         har,
         payloads,
-        recovered,
+        recovered: None,
     })
 }
 

@@ -596,3 +596,91 @@ async fn a_new_recording_after_a_crash_resumes_and_append_adds() {
     let file = har::read_har_file(&stopped.dir.join("r.zip")).unwrap();
     assert_eq!(file.response_body(0).unwrap().as_ref(), PNG);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_appending_then_check_replay_and_record_work() {
+    let origin = Origin::start().await;
+    // A HAR with two entries.
+    let first = Harp::start(&["record", "--har", "app.har"]);
+    for i in 0..2 {
+        first
+            .client(true)
+            .get(origin.http_url(&format!("/old/{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let dir = first.stop().into_dir();
+    // Appending, killed mid-way.
+    let mut second = Harp::start_in(dir, &["record", "--har", "app.har", "--append"]);
+    second
+        .client(true)
+        .get(origin.http_url("/new/0"))
+        .send()
+        .await
+        .unwrap();
+    second.child.kill().unwrap(); // SIGKILL
+    second.child.wait().unwrap();
+    assert!(
+        second.path("app.har.harp-lock").exists(),
+        "a stale lock is left"
+    );
+    let dir = std::mem::replace(&mut second.dir, tempfile::tempdir().unwrap());
+    drop(second);
+
+    // No stack overflow: check folds the journal in, keeping the old entries.
+    let out = run_harp(dir.path(), &["check", "app.har"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("recovered 1 exchange(s)"),
+        "{}",
+        out.stdout
+    );
+    let urls: Vec<String> = entries(&read_har(&dir.path().join("app.har")))
+        .iter()
+        .map(|e| e["request"]["url"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        urls,
+        vec![
+            origin.http_url("/old/0"),
+            origin.http_url("/old/1"),
+            origin.http_url("/new/0")
+        ]
+    );
+    // A new recording takes the stale lock over.
+    let third = Harp::start_in(dir, &["record", "--har", "app.har", "--append"]);
+    let stopped = third.stop();
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    assert_eq!(entries(&read_har(&stopped.dir.join("app.har"))).len(), 3);
+    assert!(!stopped.dir.join("app.har.harp-lock").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_recorder_on_the_same_har_is_refused_naming_the_first() {
+    let origin = Origin::start().await;
+    let first = Harp::start(&["record", "--har", "one.har"]);
+    first
+        .client(true)
+        .get(origin.http_url("/a"))
+        .send()
+        .await
+        .unwrap();
+    let pid = first.child.id();
+    let out = run_harp(
+        first.dir.path(),
+        &["record", "--har", "one.har", "--listen", "127.0.0.1:0"],
+    );
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("process {pid}")),
+        "{}",
+        out.stderr
+    );
+    // Reading the HAR meanwhile leaves the live journal alone.
+    let out = run_harp(first.dir.path(), &["check", "one.har"]);
+    assert_ne!(out.code, Some(0), "no HAR yet: {}", out.stdout);
+    assert!(first.path("one.har.harp-journal").exists());
+    let stopped = first.stop();
+    assert_eq!(entries(&read_har(&stopped.dir.join("one.har"))).len(), 1);
+}
