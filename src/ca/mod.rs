@@ -116,6 +116,7 @@ impl CertificateAuthority {
                 source,
             })
         };
+        check_key_private(key_path)?;
         let cert_pem = read(cert_path)?;
         let key_pem = read(key_path)?;
         let invalid = |p: &Path, reason: String| CaError::Invalid {
@@ -169,6 +170,12 @@ impl CertificateAuthority {
         };
         if !dir.exists() {
             fs::create_dir_all(dir).map_err(io(dir))?;
+            // Only its owner may list or enter the folder that holds the CA key.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+            }
         }
         let gitignore = dir.join(".gitignore");
         if !gitignore.exists() {
@@ -242,6 +249,34 @@ impl CertificateAuthority {
     pub(crate) fn issuer(&self) -> &Issuer<'static, KeyPair> {
         &self.issuer
     }
+}
+
+/// Refuses a CA key that others than its owner may read: whoever reads it can
+/// impersonate any site to every client that trusts the CA.
+fn check_key_private(key_path: &Path) -> Result<(), CaError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(key_path)
+            .map_err(|source| CaError::Io {
+                path: key_path.to_path_buf(),
+                source,
+            })?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(CaError::Invalid {
+                path: key_path.to_path_buf(),
+                reason: format!(
+                    "the CA private key is readable by others (mode {:o}); run `chmod 600 {}`",
+                    mode & 0o777,
+                    key_path.display()
+                ),
+            });
+        }
+    }
+    let _ = key_path;
+    Ok(())
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, with `mode` on Unix.

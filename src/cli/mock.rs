@@ -39,8 +39,13 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
         Some(path) => collection::load_env(path).map_err(bad_input)?,
         None => Variables::default(),
     };
+    if args.api_key.as_deref() == Some("") {
+        return Err(bad_input(anyhow::anyhow!(
+            "--api-key is empty: give the key a private mock requires, or leave the flag out for a public mock"
+        )));
+    }
     let options = MockOptions {
-        api_key: args.api_key.clone().filter(|k| !k.is_empty()),
+        api_key: args.api_key.clone(),
         delay: Duration::from_millis(args.delay),
         matching: collection::matcher::MatchOptions {
             match_body: args.match_body,

@@ -56,6 +56,34 @@ pub struct ListenArgs {
     /// Folder of the CA (ca.pem, ca-key.pem).
     #[arg(long, env = "HARP_CA_DIR", default_value = "certs")]
     pub ca_dir: PathBuf,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Limits and time-outs of the listening side.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Most client connections served at once; more wait to be accepted.
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request head (and its first byte).
+    #[arg(long, default_value_t = 30)]
+    pub header_timeout: u64,
+    /// Seconds a raw (non-TLS, non-HTTP) CONNECT tunnel may stay silent before it is closed.
+    #[arg(long, default_value_t = 300)]
+    pub tunnel_idle_timeout: u64,
+}
+
+impl LimitArgs {
+    /// The proxy configuration these flags give.
+    pub fn config(&self) -> ProxyConfig {
+        ProxyConfig {
+            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_secs(self.header_timeout.max(1)),
+            tunnel_idle_timeout: Duration::from_secs(self.tunnel_idle_timeout.max(1)),
+            ..ProxyConfig::default()
+        }
+    }
 }
 
 /// How harp reaches real servers (recording, fallback, --record-missing).
@@ -199,7 +227,7 @@ pub async fn serve_proxy<H: Handler>(
         handler,
         client,
         tls,
-        ProxyConfig::default(),
+        listen.limits.config(),
         shutdown,
     )
     .await?;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use harp::proxy::{self, ProxyConfig};
+use harp::proxy;
 
 use super::record::{RecordFlags, RecordSession};
 use super::replay::{ReplayFlags, ReplaySession};
@@ -37,6 +37,8 @@ pub struct RunArgs {
     /// Folder of the CA (ca.pem, ca-key.pem).
     #[arg(long, env = "HARP_CA_DIR", default_value = "certs")]
     pub ca_dir: PathBuf,
+    #[command(flatten)]
+    pub limits: super::LimitArgs,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -90,7 +92,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let stop = async {
         let _ = stop_rx.await;
     };
-    let config = ProxyConfig::default();
+    let config = args.limits.config();
     let server = match &session {
         Session::Record(s) => tokio::spawn(proxy::serve(
             listener,

@@ -165,21 +165,9 @@ impl Mock {
             status,
             example,
         };
-        if let Some(key) = &self.options.api_key {
-            let given = req
-                .headers()
-                .get("x-api-key")
-                .map(|v| v.as_bytes())
-                .unwrap_or_default();
-            if !constant_time_eq(given, key.as_bytes()) {
-                self.unauthorized.fetch_add(1, Ordering::Relaxed);
-                self.log(call(401, None));
-                return json_response(
-                    StatusCode::UNAUTHORIZED,
-                    &json!({"error": {"name": "AuthenticationError", "header": "x-api-key",
-                        "message": "This is a private mock: send the mock's API key in the x-api-key header."}}),
-                );
-            }
+        if let Some(refused) = self.refuse_without_key(&req) {
+            self.log(call(401, None));
+            return refused;
         }
         let (parts, body) = req.into_parts();
         let body: Bytes = match Limited::new(body, 64 << 20).collect().await {
@@ -358,12 +346,40 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+impl Mock {
+    /// For a private mock, the 401 answer when `req` lacks the key.
+    fn refuse_without_key(&self, req: &Request<Incoming>) -> Option<Response<Body>> {
+        let key = self.options.api_key.as_ref()?;
+        let given = req
+            .headers()
+            .get("x-api-key")
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if constant_time_eq(given, key.as_bytes()) {
+            return None;
+        }
+        self.unauthorized.fetch_add(1, Ordering::Relaxed);
+        Some(json_response(
+            StatusCode::UNAUTHORIZED,
+            &json!({"error": {"name": "AuthenticationError", "header": "x-api-key",
+                "message": "This is a private mock: send the mock's API key in the x-api-key header."}}),
+        ))
+    }
+}
+
 impl Handler for Mock {
     async fn decide(&self, req: Request<Incoming>, ctx: RequestContext) -> Decision {
         Decision::Respond(self.serve(req, ctx).await)
     }
 
     async fn handle_local(&self, req: Request<Incoming>, ctx: RequestContext) -> Response<Body> {
+        if req.uri().path().starts_with("/__harp/") {
+            // harp's own endpoints hold callers' paths and tokens: a private mock keeps
+            // them private too.
+            if let Some(refused) = self.refuse_without_key(&req) {
+                return refused;
+            }
+        }
         if req.method() == Method::GET && req.uri().path() == "/__harp/calls" {
             let (served, not_found, unauthorized) = self.summary();
             return json_response(

@@ -29,12 +29,12 @@ pub(super) fn accept(
     client_addr: SocketAddr,
 ) -> Response<Body> {
     let authority = match req.uri().authority() {
-        Some(a) if a.port_u16().is_some() => a.clone(),
+        Some(a) if a.port_u16().is_some_and(|p| p != 0) => a.clone(),
         _ => {
             return text_response(
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "harp: CONNECT needs host:port, got {:?}",
+                    "harp: CONNECT needs host:port with a port from 1 to 65535, got {:?}",
                     req.uri().to_string()
                 ),
             )
@@ -180,20 +180,77 @@ async fn tunnel<S>(
         return;
     }
     let port = authority.port_u16().unwrap_or(443);
-    let mut upstream = match shared.upstream.connect_raw(authority.host(), port).await {
+    let upstream = match shared.upstream.connect_raw(authority.host(), port).await {
         Ok(upstream) => upstream,
         Err(err) => {
             tracing::warn!("tunnel to {authority}: {err}");
             return;
         }
     };
-    tokio::select! {
-        result = tokio::io::copy_bidirectional(&mut stream, &mut upstream) => {
-            if let Err(err) = result {
-                tracing::debug!("tunnel {client_addr} <-> {authority}: {err}");
-            }
+    let idle = shared.config.tunnel_idle_timeout;
+    let (mut client_read, mut client_write) = tokio::io::split(stream);
+    let (mut up_read, mut up_write) = upstream.into_split();
+    // A side that leaves (or stays silent for `idle`) ends the tunnel: the other
+    // direction gets a short grace to finish (a half-closed peer still answering), then
+    // both sockets are closed.
+    let mut up = std::pin::pin!(copy_until_idle(&mut client_read, &mut up_write, idle));
+    let mut down = std::pin::pin!(copy_until_idle(&mut up_read, &mut client_write, idle));
+    let forced = shared.stopper.reached(Phase::Force);
+    let mut forced = std::pin::pin!(forced);
+    let up_first = tokio::select! {
+        result = &mut up => { log_tunnel_end(result, client_addr, &authority); true }
+        result = &mut down => { log_tunnel_end(result, client_addr, &authority); false }
+        _ = &mut forced => return,
+    };
+    let grace = std::time::Duration::from_secs(5).min(idle);
+    let rest = async {
+        let result = if up_first {
+            tokio::time::timeout(grace, &mut down).await
+        } else {
+            tokio::time::timeout(grace, &mut up).await
+        };
+        if let Ok(result) = result {
+            log_tunnel_end(result, client_addr, &authority);
         }
-        _ = shared.stopper.reached(Phase::Force) => {}
+    };
+    tokio::select! {
+        _ = rest => {}
+        _ = &mut forced => {}
+    }
+}
+
+fn log_tunnel_end(result: std::io::Result<()>, client_addr: SocketAddr, authority: &Authority) {
+    if let Err(err) = result {
+        tracing::debug!("tunnel {client_addr} <-> {authority}: {err}");
+    }
+}
+
+/// Copies until EOF, an error, or `idle` without a byte.
+async fn copy_until_idle<R, W>(
+    from: &mut R,
+    to: &mut W,
+    idle: std::time::Duration,
+) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match tokio::time::timeout(idle, from.read(&mut buf)).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("idle for {} s", idle.as_secs()),
+                ))
+            }
+        };
+        if n == 0 {
+            let _ = to.shutdown().await;
+            return Ok(());
+        }
+        to.write_all(&buf[..n]).await?;
     }
 }
 

@@ -41,6 +41,11 @@ pub struct ProxyConfig {
     pub handshake_timeout: Duration,
     /// How long shutdown lets open connections finish their exchanges in flight.
     pub shutdown_grace: Duration,
+    /// Most client connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// How long a raw (non-HTTP, non-TLS) tunnel may stay silent both ways before both
+    /// sockets are closed.
+    pub tunnel_idle_timeout: Duration,
 }
 
 impl Default for ProxyConfig {
@@ -51,6 +56,8 @@ impl Default for ProxyConfig {
             first_bytes_timeout: Duration::from_secs(3),
             handshake_timeout: Duration::from_secs(15),
             shutdown_grace: Duration::from_secs(10),
+            max_connections: 4096,
+            tunnel_idle_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -125,8 +132,17 @@ pub async fn serve<H: Handler>(
         next_id: AtomicU64::new(0),
         stopper: Stopper::default(),
     });
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        shared.config.max_connections.max(1),
+    ));
     tokio::pin!(shutdown);
     loop {
+        // At the connection limit, stop accepting (clients wait in the listen backlog)
+        // until one closes.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+            _ = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, addr)) => {
@@ -134,14 +150,27 @@ pub async fn serve<H: Handler>(
                     let open = shared.stopper.connections.enter();
                     let shared = shared.clone();
                     tokio::spawn(async move {
-                        serve_http(shared, stream, Route::Listener, addr, Protocols::Any).await;
+                        // A connection that never sends a byte is closed after the
+                        // header time-out, not kept forever.
+                        let mut first = [0u8; 1];
+                        let limit = shared.config.header_read_timeout;
+                        if let Ok(Ok(n)) = tokio::time::timeout(limit, stream.peek(&mut first)).await {
+                            if n > 0 {
+                                serve_http(shared, stream, Route::Listener, addr, Protocols::Any).await;
+                            }
+                        } else {
+                            tracing::debug!("{addr} sent nothing for {} s; closed", limit.as_secs());
+                        }
                         drop(open);
+                        drop(slot);
                     });
                 }
                 Err(err) => {
-                    // Out of file descriptors and similar: back off instead of spinning.
-                    tracing::warn!("accept failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // Out of file descriptors and similar: back off instead of spinning,
+                    // and try again (descriptors free up as connections close).
+                    tracing::warn!("accept failed: {err}; retrying in 100 ms");
+                    drop(slot);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
             _ = &mut shutdown => break,

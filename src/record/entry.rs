@@ -50,8 +50,14 @@ pub struct EntryOptions {
 /// The value written in place of a redacted header value.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Headers redacted unless `--no-default-redact` is given.
-pub const DEFAULT_REDACT: &[&str] = &["authorization", "proxy-authorization", "cookie"];
+/// Headers redacted unless `--no-default-redact` is given. `set-cookie` keeps each
+/// cookie's name and attributes; only its value is replaced.
+pub const DEFAULT_REDACT: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
 
 impl Default for EntryOptions {
     fn default() -> Self {
@@ -312,13 +318,29 @@ fn headers_of(headers: &HeaderMap, opts: &EntryOptions) -> Vec<Header> {
         .filter(|(name, _)| !PROXY_ONLY.contains(&name.as_str()))
         .map(|(name, value)| {
             let value = if is_redacted(name.as_str(), opts) {
-                REDACTED.into()
+                if name == header::SET_COOKIE {
+                    redact_set_cookie(&String::from_utf8_lossy(value.as_bytes())).into()
+                } else {
+                    REDACTED.into()
+                }
             } else {
                 String::from_utf8_lossy(value.as_bytes())
             };
             Header::new(name.as_str(), value)
         })
         .collect()
+}
+
+/// `name=value; attributes` with the value replaced by [`REDACTED`].
+fn redact_set_cookie(line: &str) -> String {
+    let (pair, attributes) = line
+        .split_once(';')
+        .map_or((line, None), |(p, a)| (p, Some(a)));
+    let name = pair.split_once('=').map_or(pair, |(n, _)| n).trim();
+    match attributes {
+        Some(a) => format!("{name}={REDACTED};{a}"),
+        None => format!("{name}={REDACTED}"),
+    }
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -500,6 +522,33 @@ mod tests {
         };
         let e = to_entry(&x, &opts);
         assert!(e.request.headers.iter().any(|h| h.value == "Bearer t0ken"));
+    }
+
+    #[test]
+    fn set_cookie_values_are_redacted_by_default_keeping_names_and_attributes() {
+        let x = exchange(
+            &[
+                ("set-cookie", "sid=t0p; Path=/; HttpOnly"),
+                ("set-cookie", "b=2"),
+            ],
+            b"",
+        );
+        let e = to_entry(&x, &EntryOptions::default());
+        let values: Vec<&str> = e
+            .response
+            .headers
+            .iter()
+            .filter(|h| h.name == "set-cookie")
+            .map(|h| h.value.as_str())
+            .collect();
+        assert_eq!(values, ["sid=[REDACTED]; Path=/; HttpOnly", "b=[REDACTED]"]);
+        assert_eq!(e.response.cookies[0]["value"], REDACTED);
+        assert_eq!(e.response.cookies[0]["httpOnly"], true);
+        let kept = EntryOptions {
+            redact: Vec::new(),
+            ..EntryOptions::default()
+        };
+        assert_eq!(to_entry(&x, &kept).response.cookies[0]["value"], "t0p");
     }
 
     #[test]

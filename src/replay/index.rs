@@ -81,7 +81,7 @@ impl Index {
                 .entry((rec.method.clone(), rec.url.clone()))
                 .or_default()
                 .push(i);
-            servable.push(prepare(entry, file.response_body(i)?, rec.incomplete));
+            servable.push(prepare(i, entry, file.response_body(i)?, rec.incomplete));
             recorded.push(rec);
         }
         Ok(Self {
@@ -122,7 +122,7 @@ const DROPPED: &[&str] = &[
     "content-length",
 ];
 
-fn prepare(entry: &Entry, body: Bytes, incomplete: bool) -> Servable {
+fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servable {
     let response = &entry.response;
     let reason = |why: String| Servable::Incomplete(why);
     if incomplete {
@@ -174,11 +174,17 @@ fn prepare(entry: &Entry, body: Bytes, incomplete: bool) -> Servable {
         if lower == "location" {
             location = Some(h.value.clone());
         }
-        if let (Ok(name), Ok(value)) = (
+        match (
             HeaderName::from_bytes(lower.as_bytes()),
             HeaderValue::from_str(&h.value),
         ) {
-            headers.append(name, value);
+            (Ok(name), Ok(value)) => {
+                headers.append(name, value);
+            }
+            _ => tracing::warn!(
+                "entry {index}: response header {:?} is not valid HTTP (a name with spaces, a value with CR/LF); it is not served",
+                h.name
+            ),
         }
     }
     if location.is_none()

@@ -510,20 +510,17 @@ async fn mock_features_key_delay_env_dynamic_headers_proxy_reload() {
     assert_eq!(v["error"]["name"], "mockRequestNotFoundError");
     assert_eq!(v["error"]["closest"][0]["item"], "hello");
 
-    // Call log.
-    let v: Value = client
+    // Call log: private too (it holds callers' paths and tokens).
+    let r = client
         .get(format!("{base}/__harp/calls"))
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-        .parse()
         .unwrap();
+    assert_eq!(r.status(), 401, "a private mock's call log needs the key");
+    let v: Value = keyed_json(&client, format!("{base}/__harp/calls")).await;
     assert_eq!(v["summary"]["served"], 4);
     assert_eq!(v["summary"]["notFound"], 1);
-    assert_eq!(v["summary"]["unauthorized"], 2);
+    assert_eq!(v["summary"]["unauthorized"], 3);
     assert_eq!(v["calls"][2]["example"], "hello / ok");
 
     // Hot reload: a new body is served without a restart; a broken file keeps the old one.
@@ -595,4 +592,28 @@ fn bad_collections_and_envs_are_refused_with_a_reason() {
         assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
         assert!(out.stderr.contains(expect), "{args:?}: {}", out.stderr);
     }
+}
+
+#[test]
+fn an_empty_api_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let coll = fixtures().join("postman/newman/echo.postman.json");
+    let coll = if coll.exists() {
+        coll
+    } else {
+        postman_fixtures().remove(0)
+    };
+    let out = run_harp(
+        dir.path(),
+        &[
+            "mock",
+            coll.to_str().unwrap(),
+            "--api-key",
+            "",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("--api-key is empty"), "{}", out.stderr);
 }

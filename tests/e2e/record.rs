@@ -774,3 +774,48 @@ async fn websocket_upgrades_pass_through_while_recording() {
     }
     assert_eq!(e[1]["request"]["url"], origin.https_url("/ws"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_and_idle_tunnels_are_closed_port_zero_refused() {
+    let harp = Harp::start(&[
+        "record",
+        "--har",
+        "idle.har",
+        "--header-timeout",
+        "1",
+        "--tunnel-idle-timeout",
+        "1",
+    ]);
+    // A connection that never sends a byte is closed after the header time-out.
+    let mut silent = TcpStream::connect(harp.addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(silent.read(&mut buf).unwrap_or(0), 0, "closed by harp");
+
+    // CONNECT to port 0 is refused.
+    let mut s = TcpStream::connect(harp.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"CONNECT example.com:0 HTTP/1.1\r\nHost: example.com:0\r\n\r\n")
+        .unwrap();
+    let n = s.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 400"));
+
+    // A raw tunnel (not TLS, not HTTP) that goes quiet is closed on both sides.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = server.local_addr().unwrap();
+    let mut s = TcpStream::connect(harp.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
+        .unwrap();
+    let n = s.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    s.write_all(b"SSH-2.0-test\r\n").unwrap();
+    let (mut far, _) = server.accept().unwrap();
+    far.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let n = far.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"SSH-2.0-test\r\n");
+    assert_eq!(far.read(&mut buf).unwrap_or(0), 0, "upstream side closed");
+    assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "client side closed");
+}
