@@ -35,6 +35,7 @@ sleep 0.5
 
 # Starts harp with "$@", waits for its listening line; sets HPID and HADDR.
 start_harp() {
+  rm -f "$work/harp.out"
   "$HARP" "$@" --listen 127.0.0.1:0 --ca-dir "$work/certs" > "$work/harp.out" 2> "$work/harp.err" &
   HPID=$!
   for _ in $(seq 100); do
@@ -79,7 +80,7 @@ slow_clients() { # $1 = label, rest = harp args
   start_harp "$@"
   python3 - "$HADDR" "$NPORT" "$SLOW_CLIENTS" <<'EOF' &
 import socket, sys, time
-host, port = sys.argv[1].split(":")
+host, port = sys.argv[1].split("//")[-1].split(":")
 socks = []
 for _ in range(int(sys.argv[3])):
     s = socket.create_connection((host, int(port)))

@@ -29,6 +29,19 @@ pub enum DecodeError {
 /// Decodes `body` according to a `Content-Encoding` header value (codings listed in the
 /// order applied, so undone last to first). `identity` and empty codings are skipped.
 pub fn decode(content_encoding: &str, body: &[u8], limit: u64) -> Result<Vec<u8>, DecodeError> {
+    decode_cow(content_encoding, body, limit).map(std::borrow::Cow::into_owned)
+}
+
+/// [`decode`], borrowing `body` when there is nothing to undo (no copy of a large
+/// identity body).
+pub fn decode_cow<'a>(
+    content_encoding: &str,
+    body: &'a [u8],
+    limit: u64,
+) -> Result<std::borrow::Cow<'a, [u8]>, DecodeError> {
+    if is_identity(content_encoding) {
+        return Ok(std::borrow::Cow::Borrowed(body));
+    }
     let mut data = body.to_vec();
     for coding in content_encoding.rsplit(',') {
         let coding = coding.trim().to_ascii_lowercase();
@@ -53,7 +66,7 @@ pub fn decode(content_encoding: &str, body: &[u8], limit: u64) -> Result<Vec<u8>
             other => return Err(DecodeError::Unsupported(other.to_string())),
         };
     }
-    Ok(data)
+    Ok(std::borrow::Cow::Owned(data))
 }
 
 /// A reader that undoes `content_encoding` over `raw` as it is read (for bodies too big

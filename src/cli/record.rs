@@ -188,7 +188,7 @@ impl RecordSession {
 
     /// Writes the HAR, removes the journal, and returns how many entries it holds.
     pub fn finish(&self) -> anyhow::Result<usize> {
-        let har = self.recording.to_har();
+        let har = self.recording.take_har();
         let count = har.log.entries.len();
         har::save(&self.path, &har, self.storage)
             .context("writing the HAR (the journal beside it keeps every exchange)")?;

@@ -35,10 +35,17 @@ struct Header {
     append: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct Line {
     id: u64,
     entry: Entry,
+}
+
+/// A line as written: the entry borrowed, not copied.
+#[derive(Serialize)]
+struct LineRef<'a> {
+    id: u64,
+    entry: &'a Entry,
 }
 
 /// An open journal.
@@ -80,14 +87,11 @@ impl Journal {
 
     /// Appends one finished exchange (a single write of a whole line).
     pub fn append(&self, id: u64, entry: &Entry) -> Result<(), HarError> {
-        let mut line = serde_json::to_vec(&Line {
-            id,
-            entry: entry.clone(),
-        })
-        .map_err(|source| HarError::Serialise {
-            path: self.path.clone(),
-            source,
-        })?;
+        let mut line =
+            serde_json::to_vec(&LineRef { id, entry }).map_err(|source| HarError::Serialise {
+                path: self.path.clone(),
+                source,
+            })?;
         line.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         file.write_all(&line).map_err(|source| HarError::Io {

@@ -15,15 +15,48 @@ pub fn to_pretty_json(har: &Har) -> Result<Vec<u8>, serde_json::Error> {
 
 /// Writes `har` to `path` through a temporary file in the same folder and a rename, so
 /// readers see either the old file or the whole new one, never a torn write.
+///
+/// The JSON is streamed into the file, never held whole in memory.
 pub fn write_har(path: &Path, har: &Har) -> Result<(), HarError> {
-    let bytes = to_pretty_json(har).map_err(|source| HarError::Serialise {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    write_atomic(path, &bytes).map_err(|source| HarError::Io {
-        path: path.to_path_buf(),
-        source,
+    let tmp = temp_path(path, "tmp");
+    let result = write_json_then_rename(&tmp, path, har);
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(|err| match err {
+        WriteError::Io(source) => HarError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        WriteError::Json(source) => HarError::Serialise {
+            path: path.to_path_buf(),
+            source,
+        },
     })
+}
+
+enum WriteError {
+    Io(std::io::Error),
+    Json(serde_json::Error),
+}
+
+fn write_json_then_rename(tmp: &Path, path: &Path, har: &Har) -> Result<(), WriteError> {
+    let file = fs::File::create(tmp).map_err(WriteError::Io)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    serde_json::to_writer_pretty(&mut out, har).map_err(|e| {
+        if e.is_io() {
+            WriteError::Io(e.into())
+        } else {
+            WriteError::Json(e)
+        }
+    })?;
+    out.write_all(b"\n").map_err(WriteError::Io)?;
+    let file = out
+        .into_inner()
+        .map_err(|e| WriteError::Io(e.into_error()))?;
+    file.sync_all().map_err(WriteError::Io)?;
+    drop(file);
+    fs::rename(tmp, path).map_err(WriteError::Io)
 }
 
 /// Fails unless a file can be created at `path`: its folder must exist and be writable,
@@ -56,21 +89,6 @@ pub(super) fn temp_path(path: &Path, tag: &str) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "har".into());
     path.with_file_name(format!(".{name}.{tag}-{}", std::process::id()))
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = temp_path(path, "tmp");
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

@@ -234,7 +234,7 @@ fn response_of(resp: &ResponseRecord, opts: &EntryOptions) -> Response {
         mime_type: mime.clone(),
         ..Content::default()
     };
-    let decoded = codec::decode(coding, &resp.body, opts.max_decoded);
+    let decoded = codec::decode_cow(coding, &resp.body, opts.max_decoded);
     let body: &[u8] = match &decoded {
         Ok(bytes) => bytes,
         Err(err) => {

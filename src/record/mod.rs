@@ -129,11 +129,22 @@ impl Recording {
 
     /// The HAR document of everything recorded so far, entries in start order.
     pub fn to_har(&self) -> Har {
-        let mut entries = self
+        let entries = self
             .entries
             .lock()
             .map(|e| e.clone())
             .unwrap_or_else(|poisoned| poisoned.into_inner().clone());
+        Self::har_of(entries)
+    }
+
+    /// Like [`Recording::to_har`], moving the entries out instead of copying them (at
+    /// the end of a recording, when bodies may be large); the recording is empty after.
+    pub fn take_har(&self) -> Har {
+        let entries = std::mem::take(&mut *self.entries.lock().unwrap_or_else(|p| p.into_inner()));
+        Self::har_of(entries)
+    }
+
+    fn har_of(mut entries: Vec<(u64, Entry)>) -> Har {
         entries.sort_by_key(|(id, _)| *id);
         Har {
             log: Log {
