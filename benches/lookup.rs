@@ -21,8 +21,13 @@ fn entry(i: usize) -> Entry {
 
 fn main() {
     println!(
-        "{:>8} {:>14} {:>16} {:>16}",
-        "entries", "index build", "lookup (hit)", "lookup (miss)"
+        "{:>8} {:>14} {:>16} {:>16} {:>22} {:>22}",
+        "entries",
+        "index build",
+        "lookup (hit)",
+        "lookup (miss)",
+        "near-miss (same host)",
+        "near-miss (other host)"
     );
     for &n in &[10usize, 1_000, 100_000, 1_000_000] {
         let mut har = Har::default();
@@ -70,6 +75,29 @@ fn main() {
         }
         let miss = t.elapsed() / rounds as u32;
         assert_eq!(found, rounds, "a miss was found");
-        println!("{n:>8} {:>12.1?} {:>16?} {:>16?}", build, hit, miss);
+        // What a 502 costs on top: ranking the nearest entries (bounded neighbours).
+        let index = replayer.index();
+        let near = |url: &str| {
+            let rounds = 200;
+            let t = Instant::now();
+            for _ in 0..rounds {
+                let req = harp::replay::Incoming {
+                    method: "GET",
+                    url,
+                    headers: &headers,
+                    body: b"",
+                };
+                let found =
+                    harp::replay::diagnose::nearest(&index.recorded, &index.neighbours, &req, 3);
+                assert!(!found.is_empty());
+            }
+            t.elapsed() / rounds
+        };
+        let same_host = near("https://api.bench.test/items/none?page=1");
+        let other_host = near("https://elsewhere.test/x");
+        println!(
+            "{n:>8} {:>12.1?} {:>16?} {:>16?} {:>22?} {:>22?}",
+            build, hit, miss, same_host, other_host
+        );
     }
 }

@@ -10,11 +10,13 @@
 //! - [`collection`]: Postman collections: HAR conversion, the mock matcher and handler.
 //! - [`glob`]: Playwright-style URL globs.
 //! - [`codec`]: content codings and MIME helpers.
+//! - [`calllog`]: the bounds of what replay and mock log about calls.
 //!
 //! The command line lives in the binary; nothing here reads the environment, prints or
 //! exits.
 
 pub mod ca;
+pub mod calllog;
 pub mod codec;
 pub mod collection;
 pub mod glob;

@@ -13,6 +13,9 @@ use harp::replay::{has_unmatched, Index, NotFound, ReplayOptions, Replayer};
 use super::record::{RecordFlags, RecordSession};
 use super::{bad_input, say, serve_proxy, ListenArgs, UpstreamArgs};
 
+/// Distinct unmatched requests listed at exit; the rest are counted.
+const SUMMARY_UNMATCHED: usize = 20;
+
 /// What happens to a request no entry matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum NotFoundArg {
@@ -143,7 +146,9 @@ impl ReplaySession {
             }
         }
         lines.push(line);
-        for u in self.replayer.unmatched() {
+        let (unmatched, not_listed) = self.replayer.unmatched();
+        let shown = unmatched.len().min(SUMMARY_UNMATCHED);
+        for u in &unmatched[..shown] {
             let near = match &u.nearest {
                 Some(m) => format!(
                     " (nearest: #{} {} {}: {})",
@@ -157,6 +162,12 @@ impl ReplaySession {
             lines.push(format!(
                 "  unmatched {}x {} {}{near}",
                 u.count, u.method, u.url
+            ));
+        }
+        let more = (unmatched.len() - shown) as u64 + not_listed;
+        if more > 0 {
+            lines.push(format!(
+                "  and {more} more distinct unmatched request(s) (GET http://harp.local/__harp/calls lists them)"
             ));
         }
         Ok((lines, has_unmatched(&s)))

@@ -19,6 +19,7 @@ use serde_json::json;
 use super::matcher::{choose, Choice, MatchOptions, MockRequest};
 use super::model::{Examples, Variables};
 use super::{load_examples, CollectionError};
+use crate::calllog::{clip, page_of, CALL_LOG_SIZE, MAX_URL_TEXT};
 use crate::proxy::body::{full, json_response};
 use crate::proxy::{Body, Decision, Handler, RequestContext};
 use crate::record::iso8601;
@@ -51,9 +52,6 @@ pub struct MockCall {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub example: Option<String>,
 }
-
-/// Most calls kept for `/__harp/calls`.
-const CALL_LOG_SIZE: usize = 10_000;
 
 /// The mock handler.
 pub struct Mock {
@@ -134,12 +132,12 @@ impl Mock {
         )
     }
 
-    /// The call log, oldest first.
-    pub fn calls(&self) -> Vec<MockCall> {
-        self.calls
-            .lock()
-            .map(|c| c.iter().cloned().collect())
-            .unwrap_or_default()
+    /// The call log, oldest first: `limit` calls after skipping `offset`, and how many
+    /// the log holds.
+    pub fn calls(&self, offset: usize, limit: usize) -> (Vec<MockCall>, usize) {
+        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let page = calls.iter().skip(offset).take(limit).cloned().collect();
+        (page, calls.len())
     }
 
     fn log(&self, call: MockCall) {
@@ -155,7 +153,7 @@ impl Mock {
         let path = req
             .uri()
             .path_and_query()
-            .map(|p| p.as_str().to_string())
+            .map(|p| clip(p.as_str(), MAX_URL_TEXT))
             .unwrap_or_else(|| "/".into());
         let call = |status: u16, example: Option<String>| MockCall {
             id: ctx.id,
@@ -382,13 +380,18 @@ impl Handler for Mock {
         }
         if req.method() == Method::GET && req.uri().path() == "/__harp/calls" {
             let (served, not_found, unauthorized) = self.summary();
+            let (offset, limit) = page_of(req.uri());
+            let (calls, total) = self.calls(offset, limit);
             return json_response(
                 StatusCode::OK,
                 &json!({
                     "source": self.source.display().to_string(),
                     "examples": self.examples().examples.len(),
                     "summary": {"served": served, "notFound": not_found, "unauthorized": unauthorized},
-                    "calls": self.calls(),
+                    "total": total,
+                    "offset": offset,
+                    "limit": limit,
+                    "calls": calls,
                 }),
             );
         }

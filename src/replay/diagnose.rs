@@ -1,7 +1,11 @@
 //! Near-miss diagnostics for unmatched requests: the recorded entries closest to the
 //! request, and how each differs (method, scheme, host, path, query, body).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
+
+use crate::calllog::{clip, MAX_URL_TEXT};
 
 use super::matcher::{body_matches, Incoming, Recorded};
 
@@ -110,13 +114,99 @@ fn compare(entry: &Recorded, req: &Incoming<'_>) -> (u32, Vec<String>) {
     (distance, diffs)
 }
 
-/// The `n` recorded entries nearest to `req`, nearest first (earliest on ties).
-pub fn nearest(entries: &[Recorded], req: &Incoming<'_>, n: usize) -> Vec<NearMiss> {
-    let mut scored: Vec<(u32, usize, Vec<String>)> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let (d, diffs) = compare(e, req);
+/// Most entries one miss compares with, whatever the HAR's size: a miss costs a
+/// bounded amount of work and cannot slow the requests that match.
+pub const NEAR_MISS_BUDGET: usize = 2048;
+
+/// Entries grouped by host and by host + first path segment, so a miss compares only
+/// its likely neighbours.
+#[derive(Debug, Clone, Default)]
+pub struct Neighbours {
+    by_host: HashMap<String, Vec<usize>>,
+    by_prefix: HashMap<String, Vec<usize>>,
+}
+
+impl Neighbours {
+    /// Groups `entries`.
+    pub fn new(entries: &[Recorded]) -> Self {
+        fn add(map: &mut HashMap<String, Vec<usize>>, key: &str, i: usize) {
+            match map.get_mut(key) {
+                Some(list) => list.push(i),
+                None => {
+                    map.insert(key.to_string(), vec![i]);
+                }
+            }
+        }
+        let mut me = Self::default();
+        let mut prefix = String::new();
+        for (i, e) in entries.iter().enumerate() {
+            let host = prefix_key(&e.url, &mut prefix);
+            add(&mut me.by_host, host, i);
+            add(&mut me.by_prefix, &prefix, i);
+        }
+        me
+    }
+
+    /// At most [`NEAR_MISS_BUDGET`] entries to compare with `url`, in file order: those
+    /// with its host and first path segment, then its host, then any.
+    fn candidates(&self, url: &str, total: usize) -> Vec<usize> {
+        let mut prefix = String::new();
+        let host = prefix_key(url, &mut prefix);
+        let mut out: Vec<usize> = Vec::new();
+        let groups = [self.by_prefix.get(prefix.as_str()), self.by_host.get(host)];
+        for group in groups.into_iter().flatten() {
+            out.extend(group.iter().take(NEAR_MISS_BUDGET));
+            if out.len() >= NEAR_MISS_BUDGET {
+                break;
+            }
+        }
+        if out.is_empty() {
+            out.extend(0..total.min(NEAR_MISS_BUDGET));
+        }
+        out.sort_unstable();
+        out.dedup();
+        out.truncate(NEAR_MISS_BUDGET);
+        out
+    }
+}
+
+/// The host of a URL; `prefix` is set to host + `/` + first path segment.
+fn prefix_key<'a>(url: &'a str, prefix: &mut String) -> &'a str {
+    let parts = split_host_path(url);
+    let first = parts
+        .1
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    prefix.clear();
+    prefix.push_str(parts.0);
+    prefix.push('/');
+    prefix.push_str(first);
+    parts.0
+}
+
+/// (host, path) of a URL, without allocating.
+fn split_host_path(url: &str) -> (&str, &str) {
+    let (_, rest) = url.split_once("://").unwrap_or(("", url));
+    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (host, tail) = rest.split_at(host_end);
+    (host, tail.split('?').next().unwrap_or(""))
+}
+
+/// The `n` recorded entries nearest to `req`, nearest first (earliest on ties), among
+/// its neighbours (see [`Neighbours`]).
+pub fn nearest(
+    entries: &[Recorded],
+    neighbours: &Neighbours,
+    req: &Incoming<'_>,
+    n: usize,
+) -> Vec<NearMiss> {
+    let mut scored: Vec<(u32, usize, Vec<String>)> = neighbours
+        .candidates(req.url, entries.len())
+        .into_iter()
+        .map(|i| {
+            let (d, diffs) = compare(&entries[i], req);
             (d, i, diffs)
         })
         .collect();
@@ -127,11 +217,17 @@ pub fn nearest(entries: &[Recorded], req: &Incoming<'_>, n: usize) -> Vec<NearMi
         .map(|(_, i, differences)| NearMiss {
             entry: i,
             method: entries[i].method.clone(),
-            url: entries[i].url.clone(),
-            differences,
+            url: clip(&entries[i].url, MAX_URL_TEXT),
+            differences: differences
+                .into_iter()
+                .map(|d| clip(&d, MAX_DIFF_TEXT))
+                .collect(),
         })
         .collect()
 }
+
+/// Longest single difference kept in diagnostics.
+const MAX_DIFF_TEXT: usize = 256;
 
 /// The 502 body for an unmatched request.
 pub fn unmatched_text(req: &Incoming<'_>, har: &str, near: &[NearMiss]) -> String {
@@ -184,7 +280,8 @@ mod tests {
             headers: &[],
             body: b"",
         };
-        let near = nearest(&entries, &req, 3);
+        let hood = Neighbours::new(&entries);
+        let near = nearest(&entries, &hood, &req, 3);
         assert_eq!(near[0].entry, 0);
         assert_eq!(
             near[0].differences,
@@ -202,7 +299,7 @@ mod tests {
             headers: &[],
             body: b"[1]",
         };
-        let near = nearest(&entries, &req, 1);
+        let near = nearest(&entries, &hood, &req, 1);
         assert_eq!(near[0].entry, 2);
         assert!(near[0].differences[0].starts_with("body (2 bytes recorded, 3 sent"));
 
@@ -217,9 +314,30 @@ mod tests {
             body: b"",
         };
         assert_eq!(
-            nearest(&ids, &by_id, 1)[0].entry,
+            nearest(&ids, &Neighbours::new(&ids), &by_id, 1)[0].entry,
             1,
             "same shape, one id changed"
         );
+    }
+
+    #[test]
+    fn a_miss_compares_a_bounded_number_of_neighbours() {
+        let mut entries: Vec<Recorded> = (0..10_000)
+            .map(|i| rec("GET", &format!("https://bulk.test/items/{i}"), None))
+            .collect();
+        entries.push(rec("GET", "https://api.test/users/1", None));
+        let hood = Neighbours::new(&entries);
+        let req = Incoming {
+            method: "GET",
+            url: "https://api.test/users/2",
+            headers: &[],
+            body: b"",
+        };
+        assert_eq!(hood.candidates(req.url, entries.len()), vec![10_000]);
+        assert_eq!(nearest(&entries, &hood, &req, 1)[0].entry, 10_000);
+        let other = hood.candidates("https://bulk.test/items/x", entries.len());
+        assert_eq!(other.len(), NEAR_MISS_BUDGET);
+        let unknown = hood.candidates("https://nowhere.test/", entries.len());
+        assert_eq!(unknown.len(), NEAR_MISS_BUDGET);
     }
 }

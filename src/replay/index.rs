@@ -51,6 +51,8 @@ pub struct Index {
     pub servable: Vec<Servable>,
     /// (method, normalised URL) to entry indices in file order.
     by_key: HashMap<(String, String), Vec<usize>>,
+    /// Entries grouped for near-miss search.
+    pub neighbours: super::diagnose::Neighbours,
 }
 
 impl Index {
@@ -86,6 +88,7 @@ impl Index {
         }
         Ok(Self {
             path: file.path.clone(),
+            neighbours: super::diagnose::Neighbours::new(&recorded),
             recorded,
             servable,
             by_key,

@@ -20,6 +20,7 @@ pub use diagnose::NearMiss;
 pub use index::{Index, Prepared, Servable};
 pub use matcher::Incoming;
 
+use crate::calllog::{clip, page_of, CALL_LOG_SIZE, MAX_URL_TEXT};
 use crate::glob::UrlGlobs;
 use crate::proxy::body::{boxed, full, json_response, text_response};
 use crate::proxy::{Body, Decision, Handler, Observer, RequestContext};
@@ -113,7 +114,7 @@ impl Call {
             id: ctx.id,
             time: iso8601(ctx.started),
             method: method.to_string(),
-            url: url.to_string(),
+            url: clip(url, MAX_URL_TEXT),
             outcome,
             entry: None,
             status: None,
@@ -167,8 +168,18 @@ pub struct Unmatched {
     pub nearest: Option<NearMiss>,
 }
 
-/// Most calls kept for `/__harp/calls`.
-const CALL_LOG_SIZE: usize = 10_000;
+/// Most distinct unmatched requests remembered for the summary; further ones are only
+/// counted.
+pub const MAX_DISTINCT_UNMATCHED: usize = 1_000;
+
+/// Distinct unmatched requests: first-seen order, a lookup by (method, URL), and how
+/// many more distinct ones were not kept.
+#[derive(Default)]
+struct UnmatchedSet {
+    list: Vec<Unmatched>,
+    seen: HashMap<(String, String), usize>,
+    overflow: u64,
+}
 
 #[derive(Default)]
 struct Counters {
@@ -188,8 +199,8 @@ pub struct Replayer {
     served_counts: Mutex<HashMap<Vec<usize>, usize>>,
     calls: Mutex<VecDeque<Call>>,
     counters: Counters,
-    /// Distinct unmatched requests, in first-seen order.
-    unmatched: Mutex<Vec<Unmatched>>,
+    /// Distinct unmatched requests, in first-seen order (bounded).
+    unmatched: Mutex<UnmatchedSet>,
     /// `--record-missing`: observes what no entry matched, forwarded.
     missing: Option<Arc<dyn Observer>>,
 }
@@ -209,7 +220,7 @@ impl Replayer {
             served_counts: Mutex::new(HashMap::new()),
             calls: Mutex::new(VecDeque::new()),
             counters: Counters::default(),
-            unmatched: Mutex::new(Vec::new()),
+            unmatched: Mutex::new(UnmatchedSet::default()),
             missing: None,
         }
     }
@@ -239,17 +250,19 @@ impl Replayer {
         }
     }
 
-    /// Distinct unmatched (aborted) requests so far.
-    pub fn unmatched(&self) -> Vec<Unmatched> {
-        self.unmatched.lock().map(|u| u.clone()).unwrap_or_default()
+    /// Distinct unmatched (aborted) requests so far (the first
+    /// [`MAX_DISTINCT_UNMATCHED`]), and how many more distinct ones were not kept.
+    pub fn unmatched(&self) -> (Vec<Unmatched>, u64) {
+        let set = self.unmatched.lock().unwrap_or_else(|p| p.into_inner());
+        (set.list.clone(), set.overflow)
     }
 
-    /// The call log (most recent last).
-    pub fn calls(&self) -> Vec<Call> {
-        self.calls
-            .lock()
-            .map(|c| c.iter().cloned().collect())
-            .unwrap_or_default()
+    /// The call log (oldest first): `limit` calls after skipping `offset`, and how many
+    /// the log holds.
+    pub fn calls(&self, offset: usize, limit: usize) -> (Vec<Call>, usize) {
+        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let page = calls.iter().skip(offset).take(limit).cloned().collect();
+        (page, calls.len())
     }
 
     /// The entry replay would serve for `req` (after following redirects when enabled),
@@ -327,15 +340,22 @@ impl Replayer {
     }
 
     fn note_unmatched(&self, method: &str, url: &str, nearest: Option<NearMiss>) {
-        let mut list = self.unmatched.lock().unwrap_or_else(|p| p.into_inner());
-        match list.iter_mut().find(|u| u.method == method && u.url == url) {
-            Some(u) => u.count += 1,
-            None => list.push(Unmatched {
+        let url = clip(url, MAX_URL_TEXT);
+        let mut set = self.unmatched.lock().unwrap_or_else(|p| p.into_inner());
+        let set = &mut *set;
+        if let Some(&i) = set.seen.get(&(method.to_string(), url.clone())) {
+            set.list[i].count += 1;
+        } else if set.list.len() < MAX_DISTINCT_UNMATCHED {
+            set.seen
+                .insert((method.to_string(), url.clone()), set.list.len());
+            set.list.push(Unmatched {
                 method: method.to_string(),
-                url: url.to_string(),
+                url,
                 count: 1,
                 nearest,
-            }),
+            });
+        } else {
+            set.overflow += 1;
         }
     }
 
@@ -421,7 +441,8 @@ impl Replayer {
                 resp
             }
             Lookup::NotFound => {
-                let nearest = diagnose::nearest(&self.index.recorded, &incoming, 3);
+                let nearest =
+                    diagnose::nearest(&self.index.recorded, &self.index.neighbours, &incoming, 3);
                 if let Some(observer) = &self.missing {
                     self.counters.recorded.fetch_add(1, Ordering::Relaxed);
                     self.log(Call::new(&ctx, &method, &url, Outcome::Recorded).nearest(nearest));
@@ -440,7 +461,7 @@ impl Replayer {
                     }
                     NotFound::Abort => {
                         self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!("unmatched: {method} {url}");
+                        tracing::warn!("unmatched: {method} {}", clip(&url, MAX_URL_TEXT));
                         let text = diagnose::unmatched_text(
                             &incoming,
                             &self.index.path.display().to_string(),
@@ -520,16 +541,25 @@ impl Handler for Replayer {
         _ctx: RequestContext,
     ) -> Response<Body> {
         match (req.method(), req.uri().path()) {
-            (&Method::GET, "/__harp/calls") => json_response(
-                StatusCode::OK,
-                &serde_json::json!({
-                    "har": self.index.path.display().to_string(),
-                    "entries": self.index.len(),
-                    "summary": self.summary(),
-                    "unmatched": self.unmatched(),
-                    "calls": self.calls(),
-                }),
-            ),
+            (&Method::GET, "/__harp/calls") => {
+                let (offset, limit) = page_of(req.uri());
+                let (calls, total) = self.calls(offset, limit);
+                let (unmatched, more) = self.unmatched();
+                json_response(
+                    StatusCode::OK,
+                    &serde_json::json!({
+                        "har": self.index.path.display().to_string(),
+                        "entries": self.index.len(),
+                        "summary": self.summary(),
+                        "unmatched": unmatched,
+                        "unmatchedNotListed": more,
+                        "total": total,
+                        "offset": offset,
+                        "limit": limit,
+                        "calls": calls,
+                    }),
+                )
+            }
             _ => text_response(
                 StatusCode::NOT_FOUND,
                 format!(

@@ -429,7 +429,10 @@ pub struct Harp {
     pub child: Child,
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
-    stdout: Option<BufReader<std::process::ChildStdout>>,
+    /// The rest of stdout and all of stderr, drained by threads so a chatty harp never
+    /// blocks on a full pipe.
+    stdout: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
     /// Everything printed up to and including the listening line.
     pub first_line: String,
 }
@@ -510,11 +513,20 @@ impl Harp {
             .unwrap()
             .parse()
             .unwrap();
+        let drain = |mut from: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = from.read_to_string(&mut text);
+                text
+            })
+        };
+        let stderr = child.stderr.take().map(|e| drain(Box::new(e)));
         Harp {
             child,
             addr,
             dir,
-            stdout: Some(stdout),
+            stdout: Some(drain(Box::new(stdout))),
+            stderr,
             first_line: preamble,
         }
     }
@@ -576,18 +588,8 @@ impl Harp {
             std::thread::sleep(Duration::from_millis(20));
         };
         let mut stdout = self.first_line.clone();
-        self.stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
-        let mut stderr = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
+        stdout.push_str(&self.stdout.take().unwrap().join().unwrap());
+        let stderr = self.stderr.take().unwrap().join().unwrap();
         let tmp = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         Stopped {
             code,

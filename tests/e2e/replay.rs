@@ -787,3 +787,66 @@ async fn harp_run_update_records_around_a_command() {
     assert_eq!(out.stdout, r#"{"users":["ada","linus"]}"#);
     assert_eq!(origin.connections.load(Ordering::SeqCst), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misses_are_bounded_paged_and_summarised_briefly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(example_har(), dir.path().join("example.har")).unwrap();
+    let harp = Harp::start_in(dir, &["replay", "--har", "example.har"]);
+    let client = harp.client(true);
+    // 1,030 distinct misses, one of them with a 60 KB URL.
+    let huge = format!("http://api.example.test/{}", "x".repeat(60_000));
+    assert_eq!(client.get(&huge).send().await.unwrap().status(), 502);
+    for i in 0..1_029 {
+        let r = client
+            .get(format!("http://api.example.test/miss/{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 502);
+    }
+    let page: serde_json::Value = client
+        .get("http://harp.local/__harp/calls?offset=1&limit=5")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(page["total"], 1_030);
+    assert_eq!(page["calls"].as_array().unwrap().len(), 5);
+    assert_eq!(page["calls"][0]["url"], "http://api.example.test/miss/0");
+    assert_eq!(page["unmatched"].as_array().unwrap().len(), 1_000);
+    assert_eq!(page["unmatchedNotListed"], 30);
+    let first: serde_json::Value = client
+        .get("http://harp.local/__harp/calls?limit=1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    let clipped = first["calls"][0]["url"].as_str().unwrap();
+    assert!(
+        clipped.len() < 1_100 && clipped.ends_with('…'),
+        "{}",
+        clipped.len()
+    );
+    let stopped = harp.stop();
+    assert!(
+        stopped
+            .stdout
+            .contains("and 1010 more distinct unmatched request(s)"),
+        "{}",
+        stopped.stdout
+    );
+    assert!(
+        stopped.stdout.len() < 64 * 1024,
+        "{} bytes",
+        stopped.stdout.len()
+    );
+}

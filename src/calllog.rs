@@ -1,0 +1,68 @@
+//! What replay and mock keep about the calls they serve, bounded: the size of the call
+//! log, the length of URLs kept, and paging of `/__harp/calls`.
+
+/// Most calls kept for `/__harp/calls` (the oldest are dropped first). With URLs and
+/// differences clipped to [`MAX_URL_TEXT`] the log stays under ~60 MB.
+pub const CALL_LOG_SIZE: usize = 10_000;
+
+/// Calls per page of `/__harp/calls` unless `?limit=` says otherwise (at most
+/// [`CALL_LOG_SIZE`]).
+pub const DEFAULT_CALLS_PAGE: usize = 1_000;
+
+/// Longest URL kept in diagnostics, call logs and summaries (longer ones are clipped
+/// with `…`), so a flood of huge unmatched URLs cannot grow harp's memory.
+pub const MAX_URL_TEXT: usize = 1024;
+
+/// `text` cut to at most `max` bytes (on a character boundary), marked with `…`.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// `?offset=&limit=` of a call-log request (defaults 0 and [`DEFAULT_CALLS_PAGE`]).
+pub fn page_of(uri: &http::Uri) -> (usize, usize) {
+    let mut offset = 0;
+    let mut limit = DEFAULT_CALLS_PAGE;
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "offset" => offset = v.parse().unwrap_or(0),
+            "limit" => limit = v.parse().unwrap_or(DEFAULT_CALLS_PAGE).min(CALL_LOG_SIZE),
+            _ => {}
+        }
+    }
+    (offset, limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clips_long_text_on_character_boundaries() {
+        assert_eq!(clip("abc", 5), "abc");
+        assert_eq!(clip("abcdef", 3), "abc…");
+        assert_eq!(clip("ééé", 3), "é…");
+    }
+
+    #[test]
+    fn pages() {
+        assert_eq!(
+            page_of(&"/__harp/calls".parse().unwrap()),
+            (0, DEFAULT_CALLS_PAGE)
+        );
+        assert_eq!(
+            page_of(&"/__harp/calls?offset=5&limit=2".parse().unwrap()),
+            (5, 2)
+        );
+        assert_eq!(
+            page_of(&"/x?limit=99999999".parse().unwrap()).1,
+            CALL_LOG_SIZE
+        );
+    }
+}
