@@ -10,6 +10,7 @@
 //! - [`collection`]: Postman collections: HAR conversion, the mock matcher and handler.
 //! - [`glob`]: Playwright-style URL globs.
 //! - [`codec`]: content codings and MIME helpers.
+//! - [`input`]: reading user-named files (regular files only, bounded).
 //! - [`calllog`]: the bounds of what replay and mock log about calls.
 //!
 //! The command line lives in the binary; nothing here reads the environment, prints or
@@ -21,6 +22,7 @@ pub mod codec;
 pub mod collection;
 pub mod glob;
 pub mod har;
+pub mod input;
 pub mod proxy;
 pub mod record;
 pub mod replay;

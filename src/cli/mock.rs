@@ -74,12 +74,15 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
     );
     drop(examples);
 
-    // Hot reload: look at the file twice a second.
+    // Hot reload: look at the file twice a second, loading off the async workers so a
+    // big or strange file never holds up serving or shutdown.
     let watched = mock.clone();
     let watcher = tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            match watched.reload_if_changed() {
+            let mock = watched.clone();
+            let reloaded = tokio::task::spawn_blocking(move || mock.reload_if_changed()).await;
+            match reloaded.ok().flatten() {
                 Some(Ok(n)) => tracing::info!("reloaded: {n} examples"),
                 Some(Err(why)) => {
                     tracing::warn!("not reloaded, still serving the previous examples: {why}")

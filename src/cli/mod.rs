@@ -72,6 +72,9 @@ pub struct LimitArgs {
     /// Seconds a raw (non-TLS, non-HTTP) CONNECT tunnel may stay silent before it is closed.
     #[arg(long, default_value_t = 300)]
     pub tunnel_idle_timeout: u64,
+    /// Seconds a client may pause in the middle of sending a request body.
+    #[arg(long, default_value_t = 60)]
+    pub body_idle_timeout: u64,
 }
 
 impl LimitArgs {
@@ -81,6 +84,7 @@ impl LimitArgs {
             max_connections: self.max_connections,
             header_read_timeout: Duration::from_secs(self.header_timeout.max(1)),
             tunnel_idle_timeout: Duration::from_secs(self.tunnel_idle_timeout.max(1)),
+            body_idle_timeout: Duration::from_secs(self.body_idle_timeout.max(1)),
             ..ProxyConfig::default()
         }
     }

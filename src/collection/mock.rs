@@ -11,8 +11,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+
 use serde::Serialize;
 use serde_json::json;
 
@@ -20,7 +19,7 @@ use super::matcher::{choose, Choice, MatchOptions, MockRequest};
 use super::model::{Examples, Variables};
 use super::{load_examples, CollectionError};
 use crate::calllog::{clip, page_of, CALL_LOG_SIZE, MAX_URL_TEXT};
-use crate::proxy::body::{full, json_response};
+use crate::proxy::body::{full, json_response, read_limited};
 use crate::proxy::{Body, Decision, Handler, RequestContext};
 use crate::record::iso8601;
 
@@ -148,7 +147,7 @@ impl Mock {
         calls.push_back(call);
     }
 
-    async fn serve(&self, req: Request<Incoming>, ctx: RequestContext) -> Response<Body> {
+    async fn serve(&self, req: Request<Body>, ctx: RequestContext) -> Response<Body> {
         let method = req.method().as_str().to_string();
         let path = req
             .uri()
@@ -168,8 +167,8 @@ impl Mock {
             return refused;
         }
         let (parts, body) = req.into_parts();
-        let body: Bytes = match Limited::new(body, 64 << 20).collect().await {
-            Ok(c) => c.to_bytes(),
+        let body: Bytes = match read_limited(body, 64 << 20).await {
+            Ok(bytes) => bytes,
             Err(err) => {
                 return json_response(
                     StatusCode::BAD_REQUEST,
@@ -346,7 +345,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 impl Mock {
     /// For a private mock, the 401 answer when `req` lacks the key.
-    fn refuse_without_key(&self, req: &Request<Incoming>) -> Option<Response<Body>> {
+    fn refuse_without_key(&self, req: &Request<Body>) -> Option<Response<Body>> {
         let key = self.options.api_key.as_ref()?;
         let given = req
             .headers()
@@ -366,11 +365,11 @@ impl Mock {
 }
 
 impl Handler for Mock {
-    async fn decide(&self, req: Request<Incoming>, ctx: RequestContext) -> Decision {
+    async fn decide(&self, req: Request<Body>, ctx: RequestContext) -> Decision {
         Decision::Respond(self.serve(req, ctx).await)
     }
 
-    async fn handle_local(&self, req: Request<Incoming>, ctx: RequestContext) -> Response<Body> {
+    async fn handle_local(&self, req: Request<Body>, ctx: RequestContext) -> Response<Body> {
         if req.uri().path().starts_with("/__harp/") {
             // harp's own endpoints hold callers' paths and tokens: a private mock keeps
             // them private too.

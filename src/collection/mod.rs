@@ -50,10 +50,15 @@ pub enum CollectionError {
     },
 }
 
+/// Largest collection or environment file read.
+pub const MAX_COLLECTION_BYTES: u64 = 256 << 20;
+
 fn read_json(path: &Path) -> Result<serde_json::Value, CollectionError> {
-    let bytes = std::fs::read(path).map_err(|source| CollectionError::Io {
-        path: path.to_path_buf(),
-        source,
+    let bytes = crate::input::read_regular_file(path, MAX_COLLECTION_BYTES).map_err(|source| {
+        CollectionError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     serde_json::from_slice(bytes).map_err(|e| CollectionError::Json {

@@ -30,10 +30,26 @@ impl ZipReader {
             path: path.to_path_buf(),
             source,
         })?;
-        let archive = ZipArchive::new(file).map_err(|e| HarError::Archive {
+        let mut archive = ZipArchive::new(file).map_err(|e| HarError::Archive {
             path: path.to_path_buf(),
             reason: format!("not a readable zip archive: {e}"),
         })?;
+        // The declared sizes of everything inside, before anything is inflated.
+        let mut declared = 0u64;
+        for i in 0..archive.len() {
+            if let Ok(entry) = archive.by_index_raw(i) {
+                declared = declared.saturating_add(entry.size());
+            }
+        }
+        if declared > limits.max_total {
+            return Err(HarError::Archive {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "declares {declared} bytes uncompressed, over the {}-byte limit for an archive",
+                    limits.max_total
+                ),
+            });
+        }
         Ok(Self {
             archive,
             path: path.to_path_buf(),
@@ -104,6 +120,16 @@ impl ZipReader {
             return Err(format!(
                 "{name:?} would take the archive past its {}-byte limit in total",
                 self.limits.max_total
+            ));
+        }
+        let ratio_cap = file
+            .compressed_size()
+            .saturating_mul(super::reader::MAX_RATIO)
+            .max(super::reader::BOMB_FLOOR);
+        if declared > ratio_cap {
+            return Err(format!(
+                "{name:?} would expand {declared} bytes from {} compressed: refused as a decompression bomb",
+                file.compressed_size()
             ));
         }
         let cap = declared.min(max_entry);

@@ -264,27 +264,19 @@ fn entry_error(path: &Path, index: usize, reason: String) -> HarError {
 }
 
 fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, HarError> {
-    let io = |source| HarError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
-    if meta.is_dir() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::IsADirectory,
-            "is a directory",
-        )));
-    }
-    if meta.len() > max {
-        return Err(HarError::NotHar {
-            path: path.to_path_buf(),
-            reason: format!("{} bytes is over the {max}-byte limit", meta.len()),
-        });
-    }
-    let mut out = Vec::with_capacity(meta.len() as usize);
-    file.take(max + 1).read_to_end(&mut out).map_err(io)?;
-    Ok(out)
+    crate::input::read_regular_file(path, max).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::InvalidData {
+            HarError::NotHar {
+                path: path.to_path_buf(),
+                reason: source.to_string(),
+            }
+        } else {
+            HarError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })
 }
 
 /// zlib streams start with 0x78 and a header checksum; JSON starts with `{`, space or a BOM.
@@ -294,7 +286,37 @@ fn looks_zlib(bytes: &[u8]) -> bool {
         && (u16::from(bytes[0]) << 8 | u16::from(bytes[1])) % 31 == 0
 }
 
+/// Most a compressed HAR may expand relative to its compressed size (past a floor of
+/// [`BOMB_FLOOR`]): real HARs compress 5-20x; far more is a decompression bomb, refused
+/// as soon as inflation passes the bound rather than at the size limit.
+pub(super) const MAX_RATIO: u64 = 200;
+/// Output below this is never refused for its ratio.
+pub(super) const BOMB_FLOOR: u64 = 64 << 20;
+
 fn inflate(bytes: &[u8], path: &Path, max: u64) -> Result<Vec<u8>, HarError> {
+    let ratio_cap = (bytes.len() as u64)
+        .saturating_mul(MAX_RATIO)
+        .max(BOMB_FLOOR);
+    if ratio_cap < max {
+        let mut out = Vec::new();
+        flate2::read::ZlibDecoder::new(bytes)
+            .take(ratio_cap + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| HarError::NotHar {
+                path: path.to_path_buf(),
+                reason: format!("not valid zlib data: {e}"),
+            })?;
+        if out.len() as u64 > ratio_cap {
+            return Err(HarError::NotHar {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "expands more than {MAX_RATIO}x its {} compressed bytes: refused as a decompression bomb",
+                    bytes.len()
+                ),
+            });
+        }
+        return Ok(out);
+    }
     let mut out = Vec::new();
     flate2::read::ZlibDecoder::new(bytes)
         .take(max + 1)

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
-use hyper::body::Incoming;
 
 pub use body::{Body, BoxError};
 pub use headers::is_transport;
@@ -127,11 +126,12 @@ pub trait Observer: Send + Sync + 'static {
 
 /// Decides what happens to proxied requests. Record, replay and mock implement it.
 pub trait Handler: Send + Sync + 'static {
-    /// Decides for a request whose URI is absolute (`http://` or `https://`, lower-case
+    /// Decides for a request (its body fails if the client stalls past the body idle
+    /// time-out) whose URI is absolute (`http://` or `https://`, lower-case
     /// host, default port removed).
     fn decide(
         &self,
-        req: Request<Incoming>,
+        req: Request<Body>,
         ctx: RequestContext,
     ) -> impl Future<Output = Decision> + Send;
 
@@ -139,7 +139,7 @@ pub trait Handler: Send + Sync + 'static {
     /// port, and anything for the host `harp.local`. The default says how to use a proxy.
     fn handle_local(
         &self,
-        req: Request<Incoming>,
+        req: Request<Body>,
         ctx: RequestContext,
     ) -> impl Future<Output = Response<Body>> + Send {
         let _ = ctx;
@@ -173,17 +173,17 @@ pub(crate) type DecisionFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Decis
 /// [`Handler`] with its futures boxed, so the connection code is not generic (which also
 /// keeps rustc's Send checking of spawned tasks out of its higher-ranked-lifetime bugs).
 pub(crate) trait DynHandler: Send + Sync + 'static {
-    fn decide(&self, req: Request<Incoming>, ctx: RequestContext) -> DecisionFuture<'_>;
-    fn handle_local(&self, req: Request<Incoming>, ctx: RequestContext) -> ResponseFuture<'_>;
+    fn decide(&self, req: Request<Body>, ctx: RequestContext) -> DecisionFuture<'_>;
+    fn handle_local(&self, req: Request<Body>, ctx: RequestContext) -> ResponseFuture<'_>;
     fn allow_tunnel(&self, authority: &str) -> bool;
 }
 
 impl<H: Handler> DynHandler for H {
-    fn decide(&self, req: Request<Incoming>, ctx: RequestContext) -> DecisionFuture<'_> {
+    fn decide(&self, req: Request<Body>, ctx: RequestContext) -> DecisionFuture<'_> {
         Box::pin(Handler::decide(self, req, ctx))
     }
 
-    fn handle_local(&self, req: Request<Incoming>, ctx: RequestContext) -> ResponseFuture<'_> {
+    fn handle_local(&self, req: Request<Body>, ctx: RequestContext) -> ResponseFuture<'_> {
         Box::pin(Handler::handle_local(self, req, ctx))
     }
 

@@ -15,7 +15,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use super::body::{text_response, Body};
+use super::body::{boxed, text_response, Body, IdleLimited};
 use super::stop::{Phase, StopReport, Stopper};
 use super::{connect, forward};
 use super::{Decision, DynHandler, Handler, RequestContext, Upstream, LOCAL_HOST};
@@ -46,6 +46,8 @@ pub struct ProxyConfig {
     /// How long a raw (non-HTTP, non-TLS) tunnel may stay silent both ways before both
     /// sockets are closed.
     pub tunnel_idle_timeout: Duration,
+    /// How long a client may pause in the middle of sending a request body.
+    pub body_idle_timeout: Duration,
 }
 
 impl Default for ProxyConfig {
@@ -58,6 +60,7 @@ impl Default for ProxyConfig {
             shutdown_grace: Duration::from_secs(10),
             max_connections: 4096,
             tunnel_idle_timeout: Duration::from_secs(300),
+            body_idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -86,7 +89,7 @@ impl Shared {
 }
 
 /// How requests on a connection are addressed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Route {
     /// The proxy port: absolute-form requests, CONNECT, and requests for harp itself.
     Listener,
@@ -261,11 +264,13 @@ async fn dispatch(
     route: &Route,
     client_addr: SocketAddr,
 ) -> Response<Body> {
+    if *route == Route::Listener && req.method() == Method::CONNECT {
+        return connect::accept(shared, req, client_addr);
+    }
+    let idle = shared.config.body_idle_timeout;
+    let req = req.map(|body| boxed(IdleLimited::new(body, idle)));
     let (scheme, authority, intercepted) = match route {
         Route::Listener => {
-            if req.method() == Method::CONNECT {
-                return connect::accept(shared, req, client_addr);
-            }
             let is_absolute = req.uri().scheme().is_some() && req.uri().authority().is_some();
             if !is_absolute || is_local(req.uri(), shared.local_addr) {
                 let ctx = shared.context(false);
@@ -329,11 +334,11 @@ pub(super) fn is_local(uri: &Uri, local_addr: SocketAddr) -> bool {
 
 /// Rewrites the request URI as `scheme://host[:port]/path?query`, lower-case host,
 /// default port dropped. `authority` overrides the URI's (intercepted requests).
-pub(super) fn normalise_uri(
-    mut req: Request<Incoming>,
+pub(super) fn normalise_uri<B>(
+    mut req: Request<B>,
     scheme: &Scheme,
     authority: Option<&Authority>,
-) -> Result<Request<Incoming>, String> {
+) -> Result<Request<B>, String> {
     let authority = match authority.or(req.uri().authority()) {
         Some(a) => a.clone(),
         None => return Err("the request names no host".to_string()),

@@ -266,8 +266,9 @@ fn load_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, UpstreamE
         path: path.to_path_buf(),
         reason,
     };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| err(format!("cannot read: {e}")))?
+    let bytes = crate::input::read_regular_file(path, 16 << 20)
+        .map_err(|e| err(format!("cannot read: {e}")))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| err(format!("not a PEM certificate file: {e}")))?;
     if certs.is_empty() {

@@ -22,15 +22,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, Request};
-use hyper::body::Incoming;
 use serde_json::{json, Value};
 
 use crate::codec;
 use crate::glob::UrlGlobs;
 use crate::har::payload::payload_name_for;
 use crate::har::{attach_entry, Creator, Entry, Har, Journal, Log, PostData};
-use crate::proxy::body::boxed;
 use crate::proxy::tap::Spilled;
+use crate::proxy::Body as ProxyBody;
 use crate::proxy::{
     BodyEnd, Decision, FinishedExchange, Handler, Observer, RequestContext, TapLimits, Tapped,
 };
@@ -474,13 +473,13 @@ impl Recorder {
 }
 
 impl Handler for Recorder {
-    async fn decide(&self, req: Request<Incoming>, _ctx: RequestContext) -> Decision {
+    async fn decide(&self, req: Request<ProxyBody>, _ctx: RequestContext) -> Decision {
         let observer = self
             .globs
             .is_match(&req.uri().to_string())
             .then(|| self.recording.clone() as Arc<dyn Observer>);
         Decision::Forward {
-            request: req.map(boxed),
+            request: req,
             observer,
         }
     }

@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming as IncomingBody;
+
 use serde::Serialize;
 
 pub use diagnose::NearMiss;
@@ -22,7 +21,7 @@ pub use matcher::Incoming;
 
 use crate::calllog::{clip, page_of, CALL_LOG_SIZE, MAX_URL_TEXT};
 use crate::glob::UrlGlobs;
-use crate::proxy::body::{boxed, full, json_response, text_response};
+use crate::proxy::body::{boxed, full, json_response, read_limited, text_response};
 use crate::proxy::{Body, Decision, Handler, Observer, RequestContext};
 use crate::record::iso8601;
 
@@ -359,7 +358,7 @@ impl Replayer {
         }
     }
 
-    async fn replay(&self, req: Request<IncomingBody>, ctx: RequestContext) -> Decision {
+    async fn replay(&self, req: Request<Body>, ctx: RequestContext) -> Decision {
         let url = req.uri().to_string();
         if !self.options.globs.is_match(&url) {
             self.counters.passthrough.fetch_add(1, Ordering::Relaxed);
@@ -369,11 +368,11 @@ impl Replayer {
                 &url,
                 Outcome::Passthrough,
             ));
-            return Decision::forward(req.map(boxed));
+            return Decision::forward(req);
         }
         let (parts, body) = req.into_parts();
-        let body: Bytes = match Limited::new(body, self.options.max_body).collect().await {
-            Ok(c) => c.to_bytes(),
+        let body: Bytes = match read_limited(body, self.options.max_body).await {
+            Ok(bytes) => bytes,
             Err(err) => {
                 return Decision::Respond(text_response(
                     StatusCode::BAD_REQUEST,
@@ -531,15 +530,11 @@ fn with_trailers(data: Bytes, trailers: http::HeaderMap) -> Body {
 }
 
 impl Handler for Replayer {
-    async fn decide(&self, req: Request<IncomingBody>, ctx: RequestContext) -> Decision {
+    async fn decide(&self, req: Request<Body>, ctx: RequestContext) -> Decision {
         self.replay(req, ctx).await
     }
 
-    async fn handle_local(
-        &self,
-        req: Request<IncomingBody>,
-        _ctx: RequestContext,
-    ) -> Response<Body> {
+    async fn handle_local(&self, req: Request<Body>, _ctx: RequestContext) -> Response<Body> {
         match (req.method(), req.uri().path()) {
             (&Method::GET, "/__harp/calls") => {
                 let (offset, limit) = page_of(req.uri());

@@ -785,6 +785,8 @@ async fn silent_connections_and_idle_tunnels_are_closed_port_zero_refused() {
         "1",
         "--tunnel-idle-timeout",
         "1",
+        "--body-idle-timeout",
+        "1",
     ]);
     // A connection that never sends a byte is closed after the header time-out.
     let mut silent = TcpStream::connect(harp.addr).unwrap();
@@ -793,6 +795,26 @@ async fn silent_connections_and_idle_tunnels_are_closed_port_zero_refused() {
         .unwrap();
     let mut buf = [0u8; 64];
     assert_eq!(silent.read(&mut buf).unwrap_or(0), 0, "closed by harp");
+
+    // A client that stalls mid-body gets an answer (or a close), not a hang.
+    let origin = Origin::start().await;
+    let mut stalled = TcpStream::connect(harp.addr).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stalled,
+        "POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten..",
+        origin.http_url("/upload")
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let _ = stalled.read(&mut buf);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
 
     // CONNECT to port 0 is refused.
     let mut s = TcpStream::connect(harp.addr).unwrap();

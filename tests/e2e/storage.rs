@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use harp::har::{self, HarError, ReadLimits, Storage};
 use serde_json::Value;
@@ -386,6 +387,16 @@ fn decompression_bombs_are_refused_quickly() {
     let err = har::read_har_file_with(&bomb, &limits).unwrap_err();
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
     assert!(
+        err.to_string()
+            .contains("declares 67108864 bytes uncompressed, over the 2097152-byte limit"),
+        "the archive's declared total is checked before anything inflates: {err}"
+    );
+    let generous = ReadLimits {
+        max_total: 1 << 30,
+        ..limits.clone()
+    };
+    let err = har::read_har_file_with(&bomb, &generous).unwrap_err();
+    assert!(
         err.to_string().contains("over the 1048576-byte limit"),
         "{err}"
     );
@@ -398,7 +409,7 @@ fn decompression_bombs_are_refused_quickly() {
             ("big.dat", &zeros),
         ],
     );
-    let err = har::read_har_file_with(&bomb, &limits).unwrap_err();
+    let err = har::read_har_file_with(&bomb, &generous).unwrap_err();
     assert!(matches!(err, HarError::Entry { index: 0, .. }), "{err}");
     assert!(err.to_string().contains("big.dat"), "{err}");
     // A zlib .zhar bomb.
@@ -683,4 +694,34 @@ async fn a_second_recorder_on_the_same_har_is_refused_naming_the_first() {
     assert!(first.path("one.har.harp-journal").exists());
     let stopped = first.stop();
     assert_eq!(entries(&read_har(&stopped.dir.join("one.har"))).len(), 1);
+}
+
+#[test]
+fn fifos_devices_and_bombs_are_refused_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("f.har");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let out = run_harp(dir.path(), &["check", "f.har"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+    let out = run_harp(dir.path(), &["check", "/dev/zero"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    // A .zhar that would inflate 80 MiB (past the 64 MiB floor) from far less than 1/200
+    // of that is refused at the ratio bound, not inflated whole.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(b"{\"log\":{\"entries\":[],\"x\":\"").unwrap();
+    let zeros = vec![b'0'; 1 << 20];
+    for _ in 0..80 {
+        z.write_all(&zeros).unwrap();
+    }
+    std::fs::write(dir.path().join("bomb.zhar"), z.finish().unwrap()).unwrap();
+    let started = std::time::Instant::now();
+    let out = run_harp(dir.path(), &["check", "bomb.zhar"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("decompression bomb"), "{}", out.stderr);
+    eprintln!("bomb refused in {:?}", started.elapsed());
 }
