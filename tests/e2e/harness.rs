@@ -158,7 +158,7 @@ where
 }
 
 /// A streamed origin body.
-pub type StreamedBody = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+pub type StreamedBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 /// Routes that stream: server-sent events (`/sse?n=N&ms=MS`, endless without `n`) and a
 /// chunked body with trailers (`/trailers`); everything else answers whole.
@@ -191,7 +191,11 @@ async fn route_streaming(
                     hyper::body::Frame::data(Bytes::from(format!("id: {i}\ndata: event {i}\n\n")));
                 Some((Ok::<_, std::convert::Infallible>(frame), i + 1))
             });
-            let mut r = Response::new(http_body_util::StreamBody::new(events).boxed());
+            let mut r = Response::new(
+                http_body_util::StreamBody::new(events)
+                    .map_err(|e| match e {})
+                    .boxed(),
+            );
             r.headers_mut()
                 .insert("content-type", "text/event-stream".parse().unwrap());
             r.headers_mut()
@@ -206,7 +210,9 @@ async fn route_streaming(
                 Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(chunk.clone()))
             });
             let mut r = Response::new(
-                http_body_util::StreamBody::new(futures_util::stream::iter(chunks)).boxed(),
+                http_body_util::StreamBody::new(futures_util::stream::iter(chunks))
+                    .map_err(|e| match e {})
+                    .boxed(),
             );
             r.headers_mut()
                 .insert("content-type", "application/octet-stream".parse().unwrap());
@@ -214,6 +220,33 @@ async fn route_streaming(
                 "content-length",
                 (mb * 1024 * 1024).to_string().parse().unwrap(),
             );
+            r
+        }
+        p if p.starts_with("/flaky/") => {
+            // One in five (by a hash of the path) breaks off mid-body: the origin drops
+            // the exchange after sending part of it.
+            let fails = p
+                .bytes()
+                .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b.into()))
+                % 5
+                == 0;
+            let head = Bytes::from(format!("start of {p};"));
+            let tail: Result<hyper::body::Frame<Bytes>, std::io::Error> = if fails {
+                Err(std::io::Error::other("origin dropped the connection"))
+            } else {
+                Ok(hyper::body::Frame::data(Bytes::from_static(b"end")))
+            };
+            let frames = vec![Ok(hyper::body::Frame::data(head)), tail];
+            // A pause between the parts, so the client has the head before the break.
+            let frames =
+                futures_util::StreamExt::then(futures_util::stream::iter(frames), |f| async {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    f
+                });
+            let body = http_body_util::StreamBody::new(frames);
+            let mut r = Response::new(body.boxed());
+            r.headers_mut()
+                .insert("content-type", "text/plain".parse().unwrap());
             r
         }
         "/trailers" => {
@@ -227,7 +260,9 @@ async fn route_streaming(
                 Ok(hyper::body::Frame::trailers(trailers)),
             ];
             let mut r = Response::new(
-                http_body_util::StreamBody::new(futures_util::stream::iter(frames)).boxed(),
+                http_body_util::StreamBody::new(futures_util::stream::iter(frames))
+                    .map_err(|e| match e {})
+                    .boxed(),
             );
             r.headers_mut()
                 .insert("content-type", "text/plain".parse().unwrap());
@@ -235,7 +270,9 @@ async fn route_streaming(
                 .insert("trailer", "x-checksum".parse().unwrap());
             r
         }
-        _ => route(req, requests).await.map(|b| b.boxed()),
+        _ => route(req, requests)
+            .await
+            .map(|b| b.map_err(|e| match e {}).boxed()),
     }
 }
 

@@ -640,3 +640,72 @@ async fn recording_through_an_upstream_proxy() {
         r.status()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_with_origin_faults_records_each_completed_exchange_once() {
+    let origin = Origin::start().await;
+    let ca = origin.ca_file.display().to_string();
+    let harp = Harp::start(&["record", "--har", "faults.har", "--upstream-ca", &ca]);
+    let completed: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..16 {
+        let client = harp.client(c % 2 == 0);
+        let url = origin.https_url("");
+        let (completed, failed) = (completed.clone(), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            for n in 0..25 {
+                let url = format!("{url}/flaky/{c}-{n}");
+                let body = match client.get(&url).send().await {
+                    Ok(r) if r.status() == 200 => r.text().await,
+                    // The origin broke off before harp had the head: a 502 naming it.
+                    Ok(r) if r.status() == 502 => Ok(String::new()),
+                    Ok(r) => panic!("{url}: {}", r.status()),
+                    Err(e) => Err(e),
+                };
+                match body {
+                    Ok(text) if text.ends_with(";end") => {
+                        completed.lock().unwrap().push((url, text));
+                    }
+                    _ => {
+                        failed.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let completed = completed.lock().unwrap().clone();
+    let failed = failed.load(Ordering::SeqCst);
+    assert_eq!(completed.len() + failed, 400);
+    assert!(failed > 20 && completed.len() > 250, "{failed} failed");
+    let stopped = harp.stop();
+    let har = read_har(&stopped.dir.join("faults.har"));
+    let all = entries(&har);
+    for (url, text) in &completed {
+        let matching: Vec<_> = all.iter().filter(|e| e["request"]["url"] == *url).collect();
+        assert_eq!(matching.len(), 1, "{url}: exactly one entry");
+        assert_eq!(matching[0]["response"]["content"]["text"], *text);
+        assert!(matching[0]["response"].get("_error").is_none());
+    }
+    let broken = all
+        .iter()
+        .filter(|e| e["response"].get("_error").is_some())
+        .count();
+    assert_eq!(
+        broken, failed,
+        "each broken exchange is recorded once, as failed"
+    );
+    assert_eq!(all.len(), 400);
+
+    // Replay serves every completed exchange as it was.
+    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "faults.har"]);
+    let client = replay.client(false);
+    for (url, text) in &completed {
+        let r = client.get(url).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(&r.text().await.unwrap(), text);
+    }
+}
