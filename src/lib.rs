@@ -20,6 +20,8 @@ pub mod ca;
 pub mod calllog;
 pub mod codec;
 pub mod collection;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod glob;
 pub mod har;
 pub mod input;

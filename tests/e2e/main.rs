@@ -3,6 +3,7 @@
 //! TCP) driving it over loopback; and real peers (nginx with TLS and HTTP/2, gRPC,
 //! curl, Python) for transparency.
 
+mod fuzz_regressions;
 mod harness;
 mod peers;
 

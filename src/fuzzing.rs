@@ -1,0 +1,107 @@
+//! Entry points for the fuzz targets in `fuzz/` and for the regression tests that replay
+//! the inputs they found (`tests/fuzz_regressions/`): one function per target, so both
+//! run exactly the same code. Each must never panic, whatever the bytes.
+
+use std::path::Path;
+
+use crate::collection::matcher::{choose, MatchOptions, MockRequest};
+use crate::collection::{model, Examples, Variables};
+use crate::har::{parse_har, read_har_file_with, HarFile, ReadLimits};
+use crate::replay::{diagnose, Incoming, Index, ReplayOptions, Replayer};
+
+/// The lenient HAR reader, then replay's index and the converter over what it accepts.
+pub fn har_json(data: &[u8]) {
+    let path = Path::new("fuzz.har");
+    if let Ok(har) = parse_har(data, path) {
+        let file = HarFile::from_har(har, path.to_path_buf());
+        let _ = Index::new(&file);
+        let _ = crate::collection::convert::har_to_collection(&file, "fuzz");
+    }
+}
+
+/// The bytes read as a `.zip` archive and as a zlib `.zhar`, under small limits.
+pub fn har_archive(data: &[u8]) {
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let limits = ReadLimits {
+        max_json: 1 << 20,
+        max_payload: 1 << 20,
+        max_total: 4 << 20,
+    };
+    for name in ["a.zip", "a.zhar"] {
+        let path = dir.path().join(name);
+        if std::fs::write(&path, data).is_ok() {
+            let _ = read_har_file_with(&path, &limits);
+        }
+    }
+}
+
+/// The lenient collection reader on arbitrary JSON.
+pub fn collection(data: &[u8]) {
+    if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(data) {
+        let _ = model::examples_from(&doc, &Variables::default());
+    }
+}
+
+/// Glob compilation and matching: the first line is the glob, the rest the URL.
+pub fn glob(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (glob, url) = text
+        .split_once('\n')
+        .unwrap_or((text, "https://example.com/"));
+    if let Ok(globs) = crate::glob::UrlGlobs::new(&[glob]) {
+        let _ = globs.is_match(url);
+    }
+}
+
+/// A replayer over `har` (HAR JSON) for [`replay_matcher`].
+pub fn replayer_for(har: &[u8]) -> Option<Replayer> {
+    let har = parse_har(har, Path::new("fuzz.har")).ok()?;
+    let index = Index::new(&HarFile::from_har(har, "fuzz.har".into())).ok()?;
+    let options = ReplayOptions {
+        follow_redirects: true,
+        ..ReplayOptions::default()
+    };
+    Some(Replayer::new(index, options))
+}
+
+/// Replay's lookup and near-miss ranking for a request `METHOD\nURL\nBODY`.
+pub fn replay_matcher(replayer: &Replayer, data: &[u8]) {
+    let (method, target, body) = three_parts(data);
+    let headers = vec![("content-type".to_string(), "application/json".to_string())];
+    let req = Incoming {
+        method: &method,
+        url: &target,
+        headers: &headers,
+        body,
+    };
+    let _ = replayer.find(&req);
+    let index = replayer.index();
+    let _ = diagnose::nearest(&index.recorded, &index.neighbours, &req, 3);
+}
+
+/// Examples of a collection (JSON) for [`mock_matcher`].
+pub fn examples_for(collection: &[u8]) -> Option<Examples> {
+    let doc = serde_json::from_slice(collection).ok()?;
+    model::examples_from(&doc, &Variables::default()).ok()
+}
+
+/// The Postman mock matcher for a request `METHOD\nPATH?QUERY\nBODY`.
+pub fn mock_matcher(examples: &Examples, data: &[u8]) {
+    let (method, target, body) = three_parts(data);
+    let headers = vec![("x-mock-match-request-body".to_string(), "true".to_string())];
+    let req = MockRequest::new(&method, &target, &headers, body);
+    let opts = MatchOptions {
+        match_body: true,
+        match_headers: vec!["content-type".into()],
+    };
+    let _ = choose(&examples.examples, &req, &opts);
+}
+
+fn three_parts(data: &[u8]) -> (String, String, &[u8]) {
+    let mut parts = data.splitn(3, |b| *b == b'\n');
+    let method = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+    let target = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+    (method, target, parts.next().unwrap_or_default())
+}
