@@ -525,6 +525,30 @@ async fn plain_http_inside_connect_is_recorded() {
     assert_eq!(all.len(), 1, "{har:#}");
     assert_eq!(all[0]["request"]["url"], origin.http_url("/page"));
     assert_eq!(all[0]["response"]["content"]["text"], "<h1>hi</h1>");
+
+    // And replayed the same way, with no network.
+    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "t.har"]);
+    let before = origin.connections.load(std::sync::atomic::Ordering::SeqCst);
+    let mut s = TcpStream::connect(replay.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
+        .unwrap();
+    let n = s.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    s.write_all(b"GET /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(
+        out.starts_with("HTTP/1.1 200") && out.ends_with("<h1>hi</h1>"),
+        "{out}"
+    );
+    let stopped = replay.stop();
+    assert!(stopped.stdout.contains("served 1"), "{}", stopped.stdout);
+    assert_eq!(
+        origin.connections.load(std::sync::atomic::Ordering::SeqCst),
+        before
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
