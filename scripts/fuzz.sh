@@ -14,6 +14,17 @@ else
   FUZZ=(cargo fuzz)
 fi
 targets=$("${FUZZ[@]}" list)
+# Seeds: the repo's real HAR and collection fixtures (under 200 KB), and small
+# hand-made inputs in fuzz/seeds/TARGET.
+seed() { # TARGET FILES...
+  local t=$1; shift
+  [ -n "$(ls -A "fuzz/corpus/$t" 2>/dev/null)" ] && return 0
+  mkdir -p "fuzz/corpus/$t"
+  for f in "$@"; do [ -f "$f" ] && cp "$f" "fuzz/corpus/$t/" || true; done
+}
+seed har_json $(find tests/fixtures/har -name '*.har' -size -200k)
+seed collection $(find tests/fixtures/postman -name '*.json' -size -200k)
+for t in glob replay_matcher mock_matcher har_archive; do seed "$t" fuzz/seeds/"$t"/*; done
 for t in $targets; do
   mkdir -p "fuzz/corpus/$t"
   echo "== $t: ${SECONDS_EACH}s"
