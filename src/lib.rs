@@ -3,8 +3,11 @@
 //!
 //! # Layout
 //! - [`ca`]: the local root CA and per-host leaf certificates.
-//! - [`proxy`]: listener, CONNECT + TLS interception, upstream client; calls a [`proxy::Handler`].
-//! - [`record`]: the handler that forwards and turns exchanges into HAR entries.
+//! - [`proxy`]: listener, CONNECT + TLS interception (and plain HTTP in tunnels), the one
+//!   forwarding function, body taps, upstream client; asks a [`proxy::Handler`] to decide
+//!   and hands finished exchanges to a [`proxy::Observer`]. Knows nothing of HAR.
+//! - [`record`]: the handler that has everything forwarded and the observer that turns
+//!   exchanges into HAR entries.
 //! - [`replay`]: the handler that answers from a HAR (index, matcher, diagnostics).
 //! - [`har`]: the HAR model, lenient reading, layouts, journal.
 //! - [`collection`]: Postman collections: HAR conversion, the mock matcher and handler.
@@ -12,6 +15,11 @@
 //! - [`codec`]: content codings and MIME helpers.
 //! - [`input`]: reading user-named files (regular files only, bounded).
 //! - [`calllog`]: the bounds of what replay and mock log about calls.
+//!
+//! Dependencies point one way: `record`, `replay` and `collection` use `proxy`, `har` and
+//! `ca`; replay and collection never import record, collection never imports replay
+//! (HAR-format facts such as times, versions, redaction and URL normalisation live in
+//! [`har::format`]). `fuzzing` is the entry points of the fuzz targets.
 //!
 //! The command line lives in the binary; nothing here reads the environment, prints or
 //! exits.

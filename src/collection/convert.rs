@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::codec;
+use crate::har::format::normalise_url;
 use crate::har::{HarError, HarFile};
-use crate::replay::matcher::normalise_url;
 
 /// Headers that describe one transfer, not the resource: never copied.
 const TRANSPORT: &[&str] = &[

@@ -19,9 +19,9 @@ use super::matcher::{choose, Choice, MatchOptions, MockRequest};
 use super::model::{Examples, Variables};
 use super::{load_examples, CollectionError};
 use crate::calllog::{clip, page_of, CALL_LOG_SIZE, MAX_URL_TEXT};
+use crate::har::format::iso8601;
 use crate::proxy::body::{full, json_response, read_limited};
 use crate::proxy::{Body, Decision, Handler, RequestContext};
-use crate::record::iso8601;
 
 /// How the mock behaves.
 #[derive(Debug, Clone, Default)]

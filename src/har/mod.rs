@@ -6,6 +6,7 @@
 
 mod archive;
 mod body;
+pub mod format;
 pub mod journal;
 mod lock;
 mod model;

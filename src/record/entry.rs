@@ -10,6 +10,7 @@ use http::{Method, StatusCode, Version};
 use serde_json::{json, Value};
 
 use crate::codec;
+use crate::har::format::{iso8601, version_str, REDACTED};
 use crate::har::{Content, Entry, Extra, Header, PostData, Request, Response, Timings};
 
 /// How much detail an entry keeps.
@@ -46,9 +47,6 @@ pub struct EntryOptions {
     /// written, in requests and responses; `cookie` also redacts the parsed cookies.
     pub redact: Vec<String>,
 }
-
-/// The value written in place of a redacted header value.
-pub const REDACTED: &str = "[REDACTED]";
 
 /// Headers redacted unless `--no-default-redact` is given. `set-cookie` keeps each
 /// cookie's name and attributes; only its value is replaced.
@@ -392,26 +390,6 @@ fn response_cookies(headers: &HeaderMap, opts: &EntryOptions) -> Vec<Value> {
             Some(Value::Object(cookie))
         })
         .collect()
-}
-
-/// The HAR spelling of an HTTP version.
-pub fn version_str(version: Version) -> &'static str {
-    match version {
-        Version::HTTP_09 => "HTTP/0.9",
-        Version::HTTP_10 => "HTTP/1.0",
-        Version::HTTP_2 => "HTTP/2.0",
-        Version::HTTP_3 => "HTTP/3.0",
-        _ => "HTTP/1.1",
-    }
-}
-
-/// ISO 8601 in UTC with milliseconds, as browsers write `startedDateTime`.
-pub fn iso8601(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    t.format(&format).unwrap_or_default()
 }
 
 fn round3(ms: f64) -> f64 {

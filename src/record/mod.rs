@@ -10,9 +10,10 @@
 
 mod entry;
 
+pub use crate::har::format::{iso8601, version_str, REDACTED};
 pub use entry::{
-    iso8601, to_entry, version_str, ContentPolicy, EntryOptions, Exchange, Mode, RequestRecord,
-    ResponseRecord, DEFAULT_REDACT, REDACTED,
+    to_entry, ContentPolicy, EntryOptions, Exchange, Mode, RequestRecord, ResponseRecord,
+    DEFAULT_REDACT,
 };
 
 use std::io::{Read, Write};

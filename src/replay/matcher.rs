@@ -3,7 +3,8 @@
 //! boundaries ignored, most matching headers, earliest on ties, fetch's redirect method
 //! changes), then harp's (complete entries beat incomplete ones, ordered sequences).
 
-use crate::record::REDACTED;
+pub use crate::har::format::normalise_url;
+use crate::har::format::REDACTED;
 
 /// A request as the matcher sees it.
 #[derive(Debug, Clone, Copy)]
@@ -230,41 +231,6 @@ fn remove_dot_segments(path_and_query: &str) -> String {
         Some(q) => format!("{path}?{q}"),
         None => path,
     }
-}
-
-/// Normalises an absolute URL the way the proxy presents requests: lower-case scheme and
-/// host, default port removed, empty path as `/`, fragment dropped. Strings that are not
-/// absolute URLs are returned unchanged (minus the fragment).
-pub fn normalise_url(url: &str) -> String {
-    let url = url.split('#').next().unwrap_or("");
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let scheme = scheme.to_ascii_lowercase();
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let mut authority = authority.to_ascii_lowercase();
-    let default = match scheme.as_str() {
-        "https" => Some(":443"),
-        "http" => Some(":80"),
-        _ => None,
-    };
-    if let Some(port) = default {
-        if authority.ends_with(port) {
-            authority.truncate(authority.len() - port.len());
-        }
-    }
-    let tail = if tail.is_empty() {
-        "/".to_string()
-    } else if tail.starts_with('?') {
-        format!("/{tail}")
-    } else {
-        tail.to_string()
-    };
-    format!("{scheme}://{authority}{tail}")
 }
 
 #[cfg(test)]

@@ -21,9 +21,9 @@ pub use matcher::Incoming;
 
 use crate::calllog::{clip, page_of, CALL_LOG_SIZE, MAX_URL_TEXT};
 use crate::glob::UrlGlobs;
+use crate::har::format::iso8601;
 use crate::proxy::body::{boxed, full, json_response, read_limited, text_response};
 use crate::proxy::{Body, Decision, Handler, Observer, RequestContext};
-use crate::record::iso8601;
 
 /// What happens to a request no entry matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
