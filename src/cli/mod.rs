@@ -153,19 +153,39 @@ pub fn main() -> ExitCode {
             } else {
                 1
             };
-            eprintln!("harp: {err:#}");
+            eprintln!("harp: {}", describe(&err));
             ExitCode::from(code)
         }
     }
 }
 
+/// The error chain as one line, each cause once: library errors often display their
+/// source already, and repeating it ("No such file (os error 2): No such file (os
+/// error 2)") reads as two problems.
+fn describe(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || parts.iter().any(|p| p.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
+}
+
 fn init_logging() {
+    use std::io::IsTerminal;
     let filter = std::env::var("HARP_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "harp=info".to_string());
+    // Colour only for a person at a terminal, and never with NO_COLOR set.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false)
         .try_init();
 }
@@ -240,9 +260,9 @@ pub async fn serve_proxy<H: Handler>(
 
 /// Binds `addr` (port 0 picks one).
 pub async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))
+    tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (another process may use that port: pick another with --listen, or --listen 127.0.0.1:0 for a free one)")
+    })
 }
 
 /// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives right after

@@ -156,6 +156,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Session::Record(s) => {
             let count = s.finish()?;
             eprintln!("recorded {count} exchange(s) to {}", args.har.display());
+            let (failed, first) = s.recording.failures();
+            if failed > 0 {
+                eprintln!(
+                    "harp run: {failed} exchange(s) failed upstream and were recorded as failed:"
+                );
+                first.iter().for_each(|f| eprintln!("  {f}"));
+                if failed > first.len() as u64 {
+                    eprintln!("  and {} more", failed - first.len() as u64);
+                }
+                if code == 0 {
+                    code = 1;
+                }
+            }
         }
         Session::Replay(s) => {
             let (lines, unmatched) = s.finish()?;

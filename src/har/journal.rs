@@ -116,7 +116,8 @@ impl Journal {
 
 /// Folds a leftover journal of `har_path` into the HAR (replacing it, or adding to its
 /// entries when the recording was appending) and deletes the journal. Returns how many
-/// exchanges it recovered, or `None` when there was no journal.
+/// exchanges it recovered, or `None` when there was no journal or it held no exchange
+/// (then the HAR is left as it is).
 pub fn recover(har_path: &Path) -> Result<Option<usize>, HarError> {
     let path = journal_path(har_path);
     if let Some(pid) = super::lock::live_holder(har_path) {
@@ -148,7 +149,7 @@ pub fn recover(har_path: &Path) -> Result<Option<usize>, HarError> {
         // Nothing (or a torn header): the recording died before any exchange finished.
         _ => {
             let _ = std::fs::remove_file(&path);
-            return Ok(Some(0));
+            return Ok(None);
         }
     };
     let mut recovered: Vec<Line> = Vec::new();
@@ -166,6 +167,12 @@ pub fn recover(har_path: &Path) -> Result<Option<usize>, HarError> {
     recovered.sort_by_key(|l| l.id);
     recovered.dedup_by_key(|l| l.id);
     let count = recovered.len();
+    if count == 0 {
+        // A recording that ended (or failed to start) before any exchange finished: the
+        // HAR stays as it is.
+        std::fs::remove_file(&path).map_err(|source| HarError::Io { path, source })?;
+        return Ok(None);
+    }
     let mut har = if header.append && har_path.exists() {
         super::reader::read_stored(har_path, &super::ReadLimits::default())?.into_embedded()?
     } else {

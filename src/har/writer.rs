@@ -59,14 +59,23 @@ fn write_json_then_rename(tmp: &Path, path: &Path, har: &Har) -> Result<(), Writ
     fs::rename(tmp, path).map_err(WriteError::Io)
 }
 
-/// Fails unless a file can be created at `path`: its folder must exist and be writable,
-/// and `path` must not be a folder. Called before listening, so a bad path is reported
+/// Fails unless a file can be created at `path`: its folder (made when missing) must be
+/// writable, and `path` must not be a folder. Called before listening, so a bad path is reported
 /// before any traffic is accepted.
 pub fn check_writable(path: &Path) -> Result<(), HarError> {
     let io = |source| HarError::Io {
         path: path.to_path_buf(),
         source,
     };
+    // A first recording into `hars/x.har` makes `hars/`.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            fs::create_dir_all(dir).map_err(|source| HarError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+    }
     if path.is_dir() {
         return Err(io(std::io::Error::new(
             std::io::ErrorKind::IsADirectory,
@@ -109,7 +118,10 @@ mod tests {
             "no temp file left"
         );
         assert!(check_writable(dir.path()).is_err());
-        let err = check_writable(&dir.path().join("missing/a.har")).unwrap_err();
-        assert!(err.to_string().contains("missing/a.har"), "{err}");
+        check_writable(&dir.path().join("new/a.har")).unwrap();
+        assert!(dir.path().join("new").is_dir(), "the folder is made");
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        let err = check_writable(&dir.path().join("file/a.har")).unwrap_err();
+        assert!(err.to_string().contains("file"), "{err}");
     }
 }

@@ -144,9 +144,23 @@ where
     let tls = match tokio::time::timeout(limit, start.into_stream(config)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(err)) => {
-            tracing::debug!(
-                "TLS handshake with {client_addr} for {host} failed: {err} (does the client trust harp's CA?)"
-            );
+            let text = err.to_string();
+            let rejected = [
+                "UnknownCA",
+                "BadCertificate",
+                "CertificateUnknown",
+                "unknown ca",
+                "bad certificate",
+            ]
+            .iter()
+            .any(|k| text.contains(k));
+            if rejected && shared.first_rejection(&host) {
+                tracing::warn!(
+                    "a client rejected harp's certificate for {host} ({text}): it does not trust harp's CA; run `harp ca` for how to trust it, or point the client at it (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS; `harp run` sets these)"
+                );
+            } else {
+                tracing::debug!("TLS handshake with {client_addr} for {host} failed: {err}");
+            }
             return;
         }
         Err(_) => {

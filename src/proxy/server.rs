@@ -76,9 +76,24 @@ pub(super) struct Shared {
     next_id: AtomicU64,
     /// Stopping without loss: connections and taps open.
     pub stopper: Stopper,
+    /// Hosts whose certificate a client rejected, warned about once each (bounded).
+    rejected_hosts: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Shared {
+    /// True the first time a client rejects harp's certificate for `host` (at most
+    /// 1,024 hosts remembered; past that every rejection is reported).
+    pub fn first_rejection(&self, host: &str) -> bool {
+        let mut seen = self
+            .rejected_hosts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= 1024 {
+            return true;
+        }
+        seen.insert(host.to_ascii_lowercase())
+    }
+
     pub fn context(&self, intercepted: bool) -> RequestContext {
         RequestContext {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
@@ -134,6 +149,7 @@ pub async fn serve<H: Handler>(
         local_addr,
         next_id: AtomicU64::new(0),
         stopper: Stopper::default(),
+        rejected_hosts: Default::default(),
     });
     let slots = Arc::new(tokio::sync::Semaphore::new(
         shared.config.max_connections.max(1),

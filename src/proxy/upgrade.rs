@@ -80,7 +80,12 @@ pub(super) async fn pass_through<B>(
         let tls_stream = tokio_rustls::TlsConnector::from(tls)
             .connect(name, tcp)
             .await
-            .map_err(|e| fail(FailureKind::Tls, e.to_string()))?;
+            .map_err(|e| {
+                fail(
+                    FailureKind::Tls,
+                    super::upstream::with_hint(FailureKind::Tls, e.to_string()),
+                )
+            })?;
         Box::new(tls_stream)
     } else {
         Box::new(tcp)

@@ -207,11 +207,14 @@ impl Upstream {
                     self.response_timeout.as_secs_f64()
                 ),
             }),
-            Ok(Err(err)) => Err(UpstreamError::Exchange {
-                authority,
-                kind: classify(&err),
-                reason: describe(&err),
-            }),
+            Ok(Err(err)) => {
+                let kind = classify(&err);
+                Err(UpstreamError::Exchange {
+                    authority,
+                    kind,
+                    reason: with_hint(kind, describe(&err)),
+                })
+            }
             Ok(Ok(response)) => {
                 let remote_addr = response
                     .extensions()
@@ -293,6 +296,16 @@ fn chain<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'stat
         };
     }
     out
+}
+
+/// The reason, with what to do about it where harp knows.
+pub(super) fn with_hint(kind: FailureKind, reason: String) -> String {
+    match kind {
+        FailureKind::Tls => format!(
+            "{reason} (harp does not trust the upstream's certificate: add its CA with --upstream-ca PEM, or use --insecure-upstream for a test server)"
+        ),
+        _ => reason,
+    }
 }
 
 fn describe(err: &(dyn StdError + 'static)) -> String {

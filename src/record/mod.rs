@@ -76,7 +76,12 @@ pub struct Recording {
     /// Where each finished exchange is appended before its response completes; taken
     /// back once the HAR is written.
     journal: Mutex<Option<Journal>>,
+    /// Exchanges that failed upstream: how many, and the first few (method URL: why).
+    failures: Mutex<(u64, Vec<String>)>,
 }
+
+/// How many upstream failures a recording describes (the rest are counted).
+const FAILURES_KEPT: usize = 10;
 
 impl Recording {
     /// A recording with no entries yet.
@@ -86,6 +91,32 @@ impl Recording {
             entries: Mutex::new(Vec::new()),
             id_offset: 0,
             journal: Mutex::new(None),
+            failures: Mutex::new((0, Vec::new())),
+        }
+    }
+
+    /// Exchanges that failed upstream so far (refused, time-out, TLS, a body broken off):
+    /// how many, and the first few as `METHOD URL: why`.
+    pub fn failures(&self) -> (u64, Vec<String>) {
+        self.failures.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    fn note_failure(&self, entry: &Entry) {
+        let why = entry
+            .response
+            .extra
+            .get("_error")
+            .and_then(|v| v.as_str())
+            .unwrap_or("failed");
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.0 += 1;
+        if failures.1.len() < FAILURES_KEPT {
+            let line = format!(
+                "{} {}: {why}",
+                entry.request.method,
+                crate::calllog::clip(&entry.request.url, crate::calllog::MAX_URL_TEXT)
+            );
+            failures.1.push(line);
         }
     }
 
@@ -389,6 +420,9 @@ impl Observer for Recording {
         }
         let id = exchange.ctx.id;
         let entry = self.entry_of(exchange);
+        if entry.response.extra.contains_key("_error") {
+            self.note_failure(&entry);
+        }
         self.push(id, entry);
     }
 }

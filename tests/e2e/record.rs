@@ -455,6 +455,17 @@ async fn untrusting_client_and_hostile_input_do_not_disturb_others() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let stopped = harp.stop();
     assert_eq!(stopped.code, Some(0));
+    assert_eq!(
+        stopped
+            .stderr
+            .matches("a client rejected harp's certificate for localhost")
+            .count(),
+        1,
+        "one WARN naming the host and `harp ca`: {}",
+        stopped.stderr
+    );
+    assert!(stopped.stderr.contains("harp ca"));
+    assert!(!stopped.stderr.contains("still busy"), "{}", stopped.stderr);
     let har = read_har(&stopped.dir.join("hostile.har"));
     let urls: Vec<_> = entries(&har)
         .iter()

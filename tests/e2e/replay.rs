@@ -850,3 +850,67 @@ async fn misses_are_bounded_paged_and_summarised_briefly() {
         stopped.stdout.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_makes_the_folder_and_upstream_failures_fail_the_update() {
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    // The origin's HTTPS port without --upstream-ca: a certificate harp does not trust.
+    let url = origin.https_url("/api/users");
+    let out = tokio::task::spawn_blocking(move || {
+        run_harp(
+            &d,
+            &[
+                "run",
+                "--update",
+                "--har",
+                "hars/first.har",
+                "--",
+                "curl",
+                "-sS",
+                &url,
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(dir.path().join("hars/first.har").exists(), "hars/ was made");
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("1 exchange(s) failed upstream"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("--upstream-ca"),
+        "the hint: {}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("--upstream-ca"),
+        "the 502 says it too: {}",
+        out.stdout
+    );
+    assert!(
+        !out.stderr.contains("\u{1b}["),
+        "no colour in a pipe: {}",
+        out.stderr
+    );
+
+    // A bad --har path says the problem once.
+    std::fs::write(dir.path().join("plain-file"), "x").unwrap();
+    let out = run_harp(
+        dir.path(),
+        &[
+            "record",
+            "--har",
+            "plain-file/x.har",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("(os error").count(), 1, "{}", out.stderr);
+    assert!(!dir.path().join("plain-file/x.har.harp-journal").exists());
+}
