@@ -649,19 +649,46 @@ impl Stopped {
     }
 }
 
-/// Runs harp to completion (for commands that do not listen).
+/// Runs harp to completion (for commands that do not listen); a harp still running after
+/// 60 s is killed and the test fails, rather than hanging the suite.
 pub fn run_harp(dir: &Path, args: &[&str]) -> Stopped {
-    let out = Command::new(harp_bin())
+    let mut child = Command::new(harp_bin())
         .args(args)
         .current_dir(dir)
         .env_remove("HARP_CA_DIR")
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let drain = |mut from: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = from.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "harp {args:?} still running after 60 s: {}",
+                stderr.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     Stopped {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code(),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
         dir: dir.to_path_buf(),
         _tmp: None,
     }

@@ -657,19 +657,21 @@ fn futures_stream(
 #[test]
 fn unwritable_har_path_fails_before_listening() {
     let dir = tempfile::tempdir().unwrap();
+    // A missing folder is made, but a file where the folder should be cannot be.
+    std::fs::write(dir.path().join("blocker"), "x").unwrap();
     let out = run_harp(
         dir.path(),
         &[
             "record",
             "--har",
-            "no/such/dir/x.har",
+            "blocker/dir/x.har",
             "--listen",
             "127.0.0.1:0",
         ],
     );
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(!out.stdout.contains("listening"), "{}", out.stdout);
-    assert!(out.stderr.contains("no/such/dir/x.har"), "{}", out.stderr);
+    assert!(out.stderr.contains("blocker/dir"), "{}", out.stderr);
 
     let out = run_harp(
         dir.path(),
