@@ -297,41 +297,27 @@ fn inflate(bytes: &[u8], path: &Path, max: u64) -> Result<Vec<u8>, HarError> {
     let ratio_cap = (bytes.len() as u64)
         .saturating_mul(MAX_RATIO)
         .max(BOMB_FLOOR);
-    if ratio_cap < max {
-        let mut out = Vec::new();
-        flate2::read::ZlibDecoder::new(bytes)
-            .take(ratio_cap + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| HarError::NotHar {
-                path: path.to_path_buf(),
-                reason: format!("not valid zlib data: {e}"),
-            })?;
-        if out.len() as u64 > ratio_cap {
-            return Err(HarError::NotHar {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "expands more than {MAX_RATIO}x its {} compressed bytes: refused as a decompression bomb",
-                    bytes.len()
-                ),
-            });
-        }
-        return Ok(out);
-    }
+    let cap = ratio_cap.min(max);
+    let refuse = |reason: String| HarError::NotHar {
+        path: path.to_path_buf(),
+        reason,
+    };
     let mut out = Vec::new();
     flate2::read::ZlibDecoder::new(bytes)
-        .take(max + 1)
+        .take(cap + 1)
         .read_to_end(&mut out)
-        .map_err(|e| HarError::NotHar {
-            path: path.to_path_buf(),
-            reason: format!("not valid zlib data: {e}"),
-        })?;
-    if out.len() as u64 > max {
-        return Err(HarError::NotHar {
-            path: path.to_path_buf(),
-            reason: format!("decompresses past the {max}-byte limit"),
-        });
+        .map_err(|e| refuse(format!("not valid zlib data: {e}")))?;
+    if out.len() as u64 <= cap {
+        return Ok(out);
     }
-    Ok(out)
+    Err(refuse(if cap == max {
+        format!("decompresses past the {max}-byte limit")
+    } else {
+        format!(
+            "expands more than {MAX_RATIO}x its {} compressed bytes: refused as a decompression bomb",
+            bytes.len()
+        )
+    }))
 }
 
 /// Parses HAR JSON leniently (BOM allowed); errors name `path` and the JSON line and

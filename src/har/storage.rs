@@ -79,13 +79,22 @@ pub fn save(path: &Path, har: &Har, storage: Storage) -> Result<(), HarError> {
 /// does this as each exchange finishes, so neither memory nor the journal holds bodies.
 pub fn attach_entry(entry: &mut Entry, dir: &Path) -> Result<(), String> {
     let mut payloads = BTreeMap::new();
+    detach_entry(entry, &mut payloads)?;
+    for (name, bytes) in &payloads {
+        write_payload(&dir.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Moves one entry's embedded bodies (response and request) into `payloads`.
+fn detach_entry(entry: &mut Entry, payloads: &mut BTreeMap<String, Vec<u8>>) -> Result<(), String> {
     let content = &mut entry.response.content;
     detach_one(
         &mut content.text,
         &mut content.encoding,
         &mut content.file,
         &content.mime_type,
-        &mut payloads,
+        payloads,
     )?;
     if let Some(post) = entry.request.post_data.as_mut() {
         detach_one(
@@ -93,11 +102,8 @@ pub fn attach_entry(entry: &mut Entry, dir: &Path) -> Result<(), String> {
             &mut post.encoding,
             &mut post.file,
             &post.mime_type,
-            &mut payloads,
+            payloads,
         )?;
-    }
-    for (name, bytes) in &payloads {
-        write_payload(&dir.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
     }
     Ok(())
 }
@@ -120,25 +126,7 @@ fn detach(har: &Har, path: &Path) -> Result<(Har, BTreeMap<String, Vec<u8>>), Ha
         reason,
     };
     for (index, entry) in har.log.entries.iter_mut().enumerate() {
-        let content = &mut entry.response.content;
-        detach_one(
-            &mut content.text,
-            &mut content.encoding,
-            &mut content.file,
-            &content.mime_type,
-            &mut payloads,
-        )
-        .map_err(|r| error(index, r))?;
-        if let Some(post) = entry.request.post_data.as_mut() {
-            detach_one(
-                &mut post.text,
-                &mut post.encoding,
-                &mut post.file,
-                &post.mime_type,
-                &mut payloads,
-            )
-            .map_err(|r| error(index, r))?;
-        }
+        detach_entry(entry, &mut payloads).map_err(|r| error(index, r))?;
     }
     Ok((har, payloads))
 }
