@@ -878,3 +878,42 @@ async fn silent_connections_and_idle_tunnels_are_closed_port_zero_refused() {
     assert_eq!(far.read(&mut buf).unwrap_or(0), 0, "upstream side closed");
     assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "client side closed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_max_connections_clients_wait_until_one_closes() {
+    let origin = Origin::start().await;
+    let harp = Harp::start(&["record", "--har", "max.har", "--max-connections", "1"]);
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: x\r\n\r\n",
+        origin.http_url("/page")
+    );
+    let read_answer = |s: &mut TcpStream| -> std::io::Result<String> {
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf)?;
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    // The one slot: a keep-alive connection that stays open.
+    let mut first = TcpStream::connect(harp.addr).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    first.write_all(request.as_bytes()).unwrap();
+    assert!(read_answer(&mut first).unwrap().starts_with("HTTP/1.1 200"));
+    // A second client waits in the backlog: no answer while the first is open...
+    let mut second = TcpStream::connect(harp.addr).unwrap();
+    second.write_all(request.as_bytes()).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    assert!(read_answer(&mut second).is_err(), "answered past the limit");
+    // ...and is served once it closes.
+    drop(first);
+    second
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert!(read_answer(&mut second)
+        .unwrap()
+        .starts_with("HTTP/1.1 200"));
+    let stopped = harp.stop();
+    assert_eq!(stopped.code, Some(0));
+}
