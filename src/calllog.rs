@@ -13,6 +13,39 @@ pub const DEFAULT_CALLS_PAGE: usize = 1_000;
 /// with `…`), so a flood of huge unmatched URLs cannot grow harp's memory.
 pub const MAX_URL_TEXT: usize = 1024;
 
+/// The last [`CALL_LOG_SIZE`] calls, oldest first, shared by the tasks that serve.
+pub struct CallLog<T> {
+    calls: std::sync::Mutex<std::collections::VecDeque<T>>,
+}
+
+impl<T> Default for CallLog<T> {
+    fn default() -> Self {
+        Self {
+            calls: std::sync::Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+}
+
+impl<T: Clone> CallLog<T> {
+    /// Adds a call, dropping the oldest past [`CALL_LOG_SIZE`].
+    pub fn push(&self, call: T) {
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        if calls.len() == CALL_LOG_SIZE {
+            calls.pop_front();
+        }
+        calls.push_back(call);
+    }
+
+    /// `limit` calls after skipping `offset`, and how many the log holds.
+    pub fn page(&self, offset: usize, limit: usize) -> (Vec<T>, usize) {
+        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            calls.iter().skip(offset).take(limit).cloned().collect(),
+            calls.len(),
+        )
+    }
+}
+
 /// `text` cut to at most `max` bytes (on a character boundary), marked with `…`.
 pub fn clip(text: &str, max: usize) -> String {
     if text.len() <= max {

@@ -2,7 +2,6 @@
 //! proxied) with the saved example Postman's algorithm chooses; reloads the collection
 //! when the file changes; private mocks, delays, dynamic variables, a call log.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,7 +17,7 @@ use serde_json::json;
 use super::matcher::{choose, Choice, MatchOptions, MockRequest};
 use super::model::{Examples, Variables};
 use super::{load_examples, CollectionError};
-use crate::calllog::{clip, page_of, CALL_LOG_SIZE, MAX_URL_TEXT};
+use crate::calllog::{clip, page_of, CallLog, MAX_URL_TEXT};
 use crate::har::format::iso8601;
 use crate::proxy::body::{full, json_response, read_limited};
 use crate::proxy::{Body, Decision, Handler, RequestContext};
@@ -60,7 +59,7 @@ pub struct Mock {
     examples: RwLock<Arc<Examples>>,
     /// (modified time, length) of the source when last loaded.
     stamp: Mutex<Option<(SystemTime, u64)>>,
-    calls: Mutex<VecDeque<MockCall>>,
+    calls: CallLog<MockCall>,
     served: AtomicU64,
     not_found: AtomicU64,
     unauthorized: AtomicU64,
@@ -86,7 +85,7 @@ impl Mock {
             options,
             examples: RwLock::new(Arc::new(examples)),
             stamp: Mutex::new(stamp),
-            calls: Mutex::new(VecDeque::new()),
+            calls: CallLog::default(),
             served: AtomicU64::new(0),
             not_found: AtomicU64::new(0),
             unauthorized: AtomicU64::new(0),
@@ -134,17 +133,11 @@ impl Mock {
     /// The call log, oldest first: `limit` calls after skipping `offset`, and how many
     /// the log holds.
     pub fn calls(&self, offset: usize, limit: usize) -> (Vec<MockCall>, usize) {
-        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        let page = calls.iter().skip(offset).take(limit).cloned().collect();
-        (page, calls.len())
+        self.calls.page(offset, limit)
     }
 
     fn log(&self, call: MockCall) {
-        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        if calls.len() == CALL_LOG_SIZE {
-            calls.pop_front();
-        }
-        calls.push_back(call);
+        self.calls.push(call);
     }
 
     async fn serve(&self, req: Request<Body>, ctx: RequestContext) -> Response<Body> {

@@ -59,6 +59,12 @@ pub fn extension_for(mime: &str) -> &'static str {
     }
 }
 
+/// True when `file` already holds a payload of `len` bytes: payloads are named by
+/// content hash, so it is the same payload and is kept rather than written again.
+pub fn is_present(file: &Path, len: u64) -> bool {
+    std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() == len)
+}
+
 /// Checks that a `_file` value is a plain relative path that stays inside its folder:
 /// not empty, not absolute, no `..`, no drive or root component, no NUL. Returns the
 /// normalised path (without `.` components), or why it is refused.

@@ -110,7 +110,7 @@ fn detach_entry(entry: &mut Entry, payloads: &mut BTreeMap<String, Vec<u8>>) -> 
 
 /// Writes a content-addressed payload unless a file of that length is already there.
 fn write_payload(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64) {
+    if super::payload::is_present(file, bytes.len() as u64) {
         return Ok(());
     }
     write_file_atomic(file, bytes)

@@ -45,13 +45,7 @@ pub(super) async fn forward(
     let body = Tap::new(body, limits.clone(), None, move |c| {
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
     });
-    let seen = RequestSeen {
-        method: parts.method.clone(),
-        uri: parts.uri.clone(),
-        version: parts.version,
-        headers: parts.headers.clone(),
-        body: Captured::empty(),
-    };
+    let seen = RequestSeen::head(&parts.method, &parts.uri, parts.version, &parts.headers);
     // The observer sees the request as the client sent it; the upstream gets it
     // prepared.
     headers::for_upstream(&mut parts.headers);
@@ -86,7 +80,7 @@ pub(super) async fn forward(
     };
     let wait = sent.elapsed();
     let head_at = Instant::now();
-    let (mut parts, body) = up.response.into_parts();
+    let (parts, body) = up.response.into_parts();
     let (status, version, upstream_headers) = (parts.status, parts.version, parts.headers.clone());
     let server_addr = up.remote_addr;
     let body = Tap::new(body, limits, Some(&stopper.taps), move |captured| {
@@ -104,9 +98,7 @@ pub(super) async fn forward(
             receive: head_at.elapsed(),
         });
     });
-    headers::for_client(&mut parts.headers);
-    parts.version = Version::HTTP_11;
-    Response::from_parts(parts, boxed(body))
+    for_client(Response::from_parts(parts, boxed(body)))
 }
 
 /// The upstream's response as the client gets it.
@@ -125,13 +117,7 @@ async fn upgrade(
     ctx: RequestContext,
     observer: Option<Arc<dyn Observer>>,
 ) -> Response<Body> {
-    let seen = RequestSeen {
-        method: req.method().clone(),
-        uri: req.uri().clone(),
-        version: req.version(),
-        headers: req.headers().clone(),
-        body: Captured::empty(),
-    };
+    let seen = RequestSeen::head(req.method(), req.uri(), req.version(), req.headers());
     let sent = Instant::now();
     let result = upstream.upgrade(req).await;
     let wait = sent.elapsed();

@@ -85,6 +85,19 @@ pub struct RequestSeen {
     pub body: Captured,
 }
 
+impl RequestSeen {
+    /// A request head, its body not seen yet.
+    pub(crate) fn head(method: &Method, uri: &Uri, version: Version, headers: &HeaderMap) -> Self {
+        Self {
+            method: method.clone(),
+            uri: uri.clone(),
+            version,
+            headers: headers.clone(),
+            body: Captured::empty(),
+        }
+    }
+}
+
 /// The response side of a finished exchange.
 #[derive(Debug)]
 pub struct ResponseSeen {

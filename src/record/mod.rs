@@ -464,7 +464,7 @@ fn read_spilled(spilled: &Spilled, len: u64) -> Body {
 /// Gives `from` the name `to` (content-addressed: an existing file of that length is
 /// the same payload and is kept).
 fn persist_copy(from: &Path, to: &Path, len: u64) -> std::io::Result<()> {
-    if std::fs::metadata(to).is_ok_and(|m| m.is_file() && m.len() == len) {
+    if crate::har::payload::is_present(to, len) {
         return Ok(());
     }
     std::fs::hard_link(from, to).or_else(|_| std::fs::copy(from, to).map(|_| ()))

@@ -6,7 +6,7 @@ pub mod diagnose;
 pub mod index;
 pub mod matcher;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +19,7 @@ pub use diagnose::NearMiss;
 pub use index::{Index, Prepared, Servable};
 pub use matcher::Incoming;
 
-use crate::calllog::{clip, page_of, CALL_LOG_SIZE, MAX_URL_TEXT};
+use crate::calllog::{clip, page_of, CallLog, MAX_URL_TEXT};
 use crate::glob::UrlGlobs;
 use crate::har::format::iso8601;
 use crate::proxy::body::{boxed, full, json_response, read_limited, text_response};
@@ -196,7 +196,7 @@ pub struct Replayer {
     options: ReplayOptions,
     /// `--sequence`: how many times each candidate list was served.
     served_counts: Mutex<HashMap<Vec<usize>, usize>>,
-    calls: Mutex<VecDeque<Call>>,
+    calls: CallLog<Call>,
     counters: Counters,
     /// Distinct unmatched requests, in first-seen order (bounded).
     unmatched: Mutex<UnmatchedSet>,
@@ -217,7 +217,7 @@ impl Replayer {
             index,
             options,
             served_counts: Mutex::new(HashMap::new()),
-            calls: Mutex::new(VecDeque::new()),
+            calls: CallLog::default(),
             counters: Counters::default(),
             unmatched: Mutex::new(UnmatchedSet::default()),
             missing: None,
@@ -259,9 +259,7 @@ impl Replayer {
     /// The call log (oldest first): `limit` calls after skipping `offset`, and how many
     /// the log holds.
     pub fn calls(&self, offset: usize, limit: usize) -> (Vec<Call>, usize) {
-        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        let page = calls.iter().skip(offset).take(limit).cloned().collect();
-        (page, calls.len())
+        self.calls.page(offset, limit)
     }
 
     /// The entry replay would serve for `req` (after following redirects when enabled),
@@ -331,11 +329,7 @@ impl Replayer {
     }
 
     fn log(&self, call: Call) {
-        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        if calls.len() == CALL_LOG_SIZE {
-            calls.pop_front();
-        }
-        calls.push_back(call);
+        self.calls.push(call);
     }
 
     fn note_unmatched(&self, method: &str, url: &str, nearest: Option<NearMiss>) {
