@@ -69,28 +69,10 @@ pub struct Spilled {
     pub sha1: [u8; 20],
 }
 
-impl Tapped {
-    /// How many bytes passed through the tap.
-    pub fn len(&self) -> u64 {
-        match self {
-            Tapped::Memory(b) => b.len() as u64,
-            Tapped::Spilled(s) => s.len,
-            Tapped::NotKept { len, .. } => *len,
-        }
-    }
-
-    /// True when no byte passed.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The bytes, reading a spilled file into memory; `None` when not kept.
-    pub fn to_bytes(&self) -> std::io::Result<Option<Bytes>> {
-        match self {
-            Tapped::Memory(b) => Ok(Some(b.clone())),
-            Tapped::Spilled(s) => std::fs::read(s.file.path()).map(|v| Some(Bytes::from(v))),
-            Tapped::NotKept { .. } => Ok(None),
-        }
+impl Spilled {
+    /// The spilled bytes, read back into memory.
+    pub fn read(&self) -> std::io::Result<Bytes> {
+        std::fs::read(self.file.path()).map(Bytes::from)
     }
 }
 

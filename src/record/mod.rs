@@ -452,8 +452,8 @@ impl Body {
 }
 
 fn read_spilled(spilled: &Spilled, len: u64) -> Body {
-    match std::fs::read(spilled.file.path()) {
-        Ok(bytes) => Body::Bytes(Bytes::from(bytes)),
+    match spilled.read() {
+        Ok(bytes) => Body::Bytes(bytes),
         Err(err) => Body::NotKept {
             len,
             reason: format!("reading the spilled body failed: {err}"),
