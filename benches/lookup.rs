@@ -34,7 +34,7 @@ fn main() {
         har.log.entries = (0..n).map(entry).collect();
         let file = HarFile::from_har(har, "bench.har".into());
         let t = Instant::now();
-        let index = Index::new(&file).unwrap();
+        let index = Index::new(&file, harp::rules::Rules::default()).unwrap();
         let build = t.elapsed();
         let replayer = Replayer::new(index, ReplayOptions::default());
         let headers = vec![("accept".to_string(), "application/json".to_string())];
@@ -54,6 +54,7 @@ fn main() {
                     url: &urls[r % urls.len()],
                     headers: &headers,
                     body: b"",
+                    canon: None,
                 })
                 .is_some() as usize;
         }
@@ -70,6 +71,7 @@ fn main() {
                     url: &misses[r % misses.len()],
                     headers: &headers,
                     body: b"",
+                    canon: None,
                 })
                 .is_some() as usize;
         }
@@ -86,9 +88,15 @@ fn main() {
                     url,
                     headers: &headers,
                     body: b"",
+                    canon: None,
                 };
-                let found =
-                    harp::replay::diagnose::nearest(&index.recorded, &index.neighbours, &req, 3);
+                let found = harp::replay::diagnose::nearest(
+                    &index.recorded,
+                    &index.neighbours,
+                    &index.rules,
+                    &req,
+                    3,
+                );
                 assert!(!found.is_empty());
             }
             t.elapsed() / rounds

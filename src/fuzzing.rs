@@ -8,13 +8,14 @@ use crate::collection::matcher::{choose, MatchOptions, MockRequest};
 use crate::collection::{model, Examples, Variables};
 use crate::har::{parse_har, read_har_file_with, HarFile, ReadLimits};
 use crate::replay::{diagnose, Incoming, Index, ReplayOptions, Replayer};
+use crate::rules::{Canon, RuleSpec, Rules};
 
 /// The lenient HAR reader, then replay's index and the converter over what it accepts.
 pub fn har_json(data: &[u8]) {
     let path = Path::new("fuzz.har");
     if let Ok(har) = parse_har(data, path) {
         let file = HarFile::from_har(har, path.to_path_buf());
-        let _ = Index::new(&file);
+        let _ = Index::new(&file, Rules::default());
         let _ = crate::collection::convert::har_to_collection(&file, "fuzz");
     }
 }
@@ -58,7 +59,11 @@ pub fn glob(data: &[u8]) {
 /// A replayer over `har` (HAR JSON) for [`replay_matcher`].
 pub fn replayer_for(har: &[u8]) -> Option<Replayer> {
     let har = parse_har(har, Path::new("fuzz.har")).ok()?;
-    let index = Index::new(&HarFile::from_har(har, "fuzz.har".into())).ok()?;
+    let mut spec = RuleSpec::default();
+    spec.matching.ignore_query = vec!["t".into()];
+    spec.matching.ignore_json = vec!["$.id".into(), "/items/*/ts".into()];
+    let rules = Rules::compile(&spec).ok()?;
+    let index = Index::new(&HarFile::from_har(har, "fuzz.har".into()), rules).ok()?;
     let options = ReplayOptions {
         follow_redirects: true,
         ..ReplayOptions::default()
@@ -70,15 +75,17 @@ pub fn replayer_for(har: &[u8]) -> Option<Replayer> {
 pub fn replay_matcher(replayer: &Replayer, data: &[u8]) {
     let (method, target, body) = three_parts(data);
     let headers = vec![("content-type".to_string(), "application/json".to_string())];
+    let canon = Canon::of("application/json", body, &replayer.index().rules);
     let req = Incoming {
         method: &method,
         url: &target,
         headers: &headers,
         body,
+        canon: Some(&canon),
     };
     let _ = replayer.find(&req);
     let index = replayer.index();
-    let _ = diagnose::nearest(&index.recorded, &index.neighbours, &req, 3);
+    let _ = diagnose::nearest(&index.recorded, &index.neighbours, &index.rules, &req, 3);
 }
 
 /// Examples of a collection (JSON) for [`mock_matcher`].

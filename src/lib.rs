@@ -12,6 +12,7 @@
 //! - [`har`]: the HAR model, lenient reading, layouts, journal.
 //! - [`collection`]: Postman collections: HAR conversion, the mock matcher and handler.
 //! - [`glob`]: Playwright-style URL globs.
+//! - [`rules`]: matching rules (ignore, redact), JSON paths, GraphQL, canonical bodies.
 //! - [`codec`]: content codings and MIME helpers.
 //! - [`input`]: reading user-named files (regular files only, bounded).
 //! - [`calllog`]: the bounds of what replay and mock log about calls.
@@ -36,3 +37,4 @@ pub mod input;
 pub mod proxy;
 pub mod record;
 pub mod replay;
+pub mod rules;

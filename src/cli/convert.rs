@@ -37,9 +37,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     har::check_writable(&args.output)
         .map_err(bad_input)
         .context("cannot write the collection")?;
-    let tmp = args.output.with_extension("tmp-harp");
-    std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &args.output)
+    har::write_file_atomic(&args.output, &bytes)
         .with_context(|| format!("writing {}", args.output.display()))?;
     let folders = collection["item"].as_array().map_or(0, Vec::len);
     let items: usize = collection["item"]

@@ -7,6 +7,7 @@ mod convert;
 mod mock;
 mod record;
 mod replay;
+mod rules;
 mod run;
 
 use std::io::Write;

@@ -14,6 +14,7 @@ use harp::record::{
     ContentPolicy, EntryOptions, Mode, RecordOptions, Recorder, Recording, DEFAULT_REDACT,
 };
 
+use super::rules::RuleArgs;
 use super::{bad_input, say, serve_proxy, ListenArgs, UpstreamArgs};
 
 /// Where bodies go.
@@ -72,6 +73,8 @@ pub struct RecordArgs {
     #[command(flatten)]
     pub record: RecordFlags,
     #[command(flatten)]
+    pub rules: RuleArgs,
+    #[command(flatten)]
     pub listen: ListenArgs,
     #[command(flatten)]
     pub upstream: UpstreamArgs,
@@ -98,9 +101,11 @@ impl RecordSession {
         path: &Path,
         urls: &[String],
         flags: &RecordFlags,
+        rule_args: &RuleArgs,
         force_append: bool,
     ) -> anyhow::Result<Self> {
         let globs = UrlGlobs::new(urls).map_err(bad_input)?;
+        let loaded = rule_args.load(path, &flags.redact_header)?;
         let mut storage = Storage::for_path(path, flags.content == ContentArg::Attach);
         har::check_writable(path)
             .map_err(bad_input)
@@ -111,7 +116,7 @@ impl RecordSession {
         let recovered = journal::recover(path)
             .map_err(bad_input)
             .context("recovering an interrupted recording")?;
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = loaded.note.into_iter().collect();
         if let Some(n) = recovered {
             notes.push(format!(
                 "recovered {n} exchange(s) from an interrupted recording into {}; this recording adds to them",
@@ -147,7 +152,15 @@ impl RecordSession {
         } else {
             DEFAULT_REDACT.iter().map(|h| h.to_string()).collect()
         };
-        redact.extend(flags.redact_header.iter().map(|h| h.to_ascii_lowercase()));
+        redact.extend(
+            loaded
+                .rules
+                .spec()
+                .redact
+                .header
+                .iter()
+                .map(|h| h.to_ascii_lowercase()),
+        );
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -164,6 +177,7 @@ impl RecordSession {
                     _ => ContentPolicy::Embed,
                 },
                 redact,
+                rules: Arc::new(loaded.rules),
                 ..EntryOptions::default()
             },
             max_body: flags.max_body,
@@ -200,7 +214,7 @@ impl RecordSession {
 }
 
 pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
-    let session = RecordSession::prepare(&args.har, &args.urls, &args.record, false)?;
+    let session = RecordSession::prepare(&args.har, &args.urls, &args.record, &args.rules, false)?;
     session.notes.iter().for_each(say);
     let what = format!("recording to {}", args.har.display());
     serve_proxy(

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::ValueEnum;
 
 use harp::glob::UrlGlobs;
@@ -11,6 +12,7 @@ use harp::har;
 use harp::replay::{has_unmatched, Index, NotFound, ReplayOptions, Replayer};
 
 use super::record::{RecordFlags, RecordSession};
+use super::rules::RuleArgs;
 use super::{bad_input, say, serve_proxy, ListenArgs, UpstreamArgs};
 
 /// Distinct unmatched requests listed at exit; the rest are counted.
@@ -40,6 +42,10 @@ pub struct ReplayFlags {
     /// Forward unmatched requests to the network and append them to the HAR.
     #[arg(long)]
     pub record_missing: bool,
+    /// Write a report when harp stops: served, unmatched (nearest entries, why, the rule
+    /// that would match) and unused entries; JSON, or JUnit XML when PATH ends in .xml.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
 }
 
 /// Arguments of `harp replay`.
@@ -56,6 +62,8 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub record: RecordFlags,
     #[command(flatten)]
+    pub rules: RuleArgs,
+    #[command(flatten)]
     pub listen: ListenArgs,
     #[command(flatten)]
     pub upstream: UpstreamArgs,
@@ -69,6 +77,7 @@ pub struct ReplaySession {
     /// `--record-missing`: the recording of what was not matched.
     missing: Option<RecordSession>,
     path: PathBuf,
+    report: Option<PathBuf>,
 }
 
 impl ReplaySession {
@@ -78,17 +87,24 @@ impl ReplaySession {
         urls: &[String],
         flags: &ReplayFlags,
         record: &RecordFlags,
+        rule_args: &RuleArgs,
     ) -> anyhow::Result<Self> {
         let globs = UrlGlobs::new(urls).map_err(bad_input)?;
+        let loaded = rule_args.load(path, &record.redact_header)?;
+        if let Some(report) = &flags.report {
+            har::check_writable(report)
+                .map_err(bad_input)
+                .context("cannot write the --report file")?;
+        }
         let file = har::read_har_file(path).map_err(bad_input)?;
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = loaded.note.into_iter().collect();
         if let Some(n) = file.recovered {
             notes.push(format!(
                 "recovered {n} exchange(s) from an interrupted recording into {}",
                 path.display()
             ));
         }
-        let index = Index::new(&file).map_err(bad_input)?;
+        let index = Index::new(&file, loaded.rules).map_err(bad_input)?;
         let options = ReplayOptions {
             globs,
             not_found: match flags.not_found {
@@ -101,7 +117,7 @@ impl ReplaySession {
         };
         let mut replayer = Replayer::new(index, options);
         let missing = if flags.record_missing {
-            let session = RecordSession::prepare(path, &[], record, true)?;
+            let session = RecordSession::prepare(path, &[], record, rule_args, true)?;
             notes.extend(session.notes.iter().cloned());
             replayer = replayer.with_missing(session.recording.clone());
             Some(session)
@@ -113,6 +129,7 @@ impl ReplaySession {
             notes,
             missing,
             path: path.to_path_buf(),
+            report: flags.report.clone(),
         })
     }
 
@@ -149,13 +166,17 @@ impl ReplaySession {
         let (unmatched, not_listed) = self.replayer.unmatched();
         let shown = unmatched.len().min(SUMMARY_UNMATCHED);
         for u in &unmatched[..shown] {
-            let near = match &u.nearest {
+            let near = match u.nearest.first() {
                 Some(m) => format!(
-                    " (nearest: #{} {} {}: {})",
+                    " (nearest: #{} {} {}: {}{})",
                     m.entry,
                     m.method,
                     m.url,
-                    m.differences.join("; ")
+                    m.differences.join("; "),
+                    m.rule
+                        .as_ref()
+                        .map(|r| format!("; would match with {r}"))
+                        .unwrap_or_default()
                 ),
                 None => String::new(),
             };
@@ -170,12 +191,32 @@ impl ReplaySession {
                 "  and {more} more distinct unmatched request(s) (GET http://harp.local/__harp/calls lists them)"
             ));
         }
+        if let Some(path) = &self.report {
+            let report = self.replayer.report();
+            let text = if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+            {
+                report.to_junit()
+            } else {
+                report.to_json()
+            };
+            har::write_file_atomic(path, text.as_bytes())
+                .with_context(|| format!("writing the report {}", path.display()))?;
+            lines.push(format!("report written to {}", path.display()));
+        }
         Ok((lines, has_unmatched(&s)))
     }
 }
 
 pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let session = ReplaySession::prepare(&args.har, &args.urls, &args.replay, &args.record)?;
+    let session = ReplaySession::prepare(
+        &args.har,
+        &args.urls,
+        &args.replay,
+        &args.record,
+        &args.rules,
+    )?;
     session.notes.iter().for_each(say);
     let what = format!(
         "serving {} entries from {}",

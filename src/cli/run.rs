@@ -11,6 +11,7 @@ use harp::proxy;
 
 use super::record::{RecordFlags, RecordSession};
 use super::replay::{ReplayFlags, ReplaySession};
+use super::rules::RuleArgs;
 use super::{bind, proxy_parts, shutdown_signal, UpstreamArgs};
 
 /// Arguments of `harp run`.
@@ -29,6 +30,8 @@ pub struct RunArgs {
     pub replay: ReplayFlags,
     #[command(flatten)]
     pub record: RecordFlags,
+    #[command(flatten)]
+    pub rules: RuleArgs,
     #[command(flatten)]
     pub upstream: UpstreamArgs,
     /// Address of the proxy (a free port by default).
@@ -55,6 +58,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             &args.har,
             &args.urls,
             &args.record,
+            &args.rules,
             false,
         )?)
     } else {
@@ -63,6 +67,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             &args.urls,
             &args.replay,
             &args.record,
+            &args.rules,
         )?)
     };
     let notes = match &session {
@@ -224,9 +229,7 @@ fn write_bundle(ca_dir: &Path, ca_pem: &str) -> std::io::Result<PathBuf> {
     bundle.push_str("# harp local CA\n");
     bundle.push_str(ca_pem);
     let path = ca_dir.join("bundle.pem");
-    let tmp = ca_dir.join(format!(".bundle.pem.{}", std::process::id()));
-    std::fs::write(&tmp, bundle)?;
-    std::fs::rename(&tmp, &path)?;
+    harp::har::write_file_atomic(&path, bundle.as_bytes())?;
     Ok(absolute(&path))
 }
 

@@ -22,7 +22,7 @@ pub use model::{
     Content, Creator, Entry, Extra, Har, Header, Log, PostData, Request, Response, Timings,
 };
 pub use reader::{parse_har, read_har_file, read_har_file_with, HarFile, ReadLimits};
-pub use storage::{attach_entry, save, Storage};
+pub use storage::{attach_entry, save, write_file_atomic, Storage};
 pub use writer::{check_writable, to_pretty_json, write_har};
 
 use std::path::PathBuf;

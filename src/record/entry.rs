@@ -1,6 +1,8 @@
 //! Turning one finished exchange into a HAR entry: pure, no I/O.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use base64::Engine;
@@ -12,6 +14,7 @@ use serde_json::{json, Value};
 use crate::codec;
 use crate::har::format::{iso8601, version_str, REDACTED};
 use crate::har::{Content, Entry, Extra, Header, PostData, Request, Response, Timings};
+use crate::rules::Rules;
 
 /// How much detail an entry keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,6 +49,9 @@ pub struct EntryOptions {
     /// Header names (lower case) whose values are replaced by [`REDACTED`] in what is
     /// written, in requests and responses; `cookie` also redacts the parsed cookies.
     pub redact: Vec<String>,
+    /// The rules: query parameters and JSON fields (request and response bodies) whose
+    /// values are replaced by [`REDACTED`].
+    pub rules: Arc<Rules>,
 }
 
 /// Headers redacted unless `--no-default-redact` is given. `set-cookie` keeps each
@@ -64,6 +70,7 @@ impl Default for EntryOptions {
             content: ContentPolicy::Embed,
             max_decoded: 256 * 1024 * 1024,
             redact: DEFAULT_REDACT.iter().map(|h| h.to_string()).collect(),
+            rules: Arc::default(),
         }
     }
 }
@@ -163,15 +170,26 @@ fn request_of(req: &RequestRecord, opts: &EntryOptions) -> Request {
         .split_once('?')
         .map(|(_, q)| q.split_once('#').map_or(q, |(q, _)| q))
         .unwrap_or("");
+    let rules = &opts.rules;
     let query_string = form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| Header::new(k, v))
+        .map(|(k, v)| {
+            let v = if rules.redacts_query(&k) {
+                REDACTED.into()
+            } else {
+                v
+            };
+            Header::new(k, v)
+        })
         .collect();
     let mime = header_str(&req.headers, header::CONTENT_TYPE).unwrap_or("");
-    let post_data = (!req.body.is_empty() || req.headers.contains_key(header::CONTENT_TYPE))
-        .then(|| post_data_of(&req.body, mime, opts));
+    let body = redact_json_body(rules, mime, &req.body);
+    let post_data = (!body.is_empty() || req.headers.contains_key(header::CONTENT_TYPE))
+        .then(|| post_data_of(&body, mime, opts));
     Request {
         method: req.method.to_string(),
-        url: req.url.clone(),
+        url: rules
+            .redact_url(&req.url)
+            .unwrap_or_else(|| req.url.clone()),
         http_version: version_str(req.version).to_string(),
         cookies: if full {
             request_cookies(&req.headers, opts)
@@ -245,6 +263,7 @@ fn response_of(resp: &ResponseRecord, opts: &EntryOptions) -> Response {
             &resp.body
         }
     };
+    let body = &*redact_json_body(&opts.rules, &mime, body);
     content.size = body.len() as i64;
     if full && decoded.is_ok() && !coding.is_empty() {
         content.compression = Some(body.len() as i64 - resp.body.len() as i64);
@@ -279,6 +298,26 @@ fn response_of(resp: &ResponseRecord, opts: &EntryOptions) -> Response {
         comment: None,
         extra: Extra::new(),
     }
+}
+
+/// `body` with the values of redacted JSON fields replaced (re-serialised compactly,
+/// key order kept), when it is JSON and a field was redacted; otherwise unchanged.
+pub fn redact_json_body<'a>(rules: &Rules, mime: &str, body: &'a [u8]) -> Cow<'a, [u8]> {
+    let json_like = codec::essence(mime).contains("json")
+        || body
+            .trim_ascii_start()
+            .first()
+            .is_some_and(|b| *b == b'{' || *b == b'[');
+    if !rules.redacts_json() || !json_like {
+        return Cow::Borrowed(body);
+    }
+    let Ok(mut doc) = serde_json::from_slice::<Value>(body) else {
+        return Cow::Borrowed(body);
+    };
+    if rules.redact_json(&mut doc) == 0 {
+        return Cow::Borrowed(body);
+    }
+    Cow::Owned(serde_json::to_vec(&doc).unwrap_or_else(|_| body.to_vec()))
 }
 
 fn failed_response(reason: &str) -> Response {

@@ -211,7 +211,12 @@ impl Recording {
         match tapped {
             Tapped::Memory(bytes) => Body::Bytes(bytes),
             Tapped::NotKept { len, reason } => Body::NotKept { len, reason },
-            Tapped::Spilled(spilled) if self.options.attach => {
+            // A JSON body with fields to redact is read back, redacted, then attached.
+            Tapped::Spilled(spilled)
+                if self.options.attach
+                    && !(self.options.entry.rules.redacts_json()
+                        && codec::essence(mime).contains("json")) =>
+            {
                 let raw_len = spilled.len;
                 match self.attach_spilled(&spilled, coding, mime) {
                     Ok((name, size)) => Body::File {

@@ -8,6 +8,8 @@ use serde::Serialize;
 use crate::calllog::{clip, MAX_URL_TEXT};
 
 use super::matcher::{body_matches, Incoming, Recorded};
+use crate::rules::json_path::{differences, generalise};
+use crate::rules::{Canon, Rules};
 
 /// A recorded entry close to an unmatched request.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -20,6 +22,66 @@ pub struct NearMiss {
     pub url: String,
     /// How it differs from the request, most telling first.
     pub differences: Vec<String>,
+    /// When it differs only in query parameters or JSON fields: the rule that would
+    /// have matched it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// What would make an entry match, when only ignorable parts differ.
+#[derive(Default)]
+struct Ignorable {
+    /// False once something no rule can ignore differs (host, path, method, a non-JSON
+    /// body).
+    possible: bool,
+    query: Vec<String>,
+    json: Vec<String>,
+}
+
+impl Ignorable {
+    fn rule(&self) -> Option<String> {
+        if !self.possible || (self.query.is_empty() && self.json.is_empty()) {
+            return None;
+        }
+        let mut flags = Vec::new();
+        let mut toml = Vec::new();
+        let quoted = |list: &[String]| {
+            list.iter()
+                .map(|s| serde_json::Value::from(s.as_str()).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !self.query.is_empty() {
+            flags.extend(self.query.iter().map(|q| format!("--ignore-query {q}")));
+            toml.push(format!("ignore-query = [{}]", quoted(&self.query)));
+        }
+        if !self.json.is_empty() {
+            flags.extend(self.json.iter().map(|j| format!("--ignore-json '{j}'")));
+            toml.push(format!("ignore-json = [{}]", quoted(&self.json)));
+        }
+        Some(format!(
+            "{} (harp.toml [match]: {})",
+            flags.join(" "),
+            toml.join(", ")
+        ))
+    }
+}
+
+/// The decoded names of query pairs (`a=1` → `a`), sorted, without repeats.
+fn names_of(pairs: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = pairs
+        .iter()
+        .map(|p| {
+            let raw = p.split('=').next().unwrap_or(p);
+            form_urlencoded::parse(raw.as_bytes())
+                .next()
+                .map(|(k, _)| k.into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 struct Parts<'a> {
@@ -44,12 +106,17 @@ fn split(url: &str) -> Parts<'_> {
     }
 }
 
-/// Compares one entry with the request: a distance (0 would be a match) and the
-/// differences in words.
-fn compare(entry: &Recorded, req: &Incoming<'_>) -> (u32, Vec<String>) {
+/// Compares one entry with the request (URLs as the rules compare them): a distance (0
+/// would be a match), the differences in words, and what a rule could ignore.
+fn compare(entry: &Recorded, req: &Incoming<'_>, rules: &Rules) -> (u32, Vec<String>, Ignorable) {
     let mut distance = 0;
     let mut diffs = Vec::new();
-    let (a, b) = (split(&entry.url), split(req.url));
+    let mut ignorable = Ignorable {
+        possible: true,
+        ..Ignorable::default()
+    };
+    let (entry_url, req_url) = (rules.match_url(&entry.url), rules.match_url(req.url));
+    let (a, b) = (split(&entry_url), split(&req_url));
     if a.host != b.host {
         distance += 8;
         diffs.push(format!("host {} (request: {})", a.host, b.host));
@@ -66,6 +133,7 @@ fn compare(entry: &Recorded, req: &Incoming<'_>) -> (u32, Vec<String>) {
         distance += 2 + differing as u32 + 2 * sa.len().abs_diff(sb.len()) as u32;
         diffs.push(format!("path {} (request: {})", a.path, b.path));
     }
+    ignorable.possible = diffs.is_empty();
     if a.query != b.query {
         let missing: Vec<&str> = a
             .query
@@ -93,25 +161,72 @@ fn compare(entry: &Recorded, req: &Incoming<'_>) -> (u32, Vec<String>) {
         }
         if missing.is_empty() && extra.is_empty() {
             text.push_str(" parameter order");
+            ignorable.possible = false;
         }
+        ignorable.query = names_of(&[missing, extra].concat());
         diffs.push(text);
     }
     if entry.method != req.method {
         distance += 3;
         diffs.push(format!("method {} (request: {})", entry.method, req.method));
+        ignorable.possible = false;
     }
     if !body_matches(entry, req) {
         distance += 2;
-        let recorded = entry.body.as_ref().map_or(0, Vec::len);
-        diffs.push(format!(
-            "body ({recorded} bytes recorded, {} sent, contents differ)",
-            req.body.len()
-        ));
+        diffs.push(body_difference(entry, req, &mut ignorable));
     }
     if diffs.is_empty() {
         diffs.push("nothing but the order of use (all matching entries were used)".into());
+        ignorable.possible = false;
     }
-    (distance, diffs)
+    (distance, diffs, ignorable)
+}
+
+/// How the bodies differ: JSON field by field (naming the GraphQL operation), else sizes.
+fn body_difference(entry: &Recorded, req: &Incoming<'_>, ignorable: &mut Ignorable) -> String {
+    let (Some(Canon::Json(ours)), Some(theirs @ Canon::Json(sent))) = (&entry.canon, req.canon)
+    else {
+        ignorable.possible = false;
+        let recorded = entry.body.as_ref().map_or(0, Vec::len);
+        return format!(
+            "body ({recorded} bytes recorded, {} sent, contents differ)",
+            req.body.len()
+        );
+    };
+    let places = differences(ours, sent);
+    let listed: Vec<String> = places
+        .iter()
+        .take(3)
+        .map(|d| format!("{} (recorded {}, sent {})", d.path, d.left, d.right))
+        .collect();
+    let more = places.len().saturating_sub(listed.len());
+    let mut text = match (
+        theirs.graphql_operation(),
+        entry.canon.as_ref().and_then(Canon::graphql_operation),
+    ) {
+        (Some(op), Some(rec)) if op != rec => {
+            ignorable.possible = false;
+            format!("GraphQL operation {op} (recorded: {rec}): ")
+        }
+        (Some(op), _) => format!("GraphQL operation {op}: "),
+        _ => String::new(),
+    };
+    text.push_str("body JSON differs at ");
+    text.push_str(&listed.join(", "));
+    if more > 0 {
+        text.push_str(&format!(" and {more} more place(s)"));
+    }
+    let mut paths: Vec<String> = places.iter().map(|d| generalise(&d.path)).collect();
+    paths.sort();
+    paths.dedup();
+    if paths
+        .iter()
+        .any(|p| p == "$.query" || p == "$.operationName")
+    {
+        ignorable.possible = false;
+    }
+    ignorable.json = paths;
+    text
 }
 
 /// Most entries one miss compares with, whatever the HAR's size: a miss costs a
@@ -199,22 +314,24 @@ fn split_host_path(url: &str) -> (&str, &str) {
 pub fn nearest(
     entries: &[Recorded],
     neighbours: &Neighbours,
+    rules: &Rules,
     req: &Incoming<'_>,
     n: usize,
 ) -> Vec<NearMiss> {
-    let mut scored: Vec<(u32, usize, Vec<String>)> = neighbours
+    let mut scored: Vec<(u32, usize, Vec<String>, Ignorable)> = neighbours
         .candidates(req.url, entries.len())
         .into_iter()
         .map(|i| {
-            let (d, diffs) = compare(&entries[i], req);
-            (d, i, diffs)
+            let (d, diffs, ignorable) = compare(&entries[i], req, rules);
+            (d, i, diffs, ignorable)
         })
         .collect();
-    scored.sort_by_key(|(d, i, _)| (*d, *i));
+    scored.sort_by_key(|(d, i, _, _)| (*d, *i));
     scored
         .into_iter()
         .take(n)
-        .map(|(_, i, differences)| NearMiss {
+        .map(|(_, i, differences, ignorable)| NearMiss {
+            rule: ignorable.rule(),
             entry: i,
             method: entries[i].method.clone(),
             url: clip(&entries[i].url, MAX_URL_TEXT),
@@ -247,6 +364,9 @@ pub fn unmatched_text(req: &Incoming<'_>, har: &str, near: &[NearMiss]) -> Strin
                 m.url,
                 m.differences.join("; ")
             ));
+            if let Some(rule) = &m.rule {
+                text.push_str(&format!("    would match with: {rule}\n"));
+            }
         }
     }
     text
@@ -262,6 +382,7 @@ mod tests {
             url: url.into(),
             headers: vec![],
             body: body.map(<[u8]>::to_vec),
+            canon: body.map(|b| Canon::of("application/json", b, &Rules::default())),
             incomplete: false,
         }
     }
@@ -279,9 +400,10 @@ mod tests {
             url: "https://api.test/users?page=3",
             headers: &[],
             body: b"",
+            canon: None,
         };
         let hood = Neighbours::new(&entries);
-        let near = nearest(&entries, &hood, &req, 3);
+        let near = nearest(&entries, &hood, &Rules::default(), &req, 3);
         assert_eq!(near[0].entry, 0);
         assert_eq!(
             near[0].differences,
@@ -298,8 +420,9 @@ mod tests {
             url: "https://api.test/users?page=3",
             headers: &[],
             body: b"[1]",
+            canon: None,
         };
-        let near = nearest(&entries, &hood, &req, 1);
+        let near = nearest(&entries, &hood, &Rules::default(), &req, 1);
         assert_eq!(near[0].entry, 2);
         assert!(near[0].differences[0].starts_with("body (2 bytes recorded, 3 sent"));
 
@@ -312,9 +435,10 @@ mod tests {
             url: "https://api.test/users/9",
             headers: &[],
             body: b"",
+            canon: None,
         };
         assert_eq!(
-            nearest(&ids, &Neighbours::new(&ids), &by_id, 1)[0].entry,
+            nearest(&ids, &Neighbours::new(&ids), &Rules::default(), &by_id, 1)[0].entry,
             1,
             "same shape, one id changed"
         );
@@ -332,9 +456,13 @@ mod tests {
             url: "https://api.test/users/2",
             headers: &[],
             body: b"",
+            canon: None,
         };
         assert_eq!(hood.candidates(req.url, entries.len()), vec![10_000]);
-        assert_eq!(nearest(&entries, &hood, &req, 1)[0].entry, 10_000);
+        assert_eq!(
+            nearest(&entries, &hood, &Rules::default(), &req, 1)[0].entry,
+            10_000
+        );
         let other = hood.candidates("https://bulk.test/items/x", entries.len());
         assert_eq!(other.len(), NEAR_MISS_BUDGET);
         let unknown = hood.candidates("https://nowhere.test/", entries.len());

@@ -12,6 +12,7 @@ use http::StatusCode;
 use super::matcher::{normalise_url, Recorded};
 use crate::codec;
 use crate::har::{Content, Entry, HarError, HarFile};
+use crate::rules::{Canon, Rules};
 
 /// A response ready to serve.
 #[derive(Debug, Clone)]
@@ -49,38 +50,25 @@ pub struct Index {
     pub recorded: Vec<Recorded>,
     /// Response per entry, in file order.
     pub servable: Vec<Servable>,
-    /// (method, normalised URL) to entry indices in file order.
+    /// (method, URL as matching compares it) to entry indices in file order.
     by_key: HashMap<(String, String), Vec<usize>>,
+    /// The matching rules the index was built with.
+    pub rules: Rules,
     /// Entries grouped for near-miss search.
     pub neighbours: super::diagnose::Neighbours,
 }
 
 impl Index {
-    /// Prepares every entry of `file`; a body that cannot be produced is an error naming
-    /// the entry.
-    pub fn new(file: &HarFile) -> Result<Self, HarError> {
+    /// Prepares every entry of `file` under `rules`; a body that cannot be produced is
+    /// an error naming the entry.
+    pub fn new(file: &HarFile, rules: Rules) -> Result<Self, HarError> {
         let mut recorded = Vec::with_capacity(file.har.log.entries.len());
         let mut servable = Vec::with_capacity(file.har.log.entries.len());
         let mut by_key: HashMap<(String, String), Vec<usize>> = HashMap::new();
         for (i, entry) in file.har.log.entries.iter().enumerate() {
-            let request_body = file
-                .request_body(i)?
-                .filter(|b| !b.is_empty())
-                .map(|b| b.to_vec());
-            let rec = Recorded {
-                method: entry.request.method.clone(),
-                url: normalise_url(&entry.request.url),
-                headers: entry
-                    .request
-                    .headers
-                    .iter()
-                    .map(|h| (h.name.to_ascii_lowercase(), h.value.clone()))
-                    .collect(),
-                body: request_body,
-                incomplete: entry.is_incomplete(),
-            };
+            let rec = recorded_request(file, i, entry, &rules)?;
             by_key
-                .entry((rec.method.clone(), rec.url.clone()))
+                .entry((rec.method.clone(), rules.match_url(&rec.url).into_owned()))
                 .or_default()
                 .push(i);
             servable.push(prepare(i, entry, file.response_body(i)?, rec.incomplete));
@@ -92,13 +80,15 @@ impl Index {
             recorded,
             servable,
             by_key,
+            rules,
         })
     }
 
-    /// Entries recorded for exactly this method and URL, in file order.
+    /// Entries recorded for exactly this method and URL (as the rules compare URLs),
+    /// in file order.
     pub fn candidates(&self, method: &str, url: &str) -> &[usize] {
         self.by_key
-            .get(&(method.to_string(), url.to_string()))
+            .get(&(method.to_string(), self.rules.match_url(url).into_owned()))
             .map(Vec::as_slice)
             .unwrap_or(&[])
     }
@@ -112,6 +102,55 @@ impl Index {
     pub fn is_empty(&self) -> bool {
         self.recorded.is_empty()
     }
+}
+
+/// The request facts of entry `i` the matcher needs, with the rules applied.
+fn recorded_request(
+    file: &HarFile,
+    i: usize,
+    entry: &Entry,
+    rules: &Rules,
+) -> Result<Recorded, HarError> {
+    let request = &entry.request;
+    let headers: Vec<(String, String)> = request
+        .headers
+        .iter()
+        .map(|h| (h.name.to_ascii_lowercase(), h.value.clone()))
+        .filter(|(n, _)| !rules.ignores_header(n))
+        .collect();
+    let body = file
+        .request_body(i)?
+        .filter(|b| !b.is_empty())
+        .map(|b| b.to_vec());
+    let content_type = request
+        .post_data
+        .as_ref()
+        .map(|p| p.mime_type.as_str())
+        .filter(|m| !m.is_empty())
+        .or_else(|| {
+            headers
+                .iter()
+                .find(|(n, _)| n == "content-type")
+                .map(|(_, v)| v.as_str())
+        })
+        .unwrap_or("");
+    let canon = match (
+        &body,
+        request.post_data.as_ref().and_then(|p| p.params.as_ref()),
+    ) {
+        (Some(bytes), _) => Some(Canon::of(content_type, bytes, rules)),
+        // Exporters that write a form only as `params`: compare on those.
+        (None, Some(params)) if !params.is_empty() => Some(Canon::of_params(content_type, params)),
+        _ => None,
+    };
+    Ok(Recorded {
+        method: request.method.clone(),
+        url: normalise_url(&request.url),
+        headers,
+        body,
+        canon,
+        incomplete: entry.is_incomplete(),
+    })
 }
 
 const DROPPED: &[&str] = &[
@@ -289,7 +328,7 @@ mod tests {
         ));
         har.log.entries.push(entry(0, &[], ""));
         let file = crate::har::HarFile::from_har(har, "t.har".into());
-        let index = Index::new(&file).unwrap();
+        let index = Index::new(&file, Rules::default()).unwrap();
         assert_eq!(index.candidates("GET", "http://x.test/a"), &[0, 1]);
         let Servable::Response(p) = &index.servable[0] else {
             panic!()

@@ -5,6 +5,7 @@
 
 pub use crate::har::format::normalise_url;
 use crate::har::format::REDACTED;
+use crate::rules::Canon;
 
 /// A request as the matcher sees it.
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +18,9 @@ pub struct Incoming<'a> {
     pub headers: &'a [(String, String)],
     /// The whole body.
     pub body: &'a [u8],
+    /// The body reduced by the rules (JSON by value, forms as pairs...); `None`: compare
+    /// bytes only.
+    pub canon: Option<&'a Canon>,
 }
 
 /// What the matcher needs to know about a recorded request.
@@ -24,66 +28,40 @@ pub struct Incoming<'a> {
 pub struct Recorded {
     /// Method as recorded.
     pub method: String,
-    /// URL as recorded (fragment removed).
+    /// URL as recorded (normalised, fragment removed).
     pub url: String,
-    /// Headers, names lower-case.
+    /// Headers, names lower-case, minus those the rules ignore.
     pub headers: Vec<(String, String)>,
     /// The recorded body, when the entry has `postData` with content.
     pub body: Option<Vec<u8>>,
+    /// The recorded body reduced by the rules, when the entry has `postData` (text or
+    /// only `params`).
+    pub canon: Option<Canon>,
     /// True when the exchange never completed.
     pub incomplete: bool,
 }
 
-/// The `boundary` of a `multipart/form-data` request, from its `content-type` header.
-pub fn multipart_boundary(headers: &[(String, String)]) -> Option<&str> {
-    let value = headers
-        .iter()
-        .find(|(n, _)| n == "content-type")
-        .map(|(_, v)| v.as_str())?;
-    crate::codec::multipart_boundary(value)
-}
-
-fn replace_all(haystack: &[u8], needle: &[u8]) -> Vec<u8> {
-    if needle.is_empty() {
-        return haystack.to_vec();
-    }
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(needle) {
-            i += needle.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Rule 2: when the request has a body and the entry recorded one, they must be equal
-/// byte for byte, or, for `multipart/form-data` on both sides, equal once each side's
-/// boundary string is removed. (Playwright checks POST only; harp checks every method
-/// that carries a body, so PUT/PATCH with different bodies are told apart too.)
+/// Rule 2: when the request has a body and the entry recorded one, they must match:
+/// equal bytes, or equal once reduced by the rules ([`Canon`]: multipart without its
+/// boundary, JSON by value with ignored fields removed and GraphQL queries normalised,
+/// forms as key/value lists). An entry that recorded only form `params` is compared on
+/// those. (Playwright checks POST only and compares bytes; harp checks every method that
+/// carries a body, so PUT/PATCH with different bodies are told apart too.)
 pub fn body_matches(entry: &Recorded, incoming: &Incoming<'_>) -> bool {
-    let Some(recorded) = &entry.body else {
+    let Some(recorded) = &entry.canon else {
         return true;
     };
-    if incoming.body.is_empty() || recorded.as_slice() == incoming.body {
+    if incoming.body.is_empty() || entry.body.as_deref() == Some(incoming.body) {
         return true;
     }
-    match (
-        multipart_boundary(incoming.headers),
-        multipart_boundary(&entry.headers),
-    ) {
-        (Some(theirs), Some(ours)) => {
-            replace_all(incoming.body, theirs.as_bytes()) == replace_all(recorded, ours.as_bytes())
-        }
-        _ => false,
-    }
+    incoming
+        .canon
+        .is_some_and(|theirs| recorded.matches(theirs))
 }
 
 /// Rule 3: how many recorded headers appear with the same value (name case-insensitive,
-/// value exact) in the request. Redacted values never count.
+/// value exact) in the request. Redacted values never count, nor do headers the rules
+/// ignore (the index leaves them out of [`Recorded::headers`]).
 pub fn matching_headers(entry: &Recorded, incoming: &Incoming<'_>) -> usize {
     entry
         .headers
@@ -236,15 +214,22 @@ fn remove_dot_segments(path_and_query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::Rules;
 
     fn rec(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Recorded {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        let ct = headers
+            .iter()
+            .find(|(n, _)| n == "content-type")
+            .map_or("", |(_, v)| v.as_str());
         Recorded {
             method: method.into(),
             url: url.into(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
+            canon: body.map(|b| Canon::of(ct, b, &Rules::default())),
+            headers,
             body: body.map(|b| b.to_vec()),
             incomplete: false,
         }
@@ -256,23 +241,34 @@ mod tests {
             .collect()
     }
 
+    fn body_check(entry: &Recorded, content_type: &str, body: &[u8]) -> bool {
+        let headers = hdrs(&[("content-type", content_type)]);
+        let canon = Canon::of(content_type, body, &Rules::default());
+        body_matches(
+            entry,
+            &Incoming {
+                method: "POST",
+                url: "http://x/",
+                headers: &headers,
+                body,
+                canon: Some(&canon),
+            },
+        )
+    }
+
     #[test]
-    fn bodies_must_be_equal_when_both_sides_have_one() {
+    fn bodies_must_match_when_both_sides_have_one() {
         let entry = rec("POST", "http://x/", &[], Some(b"{\"a\":1}"));
-        let h = hdrs(&[]);
-        let req = |body: &'static [u8]| Incoming {
-            method: "POST",
-            url: "http://x/",
-            headers: &[],
-            body,
-        };
-        let _ = &h;
-        assert!(body_matches(&entry, &req(b"{\"a\":1}")));
-        assert!(!body_matches(&entry, &req(b"{\"a\":2}")));
-        assert!(body_matches(&entry, &req(b"")), "no request body: no check");
+        assert!(body_check(&entry, "application/json", b"{\"a\":1}"));
+        assert!(
+            body_check(&entry, "application/json", b"{ \"a\": 1 }"),
+            "JSON by value"
+        );
+        assert!(!body_check(&entry, "application/json", b"{\"a\":2}"));
+        assert!(body_check(&entry, "", b""), "no request body: no check");
         let no_body = rec("POST", "http://x/", &[], None);
         assert!(
-            body_matches(&no_body, &req(b"anything")),
+            body_check(&no_body, "text/plain", b"anything"),
             "entry without postData: no check"
         );
     }
@@ -287,21 +283,16 @@ mod tests {
             &[("content-type", ours)],
             Some(b"------AAA\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n------AAA--\r\n"),
         );
-        let headers = hdrs(&[("content-type", theirs)]);
-        let same = Incoming {
-            method: "POST",
-            url: "http://x/up",
-            headers: &headers,
-            body: b"------BBB\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n------BBB--\r\n",
-        };
-        assert!(body_matches(&entry, &same));
-        let other = Incoming { body: b"------BBB\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nX\r\n------BBB--\r\n", ..same };
-        assert!(!body_matches(&entry, &other));
-        assert_eq!(multipart_boundary(&headers), Some("----BBB"));
-        assert_eq!(
-            multipart_boundary(&hdrs(&[("content-type", "text/plain; boundary=x")])),
-            None
-        );
+        assert!(body_check(
+            &entry,
+            theirs,
+            b"------BBB\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n------BBB--\r\n"
+        ));
+        assert!(!body_check(
+            &entry,
+            theirs,
+            b"------BBB\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nX\r\n------BBB--\r\n"
+        ));
     }
 
     #[test]
@@ -333,6 +324,7 @@ mod tests {
             url: "u",
             headers: &headers,
             body: b"",
+            canon: None,
         };
         assert_eq!(choose(&entries, &[0, 1, 2], &req, None), Some(1));
         let headers = hdrs(&[("accept", "image/png")]);
@@ -370,6 +362,7 @@ mod tests {
             url: "u",
             headers: &[],
             body: b"",
+            canon: None,
         };
         assert_eq!(choose(&entries, &[0, 1, 2], &req, None), Some(1));
         assert_eq!(

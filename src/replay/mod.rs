@@ -5,6 +5,7 @@
 pub mod diagnose;
 pub mod index;
 pub mod matcher;
+pub mod report;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,8 @@ use serde::Serialize;
 pub use diagnose::NearMiss;
 pub use index::{Index, Prepared, Servable};
 pub use matcher::Incoming;
+
+use crate::rules::Canon;
 
 use crate::calllog::{clip, page_of, CallLog, MAX_URL_TEXT};
 use crate::glob::UrlGlobs;
@@ -154,7 +157,7 @@ pub struct Summary {
     pub passthrough: u64,
 }
 
-/// An unmatched request for the summary: how often, and the nearest entry.
+/// An unmatched request for the summary: how often, and the nearest entries.
 #[derive(Debug, Clone, Serialize)]
 pub struct Unmatched {
     /// Method.
@@ -163,8 +166,8 @@ pub struct Unmatched {
     pub url: String,
     /// How many times it was asked.
     pub count: u64,
-    /// The nearest entry.
-    pub nearest: Option<NearMiss>,
+    /// The nearest entries, nearest first, with how each differs.
+    pub nearest: Vec<NearMiss>,
 }
 
 /// Most distinct unmatched requests remembered for the summary; further ones are only
@@ -202,6 +205,8 @@ pub struct Replayer {
     unmatched: Mutex<UnmatchedSet>,
     /// `--record-missing`: observes what no entry matched, forwarded.
     missing: Option<Arc<dyn Observer>>,
+    /// How many times each entry was served.
+    uses: Vec<AtomicU64>,
 }
 
 enum Lookup {
@@ -214,13 +219,14 @@ impl Replayer {
     /// A replayer over `index`.
     pub fn new(index: Index, options: ReplayOptions) -> Self {
         Self {
-            index,
             options,
             served_counts: Mutex::new(HashMap::new()),
             calls: CallLog::default(),
             counters: Counters::default(),
             unmatched: Mutex::new(UnmatchedSet::default()),
             missing: None,
+            uses: (0..index.len()).map(|_| AtomicU64::new(0)).collect(),
+            index,
         }
     }
 
@@ -256,6 +262,37 @@ impl Replayer {
         (set.list.clone(), set.overflow)
     }
 
+    /// What this replay saw so far: entries served and never used, and the distinct
+    /// unmatched requests with their nearest entries.
+    pub fn report(&self) -> report::Report {
+        let (unmatched, unmatched_not_listed) = self.unmatched();
+        let (mut served, mut unused) = (Vec::new(), Vec::new());
+        for (entry, uses) in self.uses.iter().enumerate() {
+            let count = uses.load(Ordering::Relaxed);
+            let rec = &self.index.recorded[entry];
+            let item = report::EntryUse {
+                entry,
+                method: rec.method.clone(),
+                url: clip(&rec.url, MAX_URL_TEXT),
+                count,
+            };
+            if count == 0 {
+                unused.push(item);
+            } else {
+                served.push(item);
+            }
+        }
+        report::Report {
+            har: self.index.path.display().to_string(),
+            entries: self.index.len(),
+            summary: self.summary(),
+            served,
+            unmatched,
+            unmatched_not_listed,
+            unused,
+        }
+    }
+
     /// The call log (oldest first): `limit` calls after skipping `offset`, and how many
     /// the log holds.
     pub fn calls(&self, offset: usize, limit: usize) -> (Vec<Call>, usize) {
@@ -276,6 +313,7 @@ impl Replayer {
         let mut method = req.method.to_string();
         let mut url = req.url.to_string();
         let mut body = req.body;
+        let mut canon = req.canon;
         let mut visited: Vec<usize> = Vec::new();
         loop {
             let step = Incoming {
@@ -283,6 +321,7 @@ impl Replayer {
                 url: &url,
                 headers: req.headers,
                 body,
+                canon,
             };
             let candidates: Vec<usize> = self
                 .index
@@ -316,6 +355,7 @@ impl Replayer {
                         {
                             if next_method != method {
                                 body = b"";
+                                canon = None;
                             }
                             method = next_method;
                             url = matcher::normalise_url(&next_url);
@@ -328,11 +368,17 @@ impl Replayer {
         }
     }
 
+    /// Counts a use of entry `i` (for the report) and returns what it serves.
+    fn use_entry(&self, i: usize) -> &Servable {
+        self.uses[i].fetch_add(1, Ordering::Relaxed);
+        &self.index.servable[i]
+    }
+
     fn log(&self, call: Call) {
         self.calls.push(call);
     }
 
-    fn note_unmatched(&self, method: &str, url: &str, nearest: Option<NearMiss>) {
+    fn note_unmatched(&self, method: &str, url: &str, nearest: Vec<NearMiss>) {
         let url = clip(url, MAX_URL_TEXT);
         let mut set = self.unmatched.lock().unwrap_or_else(|p| p.into_inner());
         let set = &mut *set;
@@ -385,14 +431,23 @@ impl Replayer {
             })
             .collect();
         let method = parts.method.as_str().to_string();
+        let canon = (!body.is_empty()).then(|| {
+            let content_type = parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            Canon::of(content_type, &body, &self.index.rules)
+        });
         let incoming = Incoming {
             method: &method,
             url: &url,
             headers: &headers,
             body: &body,
+            canon: canon.as_ref(),
         };
         let resp = match self.lookup(&incoming) {
-            Lookup::Found(i) => match &self.index.servable[i] {
+            Lookup::Found(i) => match self.use_entry(i) {
                 Servable::Response(p) => {
                     self.counters.served.fetch_add(1, Ordering::Relaxed);
                     self.log(
@@ -418,10 +473,12 @@ impl Replayer {
                     resp
                 }
             },
-            Lookup::Cycle(at) => {
+            Lookup::Cycle(at)
+                if self.missing.is_none() && self.options.not_found == NotFound::Abort =>
+            {
                 self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
                 self.log(Call::new(&ctx, &method, &url, Outcome::RedirectCycle).status(502));
-                self.note_unmatched(&method, &url, None);
+                self.note_unmatched(&method, &url, Vec::new());
                 let mut resp = text_response(
                     StatusCode::BAD_GATEWAY,
                     format!(
@@ -433,9 +490,16 @@ impl Replayer {
                     .insert("x-harp-unmatched", http::HeaderValue::from_static("1"));
                 resp
             }
-            Lookup::NotFound => {
-                let nearest =
-                    diagnose::nearest(&self.index.recorded, &self.index.neighbours, &incoming, 3);
+            // A redirect cycle under fallback (or record-missing) goes to the network, as
+            // Playwright does.
+            Lookup::NotFound | Lookup::Cycle(_) => {
+                let nearest = diagnose::nearest(
+                    &self.index.recorded,
+                    &self.index.neighbours,
+                    &self.index.rules,
+                    &incoming,
+                    3,
+                );
                 if let Some(observer) = &self.missing {
                     self.counters.recorded.fetch_add(1, Ordering::Relaxed);
                     self.log(Call::new(&ctx, &method, &url, Outcome::Recorded).nearest(nearest));
@@ -460,7 +524,7 @@ impl Replayer {
                             &self.index.path.display().to_string(),
                             &nearest,
                         );
-                        self.note_unmatched(&method, &url, nearest.first().cloned());
+                        self.note_unmatched(&method, &url, nearest.clone());
                         self.log(
                             Call::new(&ctx, &method, &url, Outcome::Unmatched)
                                 .status(502)
