@@ -102,6 +102,7 @@ pub fn mock_matcher(examples: &Examples, data: &[u8]) {
     let opts = MatchOptions {
         match_body: true,
         match_headers: vec!["content-type".into()],
+        ..MatchOptions::default()
     };
     let _ = choose(&examples.examples, &req, &opts);
 }

@@ -38,7 +38,7 @@ impl UrlGlobs {
         let mut builder = GlobSetBuilder::new();
         for glob in globs {
             let glob = glob.as_ref();
-            let compiled = GlobBuilder::new(&translate(glob))
+            let compiled = GlobBuilder::new(&translate(&normalise(glob)))
                 .literal_separator(true)
                 .backslash_escape(true)
                 .empty_alternates(true)
@@ -75,6 +75,63 @@ impl UrlGlobs {
     pub fn sources(&self) -> &[String] {
         &self.sources
     }
+}
+
+/// Normalises the literal parts of a glob the way Playwright does by URL-parsing a glob
+/// that does not start with `*`: a literal scheme and host are lower-cased, a default
+/// port (`:80` for http/ws, `:443` for https/wss) is dropped, an empty path becomes `/`,
+/// and spaces, `"`, `<`, `>`, `` ` `` and non-ASCII characters in the path and query are
+/// percent-encoded as browsers send them. Globs starting with `*`, and `data:`,
+/// `about:`, `file:` and the like, are left as written.
+pub fn normalise(glob: &str) -> String {
+    if glob.starts_with('*') {
+        return glob.to_string();
+    }
+    let Some((scheme, rest)) = glob.split_once("://") else {
+        return glob.to_string();
+    };
+    let literal = |s: &str| !s.contains(['*', '{', '}', '\\', '?', '[', ']']);
+    let scheme = if literal(scheme) {
+        scheme.to_ascii_lowercase()
+    } else {
+        scheme.to_string()
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let mut authority = if authority.contains('\\') {
+        authority.to_string()
+    } else {
+        authority.to_ascii_lowercase()
+    };
+    let default_port = match scheme.as_str() {
+        "http" | "ws" => Some(":80"),
+        "https" | "wss" => Some(":443"),
+        _ => None,
+    };
+    if let Some(port) = default_port {
+        if authority.ends_with(port) && literal(&authority[..authority.len() - port.len()]) {
+            authority.truncate(authority.len() - port.len());
+        }
+    }
+    let tail = match tail {
+        "" => "/".to_string(),
+        t if t.starts_with('?') => format!("/{t}"),
+        t => t.to_string(),
+    };
+    let mut encoded = String::with_capacity(tail.len());
+    for c in tail.chars() {
+        match c {
+            ' ' | '"' | '<' | '>' | '`' => encoded.push_str(&format!("%{:02X}", c as u32)),
+            c if !c.is_ascii() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    encoded.push_str(&format!("%{b:02X}"));
+                }
+            }
+            c => encoded.push(c),
+        }
+    }
+    format!("{scheme}://{authority}{encoded}")
 }
 
 /// Rewrites a Playwright glob into globset syntax: `?`, `[` and `]` become literals, and
@@ -196,6 +253,54 @@ mod tests {
                 *expected,
                 "glob {glob:?} vs {url:?} (translated {:?})",
                 translate(glob)
+            );
+        }
+    }
+
+    /// Playwright URL-parses the literal parts of a glob; harp normalises them the same
+    /// way: (glob, url, expected).
+    const NORMALISED: &[(&str, &str, bool)] = &[
+        ("http://localhost:3000", "http://localhost:3000/", true),
+        (
+            "http://localhost:3000?a=1",
+            "http://localhost:3000/?a=1",
+            true,
+        ),
+        (
+            "HTTP://LocalHost:3000/api/*",
+            "http://localhost:3000/api/x",
+            true,
+        ),
+        ("https://Example.COM/Path", "https://example.com/Path", true),
+        (
+            "https://Example.COM/Path",
+            "https://example.com/path",
+            false,
+        ),
+        ("http://example.com:80/a", "http://example.com/a", true),
+        ("https://example.com:443/a", "https://example.com/a", true),
+        (
+            "https://example.com:8443/a",
+            "https://example.com:8443/a",
+            true,
+        ),
+        ("http://x.test/a b/*", "http://x.test/a%20b/c", true),
+        ("http://x.test/caf\u{e9}", "http://x.test/caf%C3%A9", true),
+        ("http://*.Example.com/**", "http://api.example.com/x", true),
+        ("http*://example.com/", "https://example.com/", true),
+        ("**/API/**", "http://x.test/api/1", false),
+        ("data:text/plain,hi", "data:text/plain,hi", true),
+    ];
+
+    #[test]
+    fn globs_normalise_like_playwright() {
+        for (glob, url, expected) in NORMALISED {
+            let globs = UrlGlobs::new(&[*glob]).unwrap();
+            assert_eq!(
+                globs.is_match(url),
+                *expected,
+                "glob {glob:?} vs {url:?} (normalised {:?})",
+                normalise(glob)
             );
         }
     }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use harp::collection::convert::har_to_collection;
+use harp::collection::convert;
 use harp::har;
 
 use super::{bad_input, say};
@@ -31,7 +31,11 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "harp".into())
     });
-    let collection = har_to_collection(&file, &name).map_err(bad_input)?;
+    let convert::Conversion { collection, notes } =
+        convert::convert(&file, &name).map_err(bad_input)?;
+    for note in &notes {
+        eprintln!("harp convert: {}: {note}", args.input.display());
+    }
     let mut bytes = serde_json::to_vec_pretty(&collection)?;
     bytes.push(b'\n');
     har::check_writable(&args.output)

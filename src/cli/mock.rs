@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use harp::collection::{self, Mock, MockOptions, Variables};
 
+use super::rules::RuleArgs;
 use super::{bad_input, say, serve_proxy, ListenArgs, UpstreamArgs};
 
 /// Arguments of `harp mock`.
@@ -32,6 +33,8 @@ pub struct MockArgs {
     /// A Postman environment file whose values resolve {{variables}} in the examples.
     #[arg(long)]
     pub env: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: RuleArgs,
 }
 
 pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
@@ -44,6 +47,10 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
             "--api-key is empty: give the key a private mock requires, or leave the flag out for a public mock"
         )));
     }
+    let loaded = args.rules.load(&args.path, &[])?;
+    if let Some(note) = &loaded.note {
+        say(note);
+    }
     let options = MockOptions {
         api_key: args.api_key.clone(),
         delay: Duration::from_millis(args.delay),
@@ -55,6 +62,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
                 .map(|h| h.trim().to_ascii_lowercase())
                 .filter(|h| !h.is_empty())
                 .collect(),
+            rules: Arc::new(loaded.rules),
         },
     };
     let mock = Arc::new(Mock::load(&args.path, env, options).map_err(bad_input)?);

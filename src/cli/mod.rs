@@ -5,6 +5,7 @@ mod ca;
 mod check;
 mod convert;
 mod mock;
+mod noise;
 mod record;
 mod replay;
 mod rules;
@@ -46,6 +47,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Create the local CA if missing; print where it is and how to trust it.
     Ca(ca::CaArgs),
+    /// Compare two recordings of one session; print the rules that would make them match.
+    Noise(noise::NoiseArgs),
 }
 
 /// Where the proxy listens and where its CA lives.
@@ -142,6 +145,7 @@ pub fn main() -> ExitCode {
             Command::Convert(args) => convert::run(args),
             Command::Mock(args) => mock::run(args).await,
             Command::Ca(args) => ca::run(args),
+            Command::Noise(args) => noise::run(args),
         }
     });
     // Connection tasks may still be parked on idle keep-alive sockets: don't wait for them.

@@ -34,8 +34,24 @@ const TRANSPORT: &[&str] = &[
 /// The schema URL a v2.1 collection declares.
 pub const SCHEMA_V21: &str = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
 
+/// A converted collection and what the conversion left out or changed, one line each
+/// naming the entry.
+#[derive(Debug, Clone)]
+pub struct Conversion {
+    /// The v2.1 collection.
+    pub collection: Value,
+    /// Entries left out and headers dropped, with why.
+    pub notes: Vec<String>,
+}
+
 /// Converts a loaded HAR into a v2.1 collection named `name`.
 pub fn har_to_collection(file: &HarFile, name: &str) -> Result<Value, HarError> {
+    convert(file, name).map(|c| c.collection)
+}
+
+/// Converts a loaded HAR into a v2.1 collection named `name`, saying what was left out.
+pub fn convert(file: &HarFile, name: &str) -> Result<Conversion, HarError> {
+    let mut notes = Vec::new();
     // Hosts in first-seen order: folder and variable per scheme + authority.
     let mut origins: Vec<String> = Vec::new();
     // (origin index, method, url) → item, in first-seen order.
@@ -44,10 +60,22 @@ pub fn har_to_collection(file: &HarFile, name: &str) -> Result<Value, HarError> 
     for (i, entry) in file.har.log.entries.iter().enumerate() {
         // An exchange that never completed has no response to save as an example.
         if entry.is_incomplete() || entry.response.status < 100 {
+            notes.push(format!(
+                "entry {i} ({} {}): left out: the exchange never completed (status {})",
+                entry.request.method,
+                crate::calllog::clip(&entry.request.url, 120),
+                entry.response.status
+            ));
             continue;
         }
         let url = normalise_url(&entry.request.url);
         let Some((origin, rest)) = split_origin(&url) else {
+            let scheme = url.split(':').next().unwrap_or("");
+            notes.push(format!(
+                "entry {i} ({} {}): left out: a {scheme}: URL is not a request a mock can serve (only http and https)",
+                entry.request.method,
+                crate::calllog::clip(&entry.request.url, 120),
+            ));
             continue;
         };
         let origin_index = match origins.iter().position(|o| *o == origin) {
@@ -58,9 +86,9 @@ pub fn har_to_collection(file: &HarFile, name: &str) -> Result<Value, HarError> 
             }
         };
         let var = format!("baseUrl{origin_index}");
-        let request = request_json(file, i, &var, rest)?;
+        let request = request_json(file, i, &var, rest, &mut notes)?;
         let key = (entry.request.method.clone(), url.clone());
-        let example = example_json(file, i, request.clone())?;
+        let example = example_json(file, i, request.clone(), &mut notes)?;
         match item_index.get(&key) {
             Some(&k) => items[k].3.push(example),
             None => {
@@ -94,7 +122,7 @@ pub fn har_to_collection(file: &HarFile, name: &str) -> Result<Value, HarError> 
         .enumerate()
         .map(|(i, o)| json!({"key": format!("baseUrl{i}"), "value": o, "type": "string"}))
         .collect();
-    Ok(json!({
+    let collection = json!({
         "info": {
             "_postman_id": pseudo_uuid(name, file.har.log.entries.len()),
             "name": name,
@@ -107,7 +135,8 @@ pub fn har_to_collection(file: &HarFile, name: &str) -> Result<Value, HarError> 
         },
         "item": folders,
         "variable": variables,
-    }))
+    });
+    Ok(Conversion { collection, notes })
 }
 
 /// `https://host:port` and `/path?query` of a normalised absolute URL.
@@ -123,18 +152,38 @@ fn split_origin(url: &str) -> Option<(String, &str)> {
     ))
 }
 
-fn header_list(headers: &[crate::har::Header]) -> Vec<Value> {
+/// The headers worth saving: transport and HTTP/2 pseudo-headers dropped silently,
+/// headers that are not valid HTTP (a name with spaces, a value with CR/LF: newman
+/// would refuse the whole request) dropped with a note naming them.
+fn header_list(headers: &[crate::har::Header], whose: &str, notes: &mut Vec<String>) -> Vec<Value> {
     headers
         .iter()
         .filter(|h| {
             let n = h.name.to_ascii_lowercase();
             !n.starts_with(':') && !TRANSPORT.contains(&n.as_str())
         })
+        .filter(|h| {
+            let valid = http::HeaderName::from_bytes(h.name.as_bytes()).is_ok()
+                && http::HeaderValue::from_str(&h.value).is_ok();
+            if !valid {
+                notes.push(format!(
+                    "{whose}: header {:?} dropped: not a valid HTTP header name or value",
+                    crate::calllog::clip(&h.name, 80)
+                ));
+            }
+            valid
+        })
         .map(|h| json!({"key": h.name, "value": h.value}))
         .collect()
 }
 
-fn request_json(file: &HarFile, i: usize, var: &str, rest: &str) -> Result<Value, HarError> {
+fn request_json(
+    file: &HarFile,
+    i: usize,
+    var: &str,
+    rest: &str,
+    notes: &mut Vec<String>,
+) -> Result<Value, HarError> {
     let entry = &file.har.log.entries[i];
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let mut url = Map::new();
@@ -159,19 +208,41 @@ fn request_json(file: &HarFile, i: usize, var: &str, rest: &str) -> Result<Value
     }
     let mut request = json!({
         "method": entry.request.method,
-        "header": header_list(&entry.request.headers),
+        "header": header_list(&entry.request.headers, &format!("entry {i} request"), notes),
         "url": url,
     });
+    let post = entry.request.post_data.as_ref();
+    let mime = post.map(|p| p.mime_type.clone()).unwrap_or_default();
     if let Some(body) = file.request_body(i)?.filter(|b| !b.is_empty()) {
-        let mime = entry
-            .request
-            .post_data
-            .as_ref()
-            .map(|p| p.mime_type.clone())
-            .unwrap_or_default();
         request["body"] = body_json(&body, &mime);
+    } else if let Some(params) = post
+        .and_then(|p| p.params.as_ref())
+        .filter(|p| !p.is_empty())
+    {
+        // Exporters that write a form only as `params` (no `text`).
+        request["body"] = params_json(params, &mime);
     }
     Ok(request)
+}
+
+/// A body known only by its `postData.params` (`name`, `value`, `fileName`).
+fn params_json(params: &[Value], mime: &str) -> Value {
+    let text = |p: &Value, k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    if codec::essence(mime) == "multipart/form-data" {
+        let fields: Vec<Value> = params
+            .iter()
+            .map(|p| match text(p, "fileName") {
+                f if !f.is_empty() => json!({"key": text(p, "name"), "type": "file", "src": f}),
+                _ => json!({"key": text(p, "name"), "value": text(p, "value"), "type": "text"}),
+            })
+            .collect();
+        return json!({"mode": "formdata", "formdata": fields});
+    }
+    let pairs: Vec<Value> = params
+        .iter()
+        .map(|p| json!({"key": text(p, "name"), "value": text(p, "value"), "type": "text"}))
+        .collect();
+    json!({"mode": "urlencoded", "urlencoded": pairs})
 }
 
 fn body_json(body: &[u8], mime: &str) -> Value {
@@ -211,7 +282,12 @@ fn multipart_fields(body: &[u8], mime: &str) -> Option<Vec<Value>> {
     (!fields.is_empty()).then_some(fields)
 }
 
-fn example_json(file: &HarFile, i: usize, original_request: Value) -> Result<Value, HarError> {
+fn example_json(
+    file: &HarFile,
+    i: usize,
+    original_request: Value,
+    notes: &mut Vec<String>,
+) -> Result<Value, HarError> {
     let entry = &file.har.log.entries[i];
     let response = &entry.response;
     let body = file.response_body(i)?;
@@ -223,7 +299,7 @@ fn example_json(file: &HarFile, i: usize, original_request: Value) -> Result<Val
         "status": response.status_text,
         "code": response.status,
         "_postman_previewlanguage": preview_language(mime),
-        "header": header_list(&response.headers),
+        "header": header_list(&response.headers, &format!("entry {i} response"), notes),
         "cookie": [],
     });
     match std::str::from_utf8(&body) {
@@ -309,5 +385,36 @@ mod tests {
             json!({"key": "f", "type": "file", "src": "a.png"})
         );
         assert_eq!(pseudo_uuid("x", 1).len(), 36);
+        let params = params_json(
+            &[
+                json!({"name": "a", "value": "1"}),
+                json!({"name": "b", "value": "x y"}),
+            ],
+            "application/x-www-form-urlencoded",
+        );
+        assert_eq!(params["mode"], "urlencoded");
+        assert_eq!(params["urlencoded"][1]["value"], "x y");
+        let files = params_json(
+            &[json!({"name": "f", "fileName": "a.png"})],
+            "multipart/form-data; boundary=x",
+        );
+        assert_eq!(files["formdata"][0]["src"], "a.png");
+    }
+
+    #[test]
+    fn invalid_header_names_are_dropped_with_a_note() {
+        let headers = vec![
+            crate::har::Header::new("Good", "1"),
+            crate::har::Header::new("bad name", "2"),
+            crate::har::Header::new("X-Split", "a\r\nb"),
+        ];
+        let mut notes = Vec::new();
+        let kept = header_list(&headers, "entry 3 request", &mut notes);
+        assert_eq!(kept, vec![json!({"key": "Good", "value": "1"})]);
+        assert_eq!(notes.len(), 2);
+        assert!(
+            notes[0].starts_with("entry 3 request: header \"bad name\""),
+            "{notes:?}"
+        );
     }
 }

@@ -14,7 +14,8 @@ use http::{header, HeaderName, HeaderValue, Method, Request, Response, StatusCod
 use serde::Serialize;
 use serde_json::json;
 
-use super::matcher::{choose, Choice, MatchOptions, MockRequest};
+use super::dynamic::fill;
+use super::matcher::{choose, path_captures, Choice, MatchOptions, MockRequest};
 use super::model::{Examples, Variables};
 use super::{load_examples, CollectionError};
 use crate::calllog::{clip, page_of, CallLog, MAX_URL_TEXT};
@@ -186,7 +187,7 @@ impl Mock {
                 let e = &examples.examples[i];
                 self.served.fetch_add(1, Ordering::Relaxed);
                 self.log(call(e.code, Some(format!("{} / {}", e.item, e.name))));
-                respond(e, &parts.method)
+                respond(e, &parts.method, &path_captures(&e.path, mreq.path))
             }
             Choice::NotFound(scored) => {
                 self.not_found.fetch_add(1, Ordering::Relaxed);
@@ -226,13 +227,15 @@ const DROPPED: &[&str] = &[
     "keep-alive",
 ];
 
-fn respond(e: &super::Example, method: &Method) -> Response<Body> {
+/// The example's response, with dynamic variables filled and the request's path
+/// variables (`vars`) in place of `{{name}}`.
+fn respond(e: &super::Example, method: &Method, vars: &[(String, String)]) -> Response<Body> {
     let body: Vec<u8> = if e.body_base64 {
         base64::engine::general_purpose::STANDARD
             .decode(e.body.as_bytes())
             .unwrap_or_else(|_| e.body.clone().into_bytes())
     } else {
-        dynamic_variables(&e.body).into_bytes()
+        fill(&e.body, vars).into_bytes()
     };
     let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::OK);
     let bodiless = method == Method::HEAD
@@ -247,7 +250,7 @@ fn respond(e: &super::Example, method: &Method) -> Response<Body> {
         }
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(lower.as_bytes()),
-            HeaderValue::from_str(&dynamic_variables(v)),
+            HeaderValue::from_str(&fill(v, vars)),
         ) {
             resp.headers_mut().append(name, value);
         }
@@ -262,70 +265,6 @@ fn respond(e: &super::Example, method: &Method) -> Response<Body> {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(guess));
     }
     resp
-}
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    let _ = rustls::crypto::ring::default_provider()
-        .secure_random
-        .fill(&mut bytes);
-    bytes
-}
-
-fn uuid_v4() -> String {
-    let mut b = random_bytes::<16>();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-/// Postman's dynamic variables, fresh per response: `{{$guid}}`, `{{$randomUUID}}`,
-/// `{{$timestamp}}`, `{{$isoTimestamp}}`, `{{$randomInt}}` (0–1000), `{{$randomBoolean}}`.
-pub fn dynamic_variables(text: &str) -> String {
-    if !text.contains("{{$") {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("{{$") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            out.push_str(&rest[start..]);
-            rest = "";
-            break;
-        };
-        let name = &after[..end];
-        let value = match name {
-            "$guid" | "$randomUUID" => Some(uuid_v4()),
-            "$timestamp" => Some(
-                SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0)
-                    .to_string(),
-            ),
-            "$isoTimestamp" => Some(iso8601(SystemTime::now())),
-            "$randomInt" => Some((u16::from_le_bytes(random_bytes::<2>()) % 1001).to_string()),
-            "$randomBoolean" => Some((random_bytes::<1>()[0] & 1 == 1).to_string()),
-            _ => None,
-        };
-        match value {
-            Some(v) => out.push_str(&v),
-            None => out.push_str(&rest[start..start + 2 + end + 2]),
-        }
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Compares in time that depends only on the lengths.
@@ -398,24 +337,6 @@ impl Handler for Mock {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dynamic_variables_are_fresh_and_well_formed() {
-        let out = dynamic_variables(
-            r#"{"id":"{{$guid}}","t":{{$timestamp}},"n":{{$randomInt}},"keep":"{{$unknown}}","v":"{{plain}}"}"#,
-        );
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["id"].as_str().unwrap().len(), 36);
-        assert_eq!(&v["id"].as_str().unwrap()[14..15], "4");
-        assert!(v["t"].as_u64().unwrap() > 1_700_000_000);
-        assert!(v["n"].as_u64().unwrap() <= 1000);
-        assert_eq!(v["keep"], "{{$unknown}}");
-        assert_eq!(v["v"], "{{plain}}");
-        assert_ne!(
-            dynamic_variables("{{$guid}}"),
-            dynamic_variables("{{$guid}}")
-        );
-    }
 
     #[test]
     fn keys_compare_in_constant_time() {

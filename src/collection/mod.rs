@@ -2,6 +2,7 @@
 //! into v2.1 collections, Postman's mock matching algorithm, and the mock handler.
 
 pub mod convert;
+pub mod dynamic;
 pub mod matcher;
 mod mock;
 pub mod model;
@@ -89,7 +90,11 @@ pub fn load_examples(path: &Path, env: &Variables) -> Result<Examples, Collectio
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        convert::har_to_collection(&file, &name)?
+        let conversion = convert::convert(&file, &name)?;
+        for note in &conversion.notes {
+            tracing::warn!("{}: {note}", path.display());
+        }
+        conversion.collection
     } else {
         read_json(path)?
     };

@@ -72,8 +72,10 @@ impl Variables {
 pub enum Segment {
     /// Literal text.
     Text(String),
-    /// An unresolved `{{variable}}` or `:pathVariable`: matches any one segment.
-    Wildcard,
+    /// An unresolved `{{variable}}` or `:pathVariable`: matches any one segment, whose
+    /// value the response can use as `{{name}}` (empty name: a segment with other text
+    /// around the variable, matched but not captured).
+    Var(String),
 }
 
 /// A saved example, flattened for matching and serving.
@@ -396,10 +398,14 @@ fn split_url(url: &Value, vars: &Variables) -> Result<SplitUrl, String> {
                     .filter(|v| !v.is_empty() && !v.contains("{{"))
                 {
                     Some(value) => Segment::Text(value),
-                    None => Segment::Wildcard,
+                    None => Segment::Var(name.to_string()),
                 }
             } else if seg.contains("{{") {
-                Segment::Wildcard
+                let whole = seg
+                    .strip_prefix("{{")
+                    .and_then(|s| s.strip_suffix("}}"))
+                    .filter(|name| !name.contains("{{") && !name.contains("}}"));
+                Segment::Var(whole.unwrap_or("").trim().to_string())
             } else {
                 Segment::Text(percent_decode_str(seg))
             }
@@ -530,7 +536,7 @@ mod tests {
         assert_eq!(a.method, "GET");
         assert_eq!(
             a.path,
-            vec![Segment::Text("todos".into()), Segment::Wildcard]
+            vec![Segment::Text("todos".into()), Segment::Var("id".into())]
         );
         assert_eq!(a.query, vec![("x".to_string(), "1".to_string())]);
         assert_eq!(a.headers, vec![("A".to_string(), "1".to_string())]);

@@ -445,6 +445,82 @@ mod tests {
     }
 
     #[test]
+    fn a_miss_that_a_rule_would_match_names_the_rule() {
+        let entries = vec![
+            rec("GET", "https://api.test/items?page=1&t=100", None),
+            rec("POST", "https://api.test/items", Some(br#"{"name":"a","requestId":"r1"}"#)),
+            rec("POST", "https://api.test/graphql", Some(br#"{"operationName":"GetUser","query":"query GetUser { me { id } }","variables":{"id":1}}"#)),
+        ];
+        let hood = Neighbours::new(&entries);
+        let rules = Rules::default();
+        let get = Incoming {
+            method: "GET",
+            url: "https://api.test/items?page=1&t=200",
+            headers: &[],
+            body: b"",
+            canon: None,
+        };
+        let near = nearest(&entries, &hood, &rules, &get, 1);
+        assert_eq!(near[0].entry, 0);
+        let rule = near[0].rule.as_deref().unwrap();
+        assert!(
+            rule.starts_with("--ignore-query t (harp.toml [match]: ignore-query = [\"t\"])"),
+            "{rule}"
+        );
+
+        let body = br#"{"requestId":"r2","name":"a"}"#;
+        let canon = Canon::of("application/json", body, &rules);
+        let post = Incoming {
+            method: "POST",
+            url: "https://api.test/items",
+            headers: &[],
+            body,
+            canon: Some(&canon),
+        };
+        let near = nearest(&entries, &hood, &rules, &post, 1);
+        assert_eq!(near[0].entry, 1);
+        assert!(
+            near[0].differences[0]
+                .starts_with("body JSON differs at $.requestId (recorded \"r1\", sent \"r2\")"),
+            "{:?}",
+            near[0].differences
+        );
+        assert!(near[0]
+            .rule
+            .as_deref()
+            .unwrap()
+            .starts_with("--ignore-json '$.requestId'"));
+
+        let body = br#"{"operationName":"GetUser","query":"query GetUser {\n  me { id }\n}","variables":{"id":2}}"#;
+        let canon = Canon::of("application/json", body, &rules);
+        let gql = Incoming {
+            url: "https://api.test/graphql",
+            body,
+            canon: Some(&canon),
+            ..post
+        };
+        let near = nearest(&entries, &hood, &rules, &gql, 1);
+        assert_eq!(near[0].entry, 2);
+        assert!(
+            near[0].differences[0]
+                .starts_with("GraphQL operation GetUser: body JSON differs at $.variables.id"),
+            "{:?}",
+            near[0].differences
+        );
+
+        let other_path = Incoming {
+            method: "GET",
+            url: "https://api.test/other?t=1",
+            ..get
+        };
+        let near = nearest(&entries, &hood, &rules, &other_path, 1);
+        assert_eq!(
+            near[0].rule, None,
+            "a different path is not a rule's business"
+        );
+    }
+
+    #[test]
     fn a_miss_compares_a_bounded_number_of_neighbours() {
         let mut entries: Vec<Recorded> = (0..10_000)
             .map(|i| rec("GET", &format!("https://bulk.test/items/{i}"), None))

@@ -67,11 +67,10 @@ pub fn parse(text: &str, path: &Path) -> Result<RuleSpec, ConfigError> {
 /// The rules in the `harp.toml` in the folder of `path` (a HAR, zip or collection), if
 /// there is one.
 pub fn load_beside(path: &Path) -> Result<Option<(PathBuf, RuleSpec)>, ConfigError> {
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file = folder.join(CONFIG_FILE);
+    let file = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(folder) => folder.join(CONFIG_FILE),
+        None => PathBuf::from(CONFIG_FILE),
+    };
     if !file.exists() {
         return Ok(None);
     }

@@ -12,6 +12,7 @@ pub mod body;
 pub mod config;
 pub mod graphql;
 pub mod json_path;
+pub mod noise;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;

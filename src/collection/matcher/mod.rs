@@ -2,10 +2,12 @@
 //! method, `x-mock-response-code|id|name`, path score, query score, optional header and
 //! body matching, then the highest score (ties: status 200 first, then file order).
 
+use std::sync::Arc;
+
 use serde::Serialize;
-use serde_json::Value;
 
 use super::model::{parse_query, Example, RequestBody, Segment};
+use crate::rules::{Canon, Rules};
 
 /// The request as the matcher sees it.
 #[derive(Debug, Clone)]
@@ -50,13 +52,16 @@ impl<'a> MockRequest<'a> {
     }
 }
 
-/// Matching switches: header names to match (lower-case) and body matching.
+/// Matching switches: header names to match (lower-case), body matching, and the rules
+/// (ignored query parameters, headers and JSON fields).
 #[derive(Debug, Clone, Default)]
 pub struct MatchOptions {
     /// Drop examples whose body differs (`--match-body`).
     pub match_body: bool,
     /// Drop examples whose value of these headers differs (`--match-headers`).
     pub match_headers: Vec<String>,
+    /// What matching ignores.
+    pub rules: Arc<Rules>,
 }
 
 /// An example that took part in matching, with its score.
@@ -95,7 +100,7 @@ fn segments(path: &str) -> (Vec<String>, bool) {
 
 fn seg_eq(example: &Segment, request: &str, case_insensitive: bool, wildcards: bool) -> bool {
     match example {
-        Segment::Wildcard => wildcards,
+        Segment::Var(_) => wildcards,
         Segment::Text(t) if case_insensitive => t.eq_ignore_ascii_case(request),
         Segment::Text(t) => t == request,
     }
@@ -141,7 +146,7 @@ pub fn path_score(
     request_path: &str,
 ) -> Option<(i32, &'static str)> {
     let (req, req_trailing) = segments(request_path);
-    let has_wildcard = example.contains(&Segment::Wildcard);
+    let has_wildcard = example.iter().any(|s| matches!(s, Segment::Var(_)));
     let same_slash = example_trailing == req_trailing;
     if !has_wildcard {
         if same_slash && paths_eq(example, &req, false, false) {
@@ -169,7 +174,7 @@ pub fn path_score(
         let ids_eq = |case_insensitive: bool| {
             example.len() == req.len()
                 && example.iter().zip(&req).all(|(e, r)| match e {
-                    Segment::Wildcard => true,
+                    Segment::Var(_) => true,
                     Segment::Text(t) if is_id(t) => is_id(r),
                     Segment::Text(t) if case_insensitive => t.eq_ignore_ascii_case(r),
                     Segment::Text(t) => t == r,
@@ -191,13 +196,30 @@ pub fn path_score(
     None
 }
 
+/// The values the request gives an example's named path variables (`/users/{{id}}` or
+/// `/users/:id` against `/users/42`: `id` = `42`), decoded, for the response to use.
+pub fn path_captures(example: &[Segment], request_path: &str) -> Vec<(String, String)> {
+    let (req, _) = segments(request_path);
+    if req.len() != example.len() {
+        return Vec::new();
+    }
+    example
+        .iter()
+        .zip(req)
+        .filter_map(|(e, r)| match e {
+            Segment::Var(name) if !name.is_empty() => Some((name.clone(), r)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// An example's path as lower-case text, wildcards as `*`.
 fn path_text(example: &[Segment]) -> String {
     example
         .iter()
         .map(|s| match s {
             Segment::Text(t) => t.to_ascii_lowercase(),
-            Segment::Wildcard => "*".into(),
+            Segment::Var(_) => "*".into(),
         })
         .collect::<Vec<_>>()
         .join("/")
@@ -212,12 +234,20 @@ pub fn path_distance(example: &[Segment], request_path: &str) -> usize {
 }
 
 /// Step 5: the query score: all parameters equal +10; some +10 × the share that match;
-/// none −(number of the example's parameters missing, at most 10).
+/// none −(number of the example's parameters missing, at most 10). Names compare
+/// exactly, values case-insensitively (as Postman does).
 pub fn query_score(example: &[(String, String)], request: &[(String, String)]) -> i32 {
     if example.is_empty() && request.is_empty() {
         return 10;
     }
-    let matched = example.iter().filter(|p| request.contains(p)).count();
+    let matched = example
+        .iter()
+        .filter(|(k, v)| {
+            request
+                .iter()
+                .any(|(rk, rv)| rk == k && rv.eq_ignore_ascii_case(v))
+        })
+        .count();
     let total = example.len().max(request.len());
     if matched == example.len() && example.len() == request.len() {
         10
@@ -232,34 +262,66 @@ pub fn query_score(example: &[(String, String)], request: &[(String, String)]) -
     }
 }
 
-/// Step 6 (headers): every named header has the same value on both sides (absent on
-/// both counts as equal).
+/// Step 6 (headers): every named header has the same value on both sides, compared
+/// case-insensitively as Postman does (absent on both counts as equal).
 pub fn headers_match(example: &Example, request: &MockRequest<'_>, names: &[String]) -> bool {
     names.iter().all(|name| {
         let ex = example
             .request_headers
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str());
-        ex == request.header(name)
+            .map(|(_, v)| v.trim());
+        match (ex, request.header(name).map(str::trim)) {
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            (a, b) => a == b,
+        }
     })
 }
 
-/// Step 6 (body): the request body equals the example's: JSON by value, forms as
-/// key/value lists, text exactly.
-pub fn body_matches(example: &RequestBody, request: &MockRequest<'_>) -> bool {
-    match example {
+/// True when `given` (an `x-mock-response-id`) names the example with id `id`: equal,
+/// or either in Postman's UID form `<ownerId>-<id>`.
+pub fn response_id_matches(id: &str, given: &str) -> bool {
+    // `<ownerId>-<uuid>`: digits, a dash, then a whole 36-character UUID.
+    fn bare(uid: &str) -> &str {
+        match uid.split_once('-') {
+            Some((owner, rest))
+                if !owner.is_empty()
+                    && owner.bytes().all(|b| b.is_ascii_digit())
+                    && rest.len() == 36
+                    && is_id(rest) =>
+            {
+                rest
+            }
+            _ => uid,
+        }
+    }
+    let given = given.trim();
+    id == given || bare(id) == bare(given)
+}
+
+/// Step 6 (body): the request body equals the example's: JSON by value (the rules'
+/// ignored fields left out), forms as key/value lists, text exactly (or trimmed).
+pub fn body_matches(example: &Example, request: &MockRequest<'_>, rules: &Rules) -> bool {
+    match &example.request_body {
         RequestBody::None => request.body.is_empty(),
         RequestBody::Raw(text) => {
             if text.as_bytes() == request.body {
                 return true;
             }
+            let ours = example
+                .request_headers
+                .iter()
+                .find(|(k, _)| k == "content-type")
+                .map_or("", |(_, v)| v.as_str());
+            let theirs = request.header("content-type").unwrap_or("");
             match (
-                serde_json::from_str::<Value>(text),
-                serde_json::from_slice::<Value>(request.body),
+                Canon::of(ours, text.as_bytes(), rules),
+                Canon::of(theirs, request.body, rules),
             ) {
-                (Ok(a), Ok(b)) => a == b,
-                _ => text.trim().as_bytes() == request.body.trim_ascii(),
+                (Canon::Raw(_), _) | (_, Canon::Raw(_)) => {
+                    text.trim().as_bytes() == request.body.trim_ascii()
+                }
+                (a, b) => a.matches(&b),
             }
         }
         RequestBody::Form(pairs) => {
@@ -318,11 +380,12 @@ pub fn choose(examples: &[Example], req: &MockRequest<'_>, opts: &MatchOptions) 
         candidates.retain(|&i| examples[i].code == code);
     }
     if let Some(id) = req.header("x-mock-response-id") {
-        return match candidates
-            .iter()
-            .copied()
-            .find(|&i| examples[i].id.as_deref() == Some(id.trim()))
-        {
+        return match candidates.iter().copied().find(|&i| {
+            examples[i]
+                .id
+                .as_deref()
+                .is_some_and(|e| response_id_matches(e, id))
+        }) {
             Some(i) => Choice::Example(i),
             None => Choice::NotFound(Vec::new()),
         };
@@ -340,6 +403,14 @@ pub fn choose(examples: &[Example], req: &MockRequest<'_>, opts: &MatchOptions) 
                 .filter(|h| !h.is_empty()),
         );
     }
+    match_headers.retain(|h| !opts.rules.ignores_header(h));
+    let kept = |q: &[(String, String)]| -> Vec<(String, String)> {
+        q.iter()
+            .filter(|(k, _)| !opts.rules.ignores_query(k))
+            .cloned()
+            .collect()
+    };
+    let req_query = kept(&req.query);
     let match_body = opts.match_body
         || req
             .header("x-mock-match-request-body")
@@ -360,7 +431,7 @@ pub fn choose(examples: &[Example], req: &MockRequest<'_>, opts: &MatchOptions) 
             });
             continue;
         };
-        let mut score = path + query_score(&e.query, &req.query);
+        let mut score = path + query_score(&kept(&e.query), &req_query);
         if !match_headers.is_empty() && !headers_match(e, req, &match_headers) {
             scored.push(Scored {
                 index: i,
@@ -370,7 +441,7 @@ pub fn choose(examples: &[Example], req: &MockRequest<'_>, opts: &MatchOptions) 
             });
             continue;
         }
-        let same_body = body_matches(&e.request_body, req);
+        let same_body = body_matches(e, req, &opts.rules);
         if match_body && !same_body {
             scored.push(Scored {
                 index: i,

@@ -6,7 +6,9 @@ fn segs(p: &str) -> Vec<Segment> {
         .filter(|s| !s.is_empty())
         .map(|s| {
             if s == "*" {
-                Segment::Wildcard
+                Segment::Var(String::new())
+            } else if let Some(name) = s.strip_prefix(':') {
+                Segment::Var(name.to_string())
             } else {
                 Segment::Text(s.to_string())
             }
@@ -270,17 +272,134 @@ fn form_and_multipart_bodies() {
     )];
     let body = b"--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\nbin\r\n--XX--\r\n";
     let req = MockRequest::new("POST", "/", &h, body);
+    let with_body = |b: RequestBody| {
+        let mut e = ex(0, "POST", "/", &[], 200, "e");
+        e.request_body = b;
+        e
+    };
+    let none = Rules::default();
     assert!(body_matches(
-        &RequestBody::Multipart(vec![("a".into(), "1".into())]),
-        &req
+        &with_body(RequestBody::Multipart(vec![("a".into(), "1".into())])),
+        &req,
+        &none
     ));
     assert!(!body_matches(
-        &RequestBody::Multipart(vec![("a".into(), "2".into())]),
-        &req
+        &with_body(RequestBody::Multipart(vec![("a".into(), "2".into())])),
+        &req,
+        &none
     ));
     let req = MockRequest::new("POST", "/", &h, b"b=2&a=1");
     assert!(body_matches(
-        &RequestBody::Form(vec![("a".into(), "1".into()), ("b".into(), "2".into())]),
-        &req
+        &with_body(RequestBody::Form(vec![
+            ("a".into(), "1".into()),
+            ("b".into(), "2".into())
+        ])),
+        &req,
+        &none
     ));
+}
+
+#[test]
+fn json_bodies_compare_by_value_with_ignored_fields_left_out() {
+    let mut spec = crate::rules::RuleSpec::default();
+    spec.matching.ignore_json = vec!["$.requestId".into()];
+    let rules = Rules::compile(&spec).unwrap();
+    let mut e = ex(0, "POST", "/", &[], 200, "e");
+    e.request_body = RequestBody::Raw("{\"q\": 1, \"requestId\": \"a\"}".into());
+    let h = vec![("content-type".to_string(), "application/json".to_string())];
+    let req = MockRequest::new("POST", "/", &h, b"{\"requestId\":\"b\",\"q\":1}");
+    assert!(body_matches(&e, &req, &rules));
+    assert!(!body_matches(&e, &req, &Rules::default()));
+    let other = MockRequest::new("POST", "/", &h, b"{\"requestId\":\"b\",\"q\":2}");
+    assert!(!body_matches(&e, &other, &rules));
+}
+
+#[test]
+fn postman_query_values_compare_case_insensitively() {
+    let examples = vec![
+        ex(0, "GET", "/tests", &[("status", "fail")], 200, "fail"),
+        ex(1, "GET", "/tests", &[("status", "PASS")], 200, "pass"),
+    ];
+    let req = MockRequest::new("GET", "/tests?status=pass", &[], b"");
+    assert_eq!(
+        choose(&examples, &req, &MatchOptions::default()),
+        Choice::Example(1)
+    );
+}
+
+#[test]
+fn postman_match_request_headers_compare_values_case_insensitively() {
+    let mut a = ex(0, "GET", "/h", &[], 200, "json");
+    a.request_headers = vec![("accept".into(), "Application/JSON".into())];
+    let mut b = ex(1, "GET", "/h", &[], 200, "xml");
+    b.request_headers = vec![("accept".into(), "application/xml".into())];
+    let h = vec![
+        ("accept".to_string(), "application/json".to_string()),
+        (
+            "x-mock-match-request-headers".to_string(),
+            "Accept".to_string(),
+        ),
+    ];
+    let req = MockRequest::new("GET", "/h", &h, b"");
+    assert_eq!(
+        choose(&[a, b], &req, &MatchOptions::default()),
+        Choice::Example(0)
+    );
+}
+
+#[test]
+fn postman_response_uid_picks_the_example() {
+    let mut e = ex(0, "GET", "/a", &[], 200, "a");
+    e.id = Some("1f0c1d9e-2a4b-4c5d-8e6f-7a8b9c0d1e2f".into());
+    let other = ex(1, "GET", "/a", &[], 200, "b");
+    let h = vec![(
+        "x-mock-response-id".to_string(),
+        "12345678-1f0c1d9e-2a4b-4c5d-8e6f-7a8b9c0d1e2f".to_string(),
+    )];
+    let req = MockRequest::new("GET", "/a", &h, b"");
+    assert_eq!(
+        choose(&[e.clone(), other.clone()], &req, &MatchOptions::default()),
+        Choice::Example(0)
+    );
+    assert!(response_id_matches(
+        "12345678-1f0c1d9e-2a4b-4c5d-8e6f-7a8b9c0d1e2f",
+        "1f0c1d9e-2a4b-4c5d-8e6f-7a8b9c0d1e2f"
+    ));
+    assert!(!response_id_matches(
+        "1f0c1d9e-2a4b-4c5d-8e6f-7a8b9c0d1e2f",
+        "1f0c1d9e-2a4b-4c5d-8e6f-7a8b9c0d1e20"
+    ));
+    assert!(
+        !response_id_matches("12-abc", "13-abc"),
+        "owner prefixes only before a whole UUID"
+    );
+}
+
+#[test]
+fn postman_path_variables_are_captured() {
+    assert_eq!(
+        path_captures(&segs("/users/:userId/posts/*"), "/users/42/posts/7"),
+        vec![("userId".to_string(), "42".to_string())]
+    );
+    assert_eq!(
+        path_captures(&segs("/users/:userId"), "/users/a%20b"),
+        vec![("userId".to_string(), "a b".to_string())]
+    );
+    assert!(path_captures(&segs("/users/:userId"), "/users").is_empty());
+}
+
+#[test]
+fn ignored_query_parameters_do_not_score() {
+    let mut spec = crate::rules::RuleSpec::default();
+    spec.matching.ignore_query = vec!["t".into()];
+    let opts = MatchOptions {
+        rules: std::sync::Arc::new(Rules::compile(&spec).unwrap()),
+        ..MatchOptions::default()
+    };
+    let examples = vec![
+        ex(0, "GET", "/q", &[("a", "1"), ("t", "1")], 201, "old"),
+        ex(1, "GET", "/q", &[("a", "2")], 200, "other"),
+    ];
+    let req = MockRequest::new("GET", "/q?a=1&t=999", &[], b"");
+    assert_eq!(choose(&examples, &req, &opts), Choice::Example(0));
 }
