@@ -24,7 +24,7 @@ seed() { # TARGET FILES...
 }
 seed har_json $(find tests/fixtures/har -name '*.har' -size -200k)
 seed collection $(find tests/fixtures/postman -name '*.json' -size -200k)
-for t in glob replay_matcher mock_matcher har_archive; do seed "$t" fuzz/seeds/"$t"/*; done
+for t in glob replay_matcher mock_matcher har_archive rules; do seed "$t" fuzz/seeds/"$t"/*; done
 for t in $targets; do
   mkdir -p "fuzz/corpus/$t"
   echo "== $t: ${SECONDS_EACH}s"

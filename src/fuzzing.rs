@@ -113,3 +113,37 @@ fn three_parts(data: &[u8]) -> (String, String, &[u8]) {
     let target = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
     (method, target, parts.next().unwrap_or_default())
 }
+
+/// The rules on arbitrary bytes: the text as `harp.toml`, each line as a JSON path (then
+/// applied to the rest as JSON), the whole as a GraphQL query and as a request body.
+pub fn rules(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = crate::rules::config::parse(&text, Path::new("harp.toml"));
+    let _ = crate::rules::graphql::normalise(&text);
+    let _ = crate::rules::graphql::declared_name(&text);
+    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    if let Ok(path) = crate::rules::JsonPath::parse(first) {
+        if let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(rest) {
+            let before = doc.clone();
+            path.replace(&mut doc, &serde_json::Value::Null);
+            path.remove(&mut doc);
+            let _ = crate::rules::json_path::differences(&before, &doc);
+        }
+    }
+    let _ = crate::rules::json_path::generalise(first);
+    let mut spec = RuleSpec::default();
+    spec.matching.ignore_json = vec!["$.a".into(), "/b/*".into()];
+    if let Ok(rules) = Rules::compile(&spec) {
+        for ct in [
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "",
+        ] {
+            let canon = Canon::of(ct, data, &rules);
+            let _ = canon.matches(&canon);
+            let _ = canon.graphql_operation();
+        }
+        let _ = rules.match_url(&text);
+    }
+}

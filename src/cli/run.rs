@@ -53,6 +53,9 @@ enum Session {
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if args.update && args.replay.report.is_some() {
+        eprintln!("harp run: --report describes a replay; with --update nothing is written there");
+    }
     let session = if args.update {
         Session::Record(RecordSession::prepare(
             &args.har,

@@ -39,6 +39,7 @@ fn fuzz_regressions_no_longer_crash() {
         ("har_archive", &harp::fuzzing::har_archive),
         ("collection", &harp::fuzzing::collection),
         ("glob", &harp::fuzzing::glob),
+        ("rules", &harp::fuzzing::rules),
         ("replay_matcher", &|d: &[u8]| {
             harp::fuzzing::replay_matcher(&replayer, d)
         }),
