@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs whatever the end-to-end tests drive that is missing on this
-# machine (curl, Python with grpcio, Node with newman, Chromium with NSS's certutil,
-# nginx), then runs the whole suite. Safe to run again: it installs only what is missing.
+# machine (curl, Python with grpcio, Node with newman and playwright-core, Chromium with
+# NSS's certutil, nginx, tinyproxy), then runs the whole suite. Safe to run again: it installs only what is missing.
 #
 #   scripts/test.sh              # everything
 #   scripts/test.sh record::     # extra arguments go to `cargo test` (a name filter)
@@ -34,5 +34,8 @@ if ! python3 -c 'import grpc' >/dev/null 2>&1; then
 fi
 # newman (Postman's CLI runner) drives a converted collection against `harp mock`.
 command -v newman >/dev/null 2>&1 || as_root npm install -g --no-audit --no-fund newman >/dev/null
+# playwright-core drives Debian's Chromium through the inspector page (no browser download).
+[ -d "$(npm root -g 2>/dev/null)/playwright-core" ] \
+  || as_root npm install -g --no-audit --no-fund playwright-core >/dev/null
 
 cargo test "$@"

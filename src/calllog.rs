@@ -36,6 +36,12 @@ impl<T: Clone> CallLog<T> {
         calls.push_back(call);
     }
 
+    /// The newest call for which `pred` holds.
+    pub fn find(&self, pred: impl Fn(&T) -> bool) -> Option<T> {
+        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        calls.iter().rev().find(|c| pred(c)).cloned()
+    }
+
     /// `limit` calls after skipping `offset`, and how many the log holds.
     pub fn page(&self, offset: usize, limit: usize) -> (Vec<T>, usize) {
         let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());

@@ -34,6 +34,7 @@ pub mod fuzzing;
 pub mod glob;
 pub mod har;
 pub mod input;
+pub mod inspector;
 pub mod proxy;
 pub mod record;
 pub mod replay;

@@ -191,7 +191,9 @@ impl RecordSession {
                 .with_journal(journal),
         );
         Ok(Self {
-            recorder: Arc::new(Recorder::new(globs, recording.clone())),
+            recorder: Arc::new(
+                Recorder::new(globs, recording.clone()).with_source(path.display().to_string()),
+            ),
             recording,
             notes,
             path: path.to_path_buf(),

@@ -119,7 +119,8 @@ impl ReplaySession {
         let missing = if flags.record_missing {
             let session = RecordSession::prepare(path, &[], record, rule_args, true)?;
             notes.extend(session.notes.iter().cloned());
-            replayer = replayer.with_missing(session.recording.clone());
+            session.recording.share_feed(replayer.feed());
+            replayer = replayer.with_missing(session.recording.clone(), session.recording.clone());
             Some(session)
         } else {
             None

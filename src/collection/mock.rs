@@ -18,8 +18,9 @@ use super::dynamic::fill;
 use super::matcher::{choose, path_captures, Choice, MatchOptions, MockRequest};
 use super::model::{Examples, Variables};
 use super::{load_examples, CollectionError};
-use crate::calllog::{clip, page_of, CallLog, MAX_URL_TEXT};
+use crate::calllog::{clip, CallLog, MAX_URL_TEXT};
 use crate::har::format::iso8601;
+use crate::inspector::{self, CallDetail, Details, Feed, Inspect, ResponseDetail};
 use crate::proxy::body::{full, json_response, read_limited};
 use crate::proxy::{Body, Decision, Handler, RequestContext};
 
@@ -50,6 +51,9 @@ pub struct MockCall {
     /// The example served: `item / example`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub example: Option<String>,
+    /// For a miss: the closest examples, with their scores and why they lost.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub closest: Vec<serde_json::Value>,
 }
 
 /// The mock handler.
@@ -64,6 +68,12 @@ pub struct Mock {
     served: AtomicU64,
     not_found: AtomicU64,
     unauthorized: AtomicU64,
+    /// Times each example (`item / name`) was served.
+    uses: Mutex<std::collections::HashMap<String, u64>>,
+    /// Live events for the inspector.
+    feed: Feed,
+    /// What the last calls carried, for the inspector.
+    details: Details,
 }
 
 fn stamp_of(path: &Path) -> Option<(SystemTime, u64)> {
@@ -90,6 +100,9 @@ impl Mock {
             served: AtomicU64::new(0),
             not_found: AtomicU64::new(0),
             unauthorized: AtomicU64::new(0),
+            uses: Mutex::default(),
+            feed: Feed::default(),
+            details: Details::default(),
         })
     }
 
@@ -138,6 +151,7 @@ impl Mock {
     }
 
     fn log(&self, call: MockCall) {
+        self.feed.send("call", &call);
         self.calls.push(call);
     }
 
@@ -155,6 +169,7 @@ impl Mock {
             path: path.clone(),
             status,
             example,
+            closest: Vec::new(),
         };
         if let Some(refused) = self.refuse_without_key(&req) {
             self.log(call(401, None));
@@ -181,17 +196,41 @@ impl Mock {
             })
             .collect();
         let examples = self.examples();
+        let mut detail = CallDetail::of_request(headers.clone(), &body);
         let mreq = MockRequest::new(&method, &path, &headers, &body);
         let response = match choose(&examples.examples, &mreq, &self.options.matching) {
             Choice::Example(i) => {
                 let e = &examples.examples[i];
                 self.served.fetch_add(1, Ordering::Relaxed);
-                self.log(call(e.code, Some(format!("{} / {}", e.item, e.name))));
-                respond(e, &parts.method, &path_captures(&e.path, mreq.path))
+                let label = format!("{} / {}", e.item, e.name);
+                *self
+                    .uses
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(label.clone())
+                    .or_insert(0) += 1;
+                let (resp, served) = respond(e, &parts.method, &path_captures(&e.path, mreq.path));
+                detail.response = Some(ResponseDetail {
+                    status: resp.status().as_u16(),
+                    headers: resp
+                        .headers()
+                        .iter()
+                        .map(|(n, v)| {
+                            (
+                                n.as_str().to_string(),
+                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            )
+                        })
+                        .collect(),
+                    body: inspector::shown(&served),
+                    body_len: served.len(),
+                });
+                self.details.keep(ctx.id, detail);
+                self.log(call(e.code, Some(label)));
+                resp
             }
             Choice::NotFound(scored) => {
                 self.not_found.fetch_add(1, Ordering::Relaxed);
-                self.log(call(404, None));
                 let closest: Vec<serde_json::Value> = scored
                     .iter()
                     .take(3)
@@ -201,6 +240,11 @@ impl Mock {
                                "score": s.score, "why": s.note})
                     })
                     .collect();
+                self.details.keep(ctx.id, detail);
+                self.log(MockCall {
+                    closest: closest.clone(),
+                    ..call(404, None)
+                });
                 json_response(
                     StatusCode::NOT_FOUND,
                     &json!({"error": {
@@ -229,7 +273,11 @@ const DROPPED: &[&str] = &[
 
 /// The example's response, with dynamic variables filled and the request's path
 /// variables (`vars`) in place of `{{name}}`.
-fn respond(e: &super::Example, method: &Method, vars: &[(String, String)]) -> Response<Body> {
+fn respond(
+    e: &super::Example,
+    method: &Method,
+    vars: &[(String, String)],
+) -> (Response<Body>, Bytes) {
     let body: Vec<u8> = if e.body_base64 {
         base64::engine::general_purpose::STANDARD
             .decode(e.body.as_bytes())
@@ -241,7 +289,12 @@ fn respond(e: &super::Example, method: &Method, vars: &[(String, String)]) -> Re
     let bodiless = method == Method::HEAD
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
-    let mut resp = Response::new(full(if bodiless { Vec::new() } else { body }));
+    let body = if bodiless {
+        Bytes::new()
+    } else {
+        Bytes::from(body)
+    };
+    let mut resp = Response::new(full(body.clone()));
     *resp.status_mut() = status;
     for (k, v) in &e.headers {
         let lower = k.to_ascii_lowercase();
@@ -264,7 +317,7 @@ fn respond(e: &super::Example, method: &Method, vars: &[(String, String)]) -> Re
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(guess));
     }
-    resp
+    (resp, body)
 }
 
 /// Compares in time that depends only on the lengths.
@@ -277,14 +330,26 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 impl Mock {
     /// For a private mock, the 401 answer when `req` lacks the key.
+    /// harp's own pages may also carry the key as `?key=` (a browser cannot add a
+    /// header to a page it opens, nor to an event stream).
     fn refuse_without_key(&self, req: &Request<Body>) -> Option<Response<Body>> {
         let key = self.options.api_key.as_ref()?;
-        let given = req
+        let header = req
             .headers()
             .get("x-api-key")
-            .map(|v| v.as_bytes())
-            .unwrap_or_default();
-        if constant_time_eq(given, key.as_bytes()) {
+            .map(|v| v.as_bytes().to_vec());
+        let query = req
+            .uri()
+            .path()
+            .starts_with("/__harp")
+            .then(|| {
+                form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                    .find(|(k, _)| k == "key")
+                    .map(|(_, v)| v.into_owned().into_bytes())
+            })
+            .flatten();
+        let given = header.or(query).unwrap_or_default();
+        if constant_time_eq(&given, key.as_bytes()) {
             return None;
         }
         self.unauthorized.fetch_add(1, Ordering::Relaxed);
@@ -296,35 +361,89 @@ impl Mock {
     }
 }
 
+impl Inspect for Mock {
+    fn overview(&self) -> serde_json::Value {
+        let (served, not_found, unauthorized) = self.summary();
+        json!({
+            "kind": "mock",
+            "source": self.source.display().to_string(),
+            "entries": self.examples().examples.len(),
+            "summary": {"served": served, "notFound": not_found, "unauthorized": unauthorized},
+        })
+    }
+
+    fn calls(&self, offset: usize, limit: usize) -> serde_json::Value {
+        let (served, not_found, unauthorized) = self.summary();
+        let (calls, total) = Mock::calls(self, offset, limit);
+        json!({
+            "source": self.source.display().to_string(),
+            "examples": self.examples().examples.len(),
+            "summary": {"served": served, "notFound": not_found, "unauthorized": unauthorized},
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+            "calls": calls,
+        })
+    }
+
+    fn call(&self, id: u64) -> Option<serde_json::Value> {
+        let call = self.calls.find(|c| c.id == id)?;
+        let detail = self.details.get(id);
+        Some(json!({
+            "call": call,
+            "request": detail.as_deref().map(inspector::request_json),
+            "response": detail.as_deref().and_then(|d| d.response.as_ref()).map(inspector::response_json),
+        }))
+    }
+
+    fn entries(&self) -> serde_json::Value {
+        let uses = self.uses.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let list: Vec<serde_json::Value> = self
+            .examples()
+            .examples
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let label = format!("{} / {}", e.item, e.name);
+                json!({
+                    "entry": i,
+                    "method": e.method,
+                    "url": format!("/{}", e.path.iter().map(|s| match s {
+                        super::model::Segment::Text(t) => t.clone(),
+                        super::model::Segment::Var(v) => format!(":{v}"),
+                    }).collect::<Vec<_>>().join("/")),
+                    "status": e.code,
+                    "name": label,
+                    "uses": uses.get(&label).copied().unwrap_or(0),
+                })
+            })
+            .collect();
+        json!({"kind": "mock", "source": self.source.display().to_string(), "entries": list})
+    }
+
+    fn feed(&self) -> &Feed {
+        &self.feed
+    }
+}
+
 impl Handler for Mock {
     async fn decide(&self, req: Request<Body>, ctx: RequestContext) -> Decision {
         Decision::Respond(self.serve(req, ctx).await)
     }
 
     async fn handle_local(&self, req: Request<Body>, ctx: RequestContext) -> Response<Body> {
-        if req.uri().path().starts_with("/__harp/") {
+        let ours = req.uri().path().starts_with("/__harp")
+            || (req.uri().path() == "/" && inspector::is_harp_local(&req));
+        if ours {
             // harp's own endpoints hold callers' paths and tokens: a private mock keeps
             // them private too.
             if let Some(refused) = self.refuse_without_key(&req) {
                 return refused;
             }
-        }
-        if req.method() == Method::GET && req.uri().path() == "/__harp/calls" {
-            let (served, not_found, unauthorized) = self.summary();
-            let (offset, limit) = page_of(req.uri());
-            let (calls, total) = self.calls(offset, limit);
-            return json_response(
-                StatusCode::OK,
-                &json!({
-                    "source": self.source.display().to_string(),
-                    "examples": self.examples().examples.len(),
-                    "summary": {"served": served, "notFound": not_found, "unauthorized": unauthorized},
-                    "total": total,
-                    "offset": offset,
-                    "limit": limit,
-                    "calls": calls,
-                }),
-            );
+            let root = inspector::is_harp_local(&req);
+            if let Some(resp) = inspector::answer(self, &req, &ctx, root) {
+                return resp;
+            }
         }
         self.serve(req, ctx).await
     }

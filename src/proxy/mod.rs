@@ -44,6 +44,20 @@ pub struct RequestContext {
     pub started: SystemTime,
     /// True when the request came through an intercepted CONNECT tunnel (HTTPS).
     pub intercepted: bool,
+    /// Resolves when harp starts stopping: long-lived answers (event streams) end then,
+    /// so stopping does not wait out the grace period for them.
+    pub stopping: StopSignal,
+}
+
+/// A handle that says when harp starts stopping.
+#[derive(Debug, Clone)]
+pub struct StopSignal(tokio::sync::watch::Receiver<stop::Phase>);
+
+impl StopSignal {
+    /// Resolves once harp is draining (or at once if it already is).
+    pub async fn stopping(mut self) {
+        let _ = self.0.wait_for(|p| *p != stop::Phase::Run).await;
+    }
 }
 
 /// What a handler decided for one request.

@@ -99,6 +99,7 @@ impl Shared {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             started: SystemTime::now(),
             intercepted,
+            stopping: self.stopper.signal(),
         }
     }
 }

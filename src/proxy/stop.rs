@@ -108,6 +108,11 @@ impl Stopper {
         }
     }
 
+    /// A handle that resolves when stopping starts.
+    pub fn signal(&self) -> super::StopSignal {
+        super::StopSignal(self.phase.subscribe())
+    }
+
     /// Drains for at most `grace`, then forces, and waits (briefly) for forced
     /// connections and open taps to wind down.
     pub async fn stop(&self, grace: Duration) -> StopReport {

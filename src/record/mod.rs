@@ -29,6 +29,7 @@ use crate::codec;
 use crate::glob::UrlGlobs;
 use crate::har::payload::payload_name_for;
 use crate::har::{attach_entry, Creator, Entry, Har, Journal, Log, PostData};
+use crate::inspector::{self, Feed, Inspect, RecordedSoFar};
 use crate::proxy::tap::Spilled;
 use crate::proxy::Body as ProxyBody;
 use crate::proxy::{
@@ -78,6 +79,8 @@ pub struct Recording {
     journal: Mutex<Option<Journal>>,
     /// Exchanges that failed upstream: how many, and the first few (method URL: why).
     failures: Mutex<(u64, Vec<String>)>,
+    /// Where each recorded entry is announced to open inspector pages.
+    feed: std::sync::OnceLock<Arc<Feed>>,
 }
 
 /// How many upstream failures a recording describes (the rest are counted).
@@ -92,7 +95,18 @@ impl Recording {
             id_offset: 0,
             journal: Mutex::new(None),
             failures: Mutex::new((0, Vec::new())),
+            feed: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Announces recorded entries on `feed` (replay's, for `--record-missing`) instead
+    /// of a feed of its own; only before the first entry is recorded.
+    pub fn share_feed(&self, feed: Arc<Feed>) {
+        let _ = self.feed.set(feed);
+    }
+
+    fn feed(&self) -> &Feed {
+        self.feed.get_or_init(Arc::default)
     }
 
     /// Exchanges that failed upstream so far (refused, time-out, TLS, a body broken off):
@@ -189,6 +203,7 @@ impl Recording {
 
     fn push(&self, id: u64, entry: Entry) {
         let id = id + self.id_offset;
+        self.feed().send("entry", &entry_summary(id, &entry));
         if let Some(journal) = self
             .journal
             .lock()
@@ -493,17 +508,52 @@ fn trailers_json(trailers: &HeaderMap) -> Value {
     )
 }
 
+/// An entry as the inspector lists it.
+fn entry_summary(id: u64, entry: &Entry) -> serde_json::Value {
+    json!({
+        "entry": id,
+        "method": entry.request.method,
+        "url": crate::calllog::clip(&entry.request.url, crate::calllog::MAX_URL_TEXT),
+        "status": entry.response.status,
+        "time": entry.started_date_time,
+    })
+}
+
+impl RecordedSoFar for Recording {
+    fn recorded(&self) -> Vec<serde_json::Value> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut list: Vec<(u64, serde_json::Value)> = entries
+            .iter()
+            .map(|(id, e)| (*id, entry_summary(*id, e)))
+            .collect();
+        list.sort_by_key(|(id, _)| *id);
+        list.into_iter().map(|(_, v)| v).collect()
+    }
+}
+
 /// The recording handler: every request is forwarded; those whose URL matches the
 /// globs are observed by the [`Recording`].
 pub struct Recorder {
     globs: UrlGlobs,
     recording: Arc<Recording>,
+    /// The HAR recorded to, for the inspector.
+    source: String,
 }
 
 impl Recorder {
     /// Records what matches `globs` into `recording`.
     pub fn new(globs: UrlGlobs, recording: Arc<Recording>) -> Self {
-        Self { globs, recording }
+        Self {
+            globs,
+            recording,
+            source: String::new(),
+        }
+    }
+
+    /// Names the HAR recorded to (shown by the inspector).
+    pub fn with_source(mut self, source: impl Into<String>) -> Self {
+        self.source = source.into();
+        self
     }
 
     /// The recording.
@@ -522,6 +572,52 @@ impl Handler for Recorder {
             request: req,
             observer,
         }
+    }
+
+    async fn handle_local(
+        &self,
+        req: Request<ProxyBody>,
+        ctx: RequestContext,
+    ) -> http::Response<ProxyBody> {
+        if let Some(resp) = inspector::answer(self, &req, &ctx, true) {
+            return resp;
+        }
+        crate::proxy::body::text_response(
+            http::StatusCode::NOT_FOUND,
+            format!(
+                "harp record: {} {} is not for a proxy: point HTTP_PROXY/HTTPS_PROXY at harp and request absolute URLs (http://harp.local/ is the inspector)",
+                req.method(),
+                req.uri()
+            ),
+        )
+    }
+}
+
+impl Inspect for Recorder {
+    fn overview(&self) -> serde_json::Value {
+        let (failed, _) = self.recording.failures();
+        json!({
+            "kind": "record",
+            "source": self.source,
+            "entries": self.recording.len(),
+            "summary": {"recorded": self.recording.len(), "failed": failed},
+        })
+    }
+
+    fn calls(&self, offset: usize, limit: usize) -> serde_json::Value {
+        json!({"source": self.source, "total": 0, "offset": offset, "limit": limit, "calls": []})
+    }
+
+    fn call(&self, _id: u64) -> Option<serde_json::Value> {
+        None
+    }
+
+    fn entries(&self) -> serde_json::Value {
+        json!({"kind": "record", "source": self.source, "entries": [], "recorded": self.recording.recorded()})
+    }
+
+    fn feed(&self) -> &Feed {
+        self.recording.feed()
     }
 }
 

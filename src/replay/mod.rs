@@ -20,12 +20,13 @@ pub use diagnose::NearMiss;
 pub use index::{Index, Prepared, Servable};
 pub use matcher::Incoming;
 
+use crate::inspector::{self, CallDetail, Details, Feed, Inspect, RecordedSoFar};
 use crate::rules::Canon;
 
-use crate::calllog::{clip, page_of, CallLog, MAX_URL_TEXT};
+use crate::calllog::{clip, CallLog, MAX_URL_TEXT};
 use crate::glob::UrlGlobs;
 use crate::har::format::iso8601;
-use crate::proxy::body::{boxed, full, json_response, read_limited, text_response};
+use crate::proxy::body::{boxed, full, read_limited, text_response};
 use crate::proxy::{Body, Decision, Handler, Observer, RequestContext};
 
 /// What happens to a request no entry matches.
@@ -207,6 +208,12 @@ pub struct Replayer {
     missing: Option<Arc<dyn Observer>>,
     /// How many times each entry was served.
     uses: Vec<AtomicU64>,
+    /// Live events for the inspector.
+    feed: Arc<Feed>,
+    /// What the last calls carried, for the inspector.
+    details: Details,
+    /// `--record-missing`: what it recorded so far.
+    recorded: Option<Arc<dyn RecordedSoFar>>,
 }
 
 enum Lookup {
@@ -226,15 +233,28 @@ impl Replayer {
             unmatched: Mutex::new(UnmatchedSet::default()),
             missing: None,
             uses: (0..index.len()).map(|_| AtomicU64::new(0)).collect(),
+            feed: Arc::default(),
+            details: Details::default(),
+            recorded: None,
             index,
         }
     }
 
     /// Forwards unmatched requests and hands each finished exchange to `observer`
-    /// (`--record-missing`).
-    pub fn with_missing(mut self, observer: Arc<dyn Observer>) -> Self {
+    /// (`--record-missing`); `recorded` lists what it recorded, for the inspector.
+    pub fn with_missing(
+        mut self,
+        observer: Arc<dyn Observer>,
+        recorded: Arc<dyn RecordedSoFar>,
+    ) -> Self {
         self.missing = Some(observer);
+        self.recorded = Some(recorded);
         self
+    }
+
+    /// The inspector's live feed (to share with what `--record-missing` records).
+    pub fn feed(&self) -> Arc<Feed> {
+        self.feed.clone()
     }
 
     /// The index served from.
@@ -375,6 +395,7 @@ impl Replayer {
     }
 
     fn log(&self, call: Call) {
+        self.feed.send("call", &call);
         self.calls.push(call);
     }
 
@@ -431,6 +452,8 @@ impl Replayer {
             })
             .collect();
         let method = parts.method.as_str().to_string();
+        self.details
+            .keep(ctx.id, CallDetail::of_request(headers.clone(), &body));
         let canon = (!body.is_empty()).then(|| {
             let content_type = parts
                 .headers
@@ -592,40 +615,144 @@ impl Handler for Replayer {
         self.replay(req, ctx).await
     }
 
-    async fn handle_local(&self, req: Request<Body>, _ctx: RequestContext) -> Response<Body> {
-        match (req.method(), req.uri().path()) {
-            (&Method::GET, "/__harp/calls") => {
-                let (offset, limit) = page_of(req.uri());
-                let (calls, total) = self.calls(offset, limit);
-                let (unmatched, more) = self.unmatched();
-                json_response(
-                    StatusCode::OK,
-                    &serde_json::json!({
-                        "har": self.index.path.display().to_string(),
-                        "entries": self.index.len(),
-                        "summary": self.summary(),
-                        "unmatched": unmatched,
-                        "unmatchedNotListed": more,
-                        "total": total,
-                        "offset": offset,
-                        "limit": limit,
-                        "calls": calls,
-                    }),
-                )
-            }
-            _ => text_response(
-                StatusCode::NOT_FOUND,
-                format!(
-                    "harp replay: {} {} is not a harp endpoint (try GET http://harp.local/__harp/calls); send proxied requests with absolute URLs",
-                    req.method(),
-                    req.uri()
-                ),
-            ),
+    async fn handle_local(&self, req: Request<Body>, ctx: RequestContext) -> Response<Body> {
+        if let Some(resp) = inspector::answer(self, &req, &ctx, true) {
+            return resp;
         }
+        text_response(
+            StatusCode::NOT_FOUND,
+            format!(
+                "harp replay: {} {} is not a harp endpoint (open http://harp.local/ for the inspector, or GET http://harp.local/__harp/calls); send proxied requests with absolute URLs",
+                req.method(),
+                req.uri()
+            ),
+        )
     }
 
     fn allow_tunnel(&self, _authority: &str) -> bool {
         self.options.not_found == NotFound::Fallback || self.missing.is_some()
+    }
+}
+
+impl Inspect for Replayer {
+    fn overview(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kind": "replay",
+            "source": self.index.path.display().to_string(),
+            "entries": self.index.len(),
+            "summary": self.summary(),
+            "recordMissing": self.missing.is_some(),
+        })
+    }
+
+    fn calls(&self, offset: usize, limit: usize) -> serde_json::Value {
+        let (calls, total) = Replayer::calls(self, offset, limit);
+        let (unmatched, more) = self.unmatched();
+        serde_json::json!({
+            "har": self.index.path.display().to_string(),
+            "entries": self.index.len(),
+            "summary": self.summary(),
+            "unmatched": unmatched,
+            "unmatchedNotListed": more,
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+            "calls": calls,
+        })
+    }
+
+    fn call(&self, id: u64) -> Option<serde_json::Value> {
+        let call = self.calls.find(|c| c.id == id)?;
+        let detail = self.details.get(id);
+        let response = call.entry.and_then(|i| match &self.index.servable[i] {
+            Servable::Response(p) => Some(self.response_of(p)),
+            Servable::Incomplete(_) => None,
+        });
+        let nearest: Vec<serde_json::Value> = call
+            .nearest
+            .iter()
+            .map(|n| {
+                let mut v = serde_json::to_value(n).unwrap_or_default();
+                v["request"] = self.entry_request(n.entry);
+                v
+            })
+            .collect();
+        Some(serde_json::json!({
+            "call": call,
+            "request": detail.as_deref().map(inspector::request_json),
+            "response": response,
+            "entryRequest": call.entry.map(|i| self.entry_request(i)),
+            "nearest": nearest,
+        }))
+    }
+
+    fn entries(&self) -> serde_json::Value {
+        let list: Vec<serde_json::Value> = self
+            .index
+            .recorded
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let status = match &self.index.servable[i] {
+                    Servable::Response(p) => Some(p.status.as_u16()),
+                    Servable::Incomplete(_) => None,
+                };
+                serde_json::json!({
+                    "entry": i,
+                    "method": r.method,
+                    "url": clip(&r.url, MAX_URL_TEXT),
+                    "status": status,
+                    "uses": self.uses[i].load(Ordering::Relaxed),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "kind": "replay",
+            "source": self.index.path.display().to_string(),
+            "entries": list,
+            "recorded": self.recorded.as_ref().map(|r| r.recorded()),
+        })
+    }
+
+    fn feed(&self) -> &Feed {
+        &self.feed
+    }
+}
+
+impl Replayer {
+    /// An entry's response as the inspector shows it.
+    fn response_of(&self, p: &Prepared) -> serde_json::Value {
+        let headers: Vec<(String, String)> = p
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        inspector::response_json(&inspector::ResponseDetail {
+            status: p.status.as_u16(),
+            body: inspector::shown(&p.body),
+            body_len: p.body.len(),
+            headers,
+        })
+    }
+
+    /// An entry's recorded request as the inspector shows it.
+    fn entry_request(&self, i: usize) -> serde_json::Value {
+        let Some(r) = self.index.recorded.get(i) else {
+            return serde_json::Value::Null;
+        };
+        let body = Bytes::from(r.body.clone().unwrap_or_default());
+        serde_json::json!({
+            "entry": i,
+            "method": r.method,
+            "url": clip(&r.url, MAX_URL_TEXT),
+            "headers": inspector::headers_json(&r.headers),
+            "body": inspector::body_json(&inspector::shown(&body), body.len(), inspector::content_type(&r.headers)),
+        })
     }
 }
 

@@ -1,0 +1,193 @@
+//! The inspector page in a real browser: headless Chromium (Debian's) driven by
+//! playwright-core (`tests/e2e/inspector/inspect.js`), through harp as its proxy and on a
+//! mock's own port. Screenshots of each view land in `target/inspector-screenshots/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+fn shots_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/inspector-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the browser script for `scenario` with `env`; returns what it saw.
+async fn browse(scenario: &str, env: &[(&str, String)]) -> Value {
+    let npm_root = Command::new("npm")
+        .args(["root", "-g"])
+        .output()
+        .expect("npm is required (scripts/test.sh installs it)");
+    let npm_root = String::from_utf8_lossy(&npm_root.stdout).trim().to_string();
+    assert!(
+        Path::new(&npm_root).join("playwright-core").exists(),
+        "playwright-core is required: npm install -g playwright-core (scripts/test.sh installs it)"
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/inspector/inspect.js");
+    let mut cmd = Command::new("node");
+    cmd.arg(script)
+        .arg(scenario)
+        .env("NODE_PATH", npm_root)
+        .env("SHOTS", shots_dir())
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("node is required"))
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "inspector {scenario}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn har_entry(url: &str, mime: &str, text: &str) -> Value {
+    json!({
+        "startedDateTime": "2024-01-01T00:00:00.000Z", "time": 1,
+        "request": {"method": "GET", "url": url, "httpVersion": "HTTP/1.1", "headers": [{"name": "Accept", "value": "*/*"}],
+                    "queryString": [], "cookies": [], "headersSize": -1, "bodySize": -1},
+        "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1",
+                     "headers": [{"name": "Content-Type", "value": mime}], "cookies": [],
+                     "content": {"size": text.len(), "mimeType": mime, "text": text},
+                     "redirectURL": "", "headersSize": -1, "bodySize": -1},
+        "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_inspector_shows_calls_live_and_explains_a_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = json!({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": [
+        har_entry("http://app.test/list?page=1&t=100", "application/json", r#"{"users":["ada","linus"]}"#),
+        har_entry("http://app.test/unused", "text/plain", "never asked"),
+    ]}});
+    std::fs::write(dir.path().join("i.har"), har.to_string()).unwrap();
+    let harp = Harp::start_in(dir, &["replay", "--har", "i.har"]);
+    let seen = browse(
+        "replay",
+        &[
+            ("HARP_PROXY", harp.proxy_url()),
+            ("PAGE_URL", "http://harp.local/".into()),
+            ("SERVED_URL", "http://app.test/list?page=1&t=100".into()),
+            ("MISSED_URL", "http://app.test/list?page=1&t=200".into()),
+        ],
+    )
+    .await;
+    assert_eq!(seen["servedStatus"], 200, "{seen}");
+    assert_eq!(seen["missedStatus"], 502, "{seen}");
+    assert!(
+        seen["servedBody"].as_str().unwrap().contains("\"ada\""),
+        "pretty JSON body: {seen}"
+    );
+    assert_eq!(seen["nearestEntry"], "0", "{seen}");
+    assert!(
+        seen["rule"].as_str().unwrap().contains("--ignore-query t"),
+        "{seen}"
+    );
+    let diff_cells: Vec<&str> = seen["diffCells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        diff_cells.contains(&"200") && diff_cells.contains(&"100"),
+        "the differing parameter is highlighted: {seen}"
+    );
+    assert!(
+        !diff_cells.contains(&"app.test"),
+        "the host is the same: {seen}"
+    );
+    assert_eq!(seen["unused"], json!(["1"]), "{seen}");
+    harp.stop();
+    for view in ["calls", "served", "miss", "entries"] {
+        assert!(shots_dir().join(format!("replay-{view}.png")).exists());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn private_mock_inspector_needs_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let collection = json!({
+        "info": {"name": "m", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+        "item": [{"name": "user", "request": {"method": "GET", "url": "{{baseUrl}}/users/:id"},
+                  "response": [{"name": "ok", "code": 200, "header": [{"key": "Content-Type", "value": "application/json"}],
+                                "body": "{\"id\":\"{{id}}\"}", "originalRequest": {"method": "GET", "url": "{{baseUrl}}/users/:id"}}]}]
+    });
+    std::fs::write(dir.path().join("m.json"), collection.to_string()).unwrap();
+    let harp = Harp::start_in(dir, &["mock", "m.json", "--api-key", "s3cret"]);
+    let base = format!("http://{}", harp.addr);
+    let plain = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    for path in [
+        "/__harp/",
+        "/__harp/calls",
+        "/__harp/events",
+        "/__harp/entries",
+    ] {
+        let r = plain.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        let r = plain
+            .get(format!("{base}{path}?key=wrong"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+    }
+    let seen = browse(
+        "mock",
+        &[
+            ("PAGE_URL", format!("{base}/__harp/?key=s3cret")),
+            ("API_KEY", "s3cret".into()),
+        ],
+    )
+    .await;
+    assert_eq!(seen["callStatus"], 200, "{seen}");
+    assert!(
+        seen["servedBody"].as_str().unwrap().contains("\"42\""),
+        "{seen}"
+    );
+    harp.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn record_inspector_lists_entries_as_they_are_recorded() {
+    let origin = Origin::start().await;
+    let harp = Harp::start(&["record", "--har", "r.har"]);
+    let seen = browse(
+        "record",
+        &[
+            ("HARP_PROXY", harp.proxy_url()),
+            ("PAGE_URL", "http://harp.local/".into()),
+            ("SERVED_URL", origin.http_url("/page")),
+        ],
+    )
+    .await;
+    assert_eq!(seen["status"], 200, "{seen}");
+    let rows: Vec<&str> = seen["recorded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        rows.iter().any(|r| r.contains(&origin.http_url("/page"))),
+        "{seen}"
+    );
+    let stopped = harp.stop();
+    assert!(stopped.stdout.contains("recorded"), "{}", stopped.stdout);
+}
