@@ -13,6 +13,7 @@
 //! - [`collection`]: Postman collections: HAR conversion, the mock matcher and handler.
 //! - [`glob`]: Playwright-style URL globs.
 //! - [`rules`]: matching rules (ignore, redact), JSON paths, GraphQL, canonical bodies.
+//! - [`inspector`]: the inspector page and its routes, live feed and call details.
 //! - [`codec`]: content codings and MIME helpers.
 //! - [`input`]: reading user-named files (regular files only, bounded).
 //! - [`calllog`]: the bounds of what replay and mock log about calls.
