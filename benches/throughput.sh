@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'nginx -c "$work/nginx.conf" -s stop 2>/dev/null; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cargo build --release --quiet --bin harp
-harp=$PWD/target/release/harp
+harp=${HARP:-$PWD/target/release/harp}  # HARP=path compares another build
 
 python3 - "$work" <<'PY'
 import json, os, sys
