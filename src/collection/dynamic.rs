@@ -453,33 +453,13 @@ pub fn dynamic_value(name: &str) -> Option<String> {
 /// `text` with every `{{$dynamic}}` filled fresh and every `{{name}}` found in `vars`
 /// (path variables) replaced; other `{{...}}` stay as they are.
 pub fn fill(text: &str, vars: &[(String, String)]) -> String {
-    if !text.contains("{{") {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            out.push_str(&rest[start..]);
-            rest = "";
-            break;
-        };
-        let name = after[..end].trim();
-        let value = if name.starts_with('$') {
+    super::model::substitute(text, |name| {
+        if name.starts_with('$') {
             dynamic_value(name)
         } else {
             vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        };
-        match value {
-            Some(v) => out.push_str(&v),
-            None => out.push_str(&rest[start..start + 2 + end + 2]),
         }
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    out
+    })
 }
 
 #[cfg(test)]

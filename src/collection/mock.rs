@@ -185,16 +185,7 @@ impl Mock {
                 )
             }
         };
-        let headers: Vec<(String, String)> = parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = crate::proxy::to_pairs(&parts.headers);
         let examples = self.examples();
         let mut detail = CallDetail::of_request(headers.clone(), &body);
         let mreq = MockRequest::new(&method, &path, &headers, &body);
@@ -212,16 +203,7 @@ impl Mock {
                 let (resp, served) = respond(e, &parts.method, &path_captures(&e.path, mreq.path));
                 detail.response = Some(ResponseDetail {
                     status: resp.status().as_u16(),
-                    headers: resp
-                        .headers()
-                        .iter()
-                        .map(|(n, v)| {
-                            (
-                                n.as_str().to_string(),
-                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                            )
-                        })
-                        .collect(),
+                    headers: crate::proxy::to_pairs(resp.headers()),
                     body: inspector::shown(&served),
                     body_len: served.len(),
                 });

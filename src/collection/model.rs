@@ -39,32 +39,39 @@ impl Variables {
 
     /// Replaces every `{{name}}` that has a value; `{{$dynamic}}` and unknown names stay.
     pub fn resolve(&self, text: &str) -> String {
-        if !text.contains("{{") {
-            return text.to_string();
-        }
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find("{{") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            match after.find("}}") {
-                Some(end) => {
-                    let name = after[..end].trim();
-                    match self.get(name) {
-                        Some(value) if !name.starts_with('$') => out.push_str(value),
-                        _ => out.push_str(&rest[start..start + 2 + end + 2]),
-                    }
-                    rest = &after[end + 2..];
-                }
-                None => {
-                    out.push_str(&rest[start..]);
-                    rest = "";
-                }
-            }
-        }
-        out.push_str(rest);
-        out
+        substitute(text, |name| {
+            (!name.starts_with('$'))
+                .then(|| self.get(name).map(str::to_string))
+                .flatten()
+        })
     }
+}
+
+/// `text` with each `{{name}}` (name trimmed) replaced by `value(name)`; names it has no
+/// value for, and an unclosed `{{`, stay as written. The one `{{…}}` scanner: collection
+/// variables, path variables and dynamic variables all go through it.
+pub fn substitute(text: &str, value: impl Fn(&str) -> Option<String>) -> String {
+    if !text.contains("{{") {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        match value(after[..end].trim()) {
+            Some(v) => out.push_str(&v),
+            None => out.push_str(&rest[start..start + 2 + end + 2]),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// One path segment of an example's URL.

@@ -15,6 +15,20 @@ const HOP_BY_HOP: &[HeaderName] = &[
     header::UPGRADE,
 ];
 
+/// Headers as (name, value) text pairs in order, values decoded lossily: how matching,
+/// diagnostics and the inspector see them.
+pub fn to_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 /// Removes hop-by-hop headers, including those the `Connection` header names, and any
 /// `TE` other than `trailers`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {

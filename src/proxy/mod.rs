@@ -28,6 +28,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
 pub use body::{Body, BoxError};
 pub use headers::is_transport;
+pub use headers::to_pairs;
 pub use server::{serve, ProxyConfig};
 pub use stop::StopReport;
 pub use tap::{BodyEnd, Captured, TapLimits, Tapped};

@@ -441,16 +441,7 @@ impl Replayer {
                 ));
             }
         };
-        let headers: Vec<(String, String)> = parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers: Vec<(String, String)> = crate::proxy::to_pairs(&parts.headers);
         let method = parts.method.as_str().to_string();
         self.details
             .keep(ctx.id, CallDetail::of_request(headers.clone(), &body));
@@ -722,16 +713,7 @@ impl Inspect for Replayer {
 impl Replayer {
     /// An entry's response as the inspector shows it.
     fn response_of(&self, p: &Prepared) -> serde_json::Value {
-        let headers: Vec<(String, String)> = p
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers: Vec<(String, String)> = crate::proxy::to_pairs(&p.headers);
         inspector::response_json(&inspector::ResponseDetail {
             status: p.status.as_u16(),
             body: inspector::shown(&p.body),
