@@ -346,6 +346,36 @@ mod tests {
     }
 
     #[test]
+    fn rules_shape_the_keys_and_the_tiebreak() {
+        let mut har = Har::default();
+        for (url, id) in [
+            ("http://x.test/a?t=1&q=1", "r1"),
+            ("http://x.test/a?t=2&q=1", "r2"),
+        ] {
+            let mut e = entry(200, &[], "ok");
+            e.request.url = url.into();
+            e.request.headers = vec![
+                Header::new("X-Request-Id", id),
+                Header::new("Accept", "*/*"),
+            ];
+            har.log.entries.push(e);
+        }
+        let file = crate::har::HarFile::from_har(har, "t.har".into());
+        let mut spec = crate::rules::RuleSpec::default();
+        spec.matching.ignore_query = vec!["t".into()];
+        spec.matching.ignore_header = vec!["x-request-*".into()];
+        let index = Index::new(&file, Rules::compile(&spec).unwrap()).unwrap();
+        assert_eq!(index.candidates("GET", "http://x.test/a?t=9&q=1"), &[0, 1]);
+        assert_eq!(index.candidates("GET", "http://x.test/a?q=1"), &[0, 1]);
+        assert!(index.candidates("GET", "http://x.test/a?q=2").is_empty());
+        assert_eq!(
+            index.recorded[1].headers,
+            vec![("accept".to_string(), "*/*".to_string())],
+            "an ignored header never scores"
+        );
+    }
+
+    #[test]
     fn keeps_content_encoding_over_still_encoded_bytes() {
         use std::io::Write;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
