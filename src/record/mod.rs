@@ -203,7 +203,6 @@ impl Recording {
 
     fn push(&self, id: u64, entry: Entry) {
         let id = id + self.id_offset;
-        self.feed().send("entry", &entry_summary(id, &entry));
         if let Some(journal) = self
             .journal
             .lock()
@@ -214,10 +213,11 @@ impl Recording {
                 tracing::error!("journal: {err}; this exchange is only in memory until harp stops");
             }
         }
-        match self.entries.lock() {
-            Ok(mut entries) => entries.push((id, entry)),
-            Err(poisoned) => poisoned.into_inner().push((id, entry)),
-        }
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        // Numbered in arrival order, as the HAR will be (barring exchanges still open).
+        self.feed()
+            .send("entry", &entry_summary(entries.len() as u64, &entry));
+        entries.push((id, entry));
     }
 
     /// Turns a tapped body into bytes for the entry, or (attached storage, spilled body)
@@ -520,14 +520,17 @@ fn entry_summary(id: u64, entry: &Entry) -> serde_json::Value {
 }
 
 impl RecordedSoFar for Recording {
+    /// What this session recorded (not the entries it adds to), numbered as in the HAR.
     fn recorded(&self) -> Vec<serde_json::Value> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let mut list: Vec<(u64, serde_json::Value)> = entries
-            .iter()
-            .map(|(id, e)| (*id, entry_summary(*id, e)))
-            .collect();
-        list.sort_by_key(|(id, _)| *id);
-        list.into_iter().map(|(_, v)| v).collect()
+        let mut order: Vec<(u64, &Entry)> = entries.iter().map(|(id, e)| (*id, e)).collect();
+        order.sort_by_key(|(id, _)| *id);
+        order
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (id, _))| *id >= self.id_offset)
+            .map(|(i, (_, e))| entry_summary(i as u64, e))
+            .collect()
     }
 }
 

@@ -191,3 +191,72 @@ async fn record_inspector_lists_entries_as_they_are_recorded() {
     let stopped = harp.stop();
     assert!(stopped.stdout.contains("recorded"), "{}", stopped.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn record_missing_entries_reach_the_inspector_live() {
+    use futures_core::Stream;
+    use std::pin::Pin;
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let har = json!({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": [
+        har_entry("http://app.test/known", "text/plain", "known"),
+    ]}});
+    std::fs::write(dir.path().join("m.har"), har.to_string()).unwrap();
+    let harp = Harp::start_in(dir, &["replay", "--har", "m.har", "--record-missing"]);
+    let c = harp.client(true);
+    // The event stream, open before the call.
+    let events = c
+        .get("http://harp.local/__harp/events")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let mut stream: Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>> =
+        Box::pin(events.bytes_stream());
+    let r = c.get(origin.http_url("/page")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !(text.contains("\"type\":\"entry\"") && text.contains("\"type\":\"call\"")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "events so far: {text}"
+        );
+        let next = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx));
+        match tokio::time::timeout(Duration::from_secs(10), next).await {
+            Ok(Some(Ok(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            other => panic!("event stream ended: {other:?}; so far: {text}"),
+        }
+    }
+    assert!(text.contains("/page"), "{text}");
+    let entries: Value = serde_json::from_slice(
+        &c.get("http://harp.local/__harp/entries")
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(entries["entries"][0]["url"], "http://app.test/known");
+    assert_eq!(
+        entries["recorded"][0]["url"],
+        origin.http_url("/page"),
+        "{entries}"
+    );
+    // An open event stream does not hold up stopping.
+    let started = std::time::Instant::now();
+    let stopped = harp.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stop took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        stopped.stdout.contains("now holds 2 exchange(s)"),
+        "{}",
+        stopped.stdout
+    );
+    drop(stream);
+}
