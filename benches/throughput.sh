@@ -3,7 +3,8 @@
 #   nginx serving the bytes directly (the limit), and harp replay serving them from a HAR
 #   as a proxy (wrk sends absolute-form requests to it, as a proxied client does).
 # Optional peer: mitmproxy's server replay on the same HAR, when `mitmdump` is on PATH.
-# Also: HAR load time and peak memory against entry count (`harp check`).
+# Also: harp mock with 10 and 10,000 examples against nginx; HAR load time and peak
+# memory against entry count (`harp check`).
 # Loopback only. Needs nginx (nginx-light), wrk and python3; run from the project root:
 #   benches/throughput.sh            (DURATION=10 CONNS=32 by default)
 set -euo pipefail
@@ -33,6 +34,15 @@ def entry(url, body):
             "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0}}
 entries = [entry(f"http://bench.test/payload-{n}.json", open(os.path.join(work, f"payload-{n}.json")).read()) for n in ("1k", "64k")]
 json.dump({"log": {"version": "1.2", "creator": {"name": "bench", "version": "1"}, "entries": entries}}, open(os.path.join(work, "bench.har"), "w"))
+# Postman collections of 10 and 10,000 examples with 1 KiB bodies, for the mock.
+for n in (10, 10_000):
+    items = [{"name": f"item {i}", "request": {"method": "GET", "url": f"{{{{baseUrl}}}}/items/{i}"},
+              "response": [{"name": "ok", "code": 200, "header": [{"key": "Content-Type", "value": "application/json"}],
+                            "body": open(os.path.join(work, "payload-1k.json")).read(),
+                            "originalRequest": {"method": "GET", "url": f"{{{{baseUrl}}}}/items/{i}"}}]}
+             for i in range(n)]
+    json.dump({"info": {"name": "bench", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+               "item": items}, open(os.path.join(work, f"mock-{n}.json"), "w"))
 for n in (1_000, 10_000, 100_000):
     many = [entry(f"http://bench.test/items/{i}", '{"id":%d,"name":"item %d"}' % (i, i)) for i in range(n)]
     json.dump({"log": {"version": "1.2", "creator": {"name": "bench", "version": "1"}, "entries": many}}, open(os.path.join(work, f"many-{n}.har"), "w"))
@@ -85,6 +95,20 @@ for p in 1k 64k; do
   fi
 done
 curl -s --proxy http://127.0.0.1:18481 http://bench.test/payload-1k.json | cmp -s - "$work/payload-1k.json" && echo "(harp served the same bytes as nginx)"
+
+echo
+echo "mock, 1 KiB example: examples  req/s      p99"
+base=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:18480/payload-1k.json" | rps)
+printf '%-18s %-9s %10s\n' "nginx (same bytes)" "-" "$base"
+for n in 10 10000; do
+  "$harp" mock "$work/mock-$n.json" --listen 127.0.0.1:18483 >"$work/mock.log" 2>&1 &
+  mock=$!
+  for _ in $(seq 200); do grep -q listening "$work/mock.log" && break; sleep 0.05; done
+  out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:18483/items/$((n / 2))")
+  mine=$(echo "$out" | rps)
+  printf '%-18s %-9s %10s %8s   (%.2f x nginx)\n' "harp mock" "$n" "$mine" "$(echo "$out" | p99)" "$(echo "$mine / $base" | bc -l)"
+  kill -INT $mock; wait $mock 2>/dev/null || true
+done
 nginx -c "$work/nginx.conf" -s stop 2>/dev/null
 
 echo

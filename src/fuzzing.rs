@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::collection::matcher::{choose, MatchOptions, MockRequest};
+use crate::collection::matcher::{choose, choose_indexed, MatchOptions, MockRequest};
 use crate::collection::{model, Examples, Variables};
 use crate::har::{parse_har, read_har_file_with, HarFile, ReadLimits};
 use crate::replay::{diagnose, Incoming, Index, ReplayOptions, Replayer};
@@ -104,7 +104,15 @@ pub fn mock_matcher(examples: &Examples, data: &[u8]) {
         match_headers: vec!["content-type".into()],
         ..MatchOptions::default()
     };
-    let _ = choose(&examples.examples, &req, &opts);
+    let full = choose(&examples.examples, &req, &opts);
+    let indexed = choose_indexed(&examples.examples, &examples.index, &req, &opts);
+    assert_eq!(full, indexed, "the index changed the mock's answer");
+    let plain = MatchOptions::default();
+    assert_eq!(
+        choose(&examples.examples, &req, &plain),
+        choose_indexed(&examples.examples, &examples.index, &req, &plain),
+        "the index changed the mock's answer"
+    );
 }
 
 fn three_parts(data: &[u8]) -> (String, String, &[u8]) {

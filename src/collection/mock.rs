@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::dynamic::fill;
-use super::matcher::{choose, path_captures, Choice, MatchOptions, MockRequest};
+use super::matcher::{choose_indexed, path_captures, Choice, MatchOptions, MockRequest};
 use super::model::{Examples, Variables};
 use super::{load_examples, CollectionError};
 use crate::calllog::{clip, CallLog, MAX_URL_TEXT};
@@ -189,7 +189,12 @@ impl Mock {
         let examples = self.examples();
         let mut detail = CallDetail::of_request(headers.clone(), &body);
         let mreq = MockRequest::new(&method, &path, &headers, &body);
-        let response = match choose(&examples.examples, &mreq, &self.options.matching) {
+        let response = match choose_indexed(
+            &examples.examples,
+            &examples.index,
+            &mreq,
+            &self.options.matching,
+        ) {
             Choice::Example(i) => {
                 let e = &examples.examples[i];
                 self.served.fetch_add(1, Ordering::Relaxed);

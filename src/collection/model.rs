@@ -140,6 +140,8 @@ pub struct Examples {
     pub examples: Vec<Example>,
     /// Examples dropped as malformed, with why (`item / example: reason`).
     pub dropped: Vec<String>,
+    /// The examples grouped for matching.
+    pub index: super::matcher::MockIndex,
 }
 
 /// Why a file is not a collection.
@@ -169,6 +171,7 @@ pub fn examples_from(doc: &Value, env: &Variables) -> Result<Examples, NotAColle
         ..Examples::default()
     };
     walk(items, &vars, &mut out);
+    out.index = super::matcher::MockIndex::new(&out.examples);
     Ok(out)
 }
 

@@ -2,6 +2,7 @@
 //! method, `x-mock-response-code|id|name`, path score, query score, optional header and
 //! body matching, then the highest score (ties: status 200 first, then file order).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -367,12 +368,110 @@ fn prefer(examples: &[Example], a: usize, b: usize) -> usize {
     }
 }
 
+/// The highest total an example can reach when its first path segment differs from the
+/// request's (other than as a variable or an id): only the edit-distance step (70) can
+/// match its path, plus at most +10 for the query and +5 for an equal body. A winner
+/// among the request's group that scores more cannot be beaten by any other example.
+const BEYOND_GROUP_MAX: i32 = 70 + 10 + 5;
+
+/// Examples grouped by method and first path segment (lower-case; id-like segments as
+/// one group, variables as another), so a request scores only the examples that can
+/// match it above the edit-distance step.
+#[derive(Debug, Clone, Default)]
+pub struct MockIndex {
+    groups: HashMap<(String, String), Vec<usize>>,
+}
+
+/// The group key of a first path segment.
+fn group_of(segment: Option<&Segment>) -> String {
+    match segment {
+        None => "/".into(),
+        Some(Segment::Var(_)) => "{var}".into(),
+        Some(Segment::Text(t)) if is_id(t) => "{id}".into(),
+        Some(Segment::Text(t)) => t.to_ascii_lowercase(),
+    }
+}
+
+impl MockIndex {
+    /// Groups `examples`.
+    pub fn new(examples: &[Example]) -> Self {
+        let mut groups: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, e) in examples.iter().enumerate() {
+            groups
+                .entry((e.method.to_ascii_uppercase(), group_of(e.path.first())))
+                .or_default()
+                .push(i);
+        }
+        Self { groups }
+    }
+
+    /// The examples a request with `method` and `path` may match above the
+    /// edit-distance step, in file order.
+    fn pool(&self, method: &str, path: &str) -> Vec<usize> {
+        let method = method.to_ascii_uppercase();
+        let (segs, _) = segments(path);
+        let first = segs.first();
+        let mut keys = vec!["{var}".to_string()];
+        match first {
+            None => keys.push("/".into()),
+            Some(s) => {
+                keys.push(s.to_ascii_lowercase());
+                if is_id(s) {
+                    keys.push("{id}".into());
+                }
+            }
+        }
+        let mut pool: Vec<usize> = keys
+            .into_iter()
+            .filter_map(|k| self.groups.get(&(method.clone(), k)))
+            .flatten()
+            .copied()
+            .collect();
+        pool.sort_unstable();
+        pool.dedup();
+        pool
+    }
+}
+
+/// Runs the algorithm, scoring first only the examples of the request's group in
+/// `index`; the whole list is scored only when that cannot decide (a miss, a win by
+/// edit distance, or `x-mock-response-id`, which may name any example). Same answers as
+/// [`choose`], without a cost that grows with the collection.
+pub fn choose_indexed(
+    examples: &[Example],
+    index: &MockIndex,
+    req: &MockRequest<'_>,
+    opts: &MatchOptions,
+) -> Choice {
+    if req.header("x-mock-response-id").is_none() {
+        let pool = index.pool(req.method, req.path);
+        if let (Choice::Example(i), Some(score)) = choose_among(examples, Some(&pool), req, opts) {
+            if score > BEYOND_GROUP_MAX {
+                return Choice::Example(i);
+            }
+        }
+    }
+    choose(examples, req, opts)
+}
+
 /// Runs the whole algorithm over `examples`.
 pub fn choose(examples: &[Example], req: &MockRequest<'_>, opts: &MatchOptions) -> Choice {
-    let by_method: Vec<usize> = (0..examples.len())
-        .filter(|&i| examples[i].method.eq_ignore_ascii_case(req.method))
-        .collect();
-    let mut candidates = by_method.clone();
+    choose_among(examples, None, req, opts).0
+}
+
+/// The algorithm over `pool` (all examples when `None`): the choice and, when an
+/// example won on score, that score.
+fn choose_among(
+    examples: &[Example],
+    pool: Option<&[usize]>,
+    req: &MockRequest<'_>,
+    opts: &MatchOptions,
+) -> (Choice, Option<i32>) {
+    let of_method = |&i: &usize| examples[i].method.eq_ignore_ascii_case(req.method);
+    let mut candidates: Vec<usize> = match pool {
+        Some(pool) => pool.iter().copied().filter(of_method).collect(),
+        None => (0..examples.len()).filter(of_method).collect(),
+    };
     if let Some(code) = req
         .header("x-mock-response-code")
         .and_then(|c| c.trim().parse::<u16>().ok())
@@ -380,14 +479,15 @@ pub fn choose(examples: &[Example], req: &MockRequest<'_>, opts: &MatchOptions) 
         candidates.retain(|&i| examples[i].code == code);
     }
     if let Some(id) = req.header("x-mock-response-id") {
-        return match candidates.iter().copied().find(|&i| {
+        let found = candidates.iter().copied().find(|&i| {
             examples[i]
                 .id
                 .as_deref()
                 .is_some_and(|e| response_id_matches(e, id))
-        }) {
-            Some(i) => Choice::Example(i),
-            None => Choice::NotFound(Vec::new()),
+        });
+        return match found {
+            Some(i) => (Choice::Example(i), None),
+            None => (Choice::NotFound(Vec::new()), None),
         };
     }
     // Names repeat across requests ("200 OK"): the name narrows the candidates, and the
@@ -468,13 +568,14 @@ pub fn choose(examples: &[Example], req: &MockRequest<'_>, opts: &MatchOptions) 
         };
     }
     match best {
-        Some((_, i)) => Choice::Example(i),
+        Some((score, i)) => (Choice::Example(i), Some(score)),
+        None if pool.is_some() => (Choice::NotFound(Vec::new()), None),
         None => {
             for s in &mut scored {
                 s.distance = path_distance(&examples[s.index].path, req.path);
             }
             scored.sort_by_key(|s| (std::cmp::Reverse(s.score), s.distance, s.index));
-            Choice::NotFound(scored)
+            (Choice::NotFound(scored), None)
         }
     }
 }

@@ -403,3 +403,61 @@ fn ignored_query_parameters_do_not_score() {
     let req = MockRequest::new("GET", "/q?a=1&t=999", &[], b"");
     assert_eq!(choose(&examples, &req, &opts), Choice::Example(0));
 }
+
+#[test]
+fn the_index_gives_the_same_answers_as_scoring_everything() {
+    let paths = [
+        "/users",
+        "/users/42",
+        "/users/:id",
+        "/Users/7/posts",
+        "/orders/1",
+        "/",
+        "/:tenant/items",
+        "/42/x",
+        "/user",
+        "/users/me/",
+        "/search",
+    ];
+    let mut examples = Vec::new();
+    for (i, p) in paths.iter().enumerate() {
+        examples.push(ex(
+            i,
+            "GET",
+            p,
+            &[("q", "1")],
+            if i % 3 == 0 { 200 } else { 201 },
+            "e",
+        ));
+        examples.push(ex(100 + i, "POST", p, &[], 200, "p"));
+    }
+    let index = MockIndex::new(&examples);
+    let requests = [
+        "/users",
+        "/users/",
+        "/USERS/42",
+        "/users/9?q=1",
+        "/usrs",
+        "/user/",
+        "/acme/items",
+        "/42/x",
+        "/7/x",
+        "/",
+        "/search?q=2",
+        "/nothing/here",
+        "/users/me",
+        "/orders/2",
+        "/Users/7/posts?q=1",
+        "/userz/42",
+    ];
+    for method in ["GET", "POST", "PUT"] {
+        for path in requests {
+            let req = MockRequest::new(method, path, &[], b"");
+            assert_eq!(
+                choose(&examples, &req, &MatchOptions::default()),
+                choose_indexed(&examples, &index, &req, &MatchOptions::default()),
+                "{method} {path}"
+            );
+        }
+    }
+}
