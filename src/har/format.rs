@@ -33,6 +33,9 @@ pub fn iso8601(t: SystemTime) -> String {
 /// host, default port removed, empty path as `/`, fragment dropped. Strings that are not
 /// absolute URLs are returned unchanged (minus the fragment).
 pub fn normalise_url(url: &str) -> String {
+    if is_normal(url) {
+        return url.to_string();
+    }
     let url = url.split('#').next().unwrap_or("");
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
@@ -62,4 +65,52 @@ pub fn normalise_url(url: &str) -> String {
         tail.to_string()
     };
     format!("{scheme}://{authority}{tail}")
+}
+
+/// True when [`normalise_url`] would return `url` unchanged (the common case: URLs as
+/// browsers and harp write them), checked without allocating.
+fn is_normal(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let default_port = match scheme {
+        "https" => authority.ends_with(":443"),
+        "http" => authority.ends_with(":80"),
+        _ => false,
+    };
+    !scheme.bytes().any(|b| b.is_ascii_uppercase())
+        && !authority
+            .bytes()
+            .any(|b| b.is_ascii_uppercase() || b == b'@')
+        && !default_port
+        && tail.starts_with('/')
+        && !tail.contains('#')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_path_agrees_with_the_full_normalisation() {
+        for url in [
+            "https://x.test/a?b=1",
+            "http://x.test:8080/",
+            "https://X.test/a",
+            "HTTPS://x.test/a",
+            "https://x.test:443/a",
+            "http://x.test:80",
+            "https://x.test",
+            "https://x.test?q",
+            "https://u:p@x.test/",
+            "https://x.test/a#frag",
+            "https://x.test/A/B?C=D",
+        ] {
+            let fast = is_normal(url);
+            let full = normalise_url(url);
+            assert_eq!(fast, full == url, "{url} -> {full}");
+        }
+    }
 }

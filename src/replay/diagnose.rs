@@ -1,7 +1,7 @@
 //! Near-miss diagnostics for unmatched requests: the recorded entries closest to the
 //! request, and how each differs (method, scheme, host, path, query, body).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use serde::Serialize;
 
@@ -237,14 +237,14 @@ pub const NEAR_MISS_BUDGET: usize = 2048;
 /// its likely neighbours.
 #[derive(Debug, Clone, Default)]
 pub struct Neighbours {
-    by_host: HashMap<String, Vec<usize>>,
-    by_prefix: HashMap<String, Vec<usize>>,
+    by_host: FxHashMap<String, Vec<usize>>,
+    by_prefix: FxHashMap<String, Vec<usize>>,
 }
 
 impl Neighbours {
     /// Groups `entries`.
     pub fn new(entries: &[Recorded]) -> Self {
-        fn add(map: &mut HashMap<String, Vec<usize>>, key: &str, i: usize) {
+        fn add(map: &mut FxHashMap<String, Vec<usize>>, key: &str, i: usize) {
             match map.get_mut(key) {
                 Some(list) => list.push(i),
                 None => {

@@ -2,7 +2,7 @@
 //! matcher, a ready response: status, headers, body bytes), and a map from method + URL to
 //! the entries recorded for it, so lookup cost does not grow with the number of entries.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::PathBuf;
 
 use bytes::Bytes;
@@ -50,8 +50,8 @@ pub struct Index {
     pub recorded: Vec<Recorded>,
     /// Response per entry, in file order.
     pub servable: Vec<Servable>,
-    /// (method, URL as matching compares it) to entry indices in file order.
-    by_key: HashMap<(String, String), Vec<usize>>,
+    /// `METHOD URL` (the URL as matching compares it) to entry indices in file order.
+    by_key: FxHashMap<Box<str>, Vec<usize>>,
     /// The matching rules the index was built with.
     pub rules: Rules,
     /// Entries grouped for near-miss search.
@@ -64,13 +64,16 @@ impl Index {
     pub fn new(file: &HarFile, rules: Rules) -> Result<Self, HarError> {
         let mut recorded = Vec::with_capacity(file.har.log.entries.len());
         let mut servable = Vec::with_capacity(file.har.log.entries.len());
-        let mut by_key: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        let mut by_key: FxHashMap<Box<str>, Vec<usize>> = FxHashMap::default();
         for (i, entry) in file.har.log.entries.iter().enumerate() {
             let rec = recorded_request(file, i, entry, &rules)?;
-            by_key
-                .entry((rec.method.clone(), rules.match_url(&rec.url).into_owned()))
-                .or_default()
-                .push(i);
+            let key = key_of(&rec.method, &rules.match_url(&rec.url));
+            match by_key.get_mut(key.as_str()) {
+                Some(list) => list.push(i),
+                None => {
+                    by_key.insert(key.into_boxed_str(), vec![i]);
+                }
+            }
             servable.push(prepare(i, entry, file.response_body(i)?, rec.incomplete));
             recorded.push(rec);
         }
@@ -88,7 +91,7 @@ impl Index {
     /// in file order.
     pub fn candidates(&self, method: &str, url: &str) -> &[usize] {
         self.by_key
-            .get(&(method.to_string(), self.rules.match_url(url).into_owned()))
+            .get(key_of(method, &self.rules.match_url(url)).as_str())
             .map(Vec::as_slice)
             .unwrap_or(&[])
     }
@@ -102,6 +105,15 @@ impl Index {
     pub fn is_empty(&self) -> bool {
         self.recorded.is_empty()
     }
+}
+
+/// The index key of a method and URL.
+fn key_of(method: &str, url: &str) -> String {
+    let mut key = String::with_capacity(method.len() + 1 + url.len());
+    key.push_str(method);
+    key.push(' ');
+    key.push_str(url);
+    key
 }
 
 /// The request facts of entry `i` the matcher needs, with the rules applied.
