@@ -2,7 +2,7 @@
 //! method, `x-mock-response-code|id|name`, path score, query score, optional header and
 //! body matching, then the highest score (ties: status 200 first, then file order).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -368,75 +368,94 @@ fn prefer(examples: &[Example], a: usize, b: usize) -> usize {
     }
 }
 
-/// The highest total an example can reach when its first path segment differs from the
-/// request's (other than as a variable or an id): only the edit-distance step (70) can
-/// match its path, plus at most +10 for the query and +5 for an equal body. A winner
-/// among the request's group that scores more cannot be beaten by any other example.
-const BEYOND_GROUP_MAX: i32 = 70 + 10 + 5;
+/// The highest total an example can reach by a pattern (variables 80, ids 79 or 75) plus
+/// at most +10 for the query and +5 for an equal body. A winner among the examples
+/// whose path equals the request's (ignoring case and a trailing slash) that scores more
+/// cannot be beaten by any pattern.
+const PATTERN_MAX: i32 = 80 + 10 + 5;
 
-/// Examples grouped by method and first path segment (lower-case; id-like segments as
-/// one group, variables as another), so a request scores only the examples that can
-/// match it above the edit-distance step.
+/// The highest total an example can reach by edit distance alone (70), plus query and
+/// body. A winner among the textual and pattern candidates that scores more cannot be
+/// beaten by any other example.
+const EDIT_DISTANCE_MAX: i32 = 70 + 10 + 5;
+
+/// Examples indexed for the mock: by method and path (lower-case, trailing slash
+/// ignored) for the examples whose path is plain text, and by method and segment count
+/// for those with variables or id segments. A request scores only the examples that can
+/// match it, then more only when those cannot decide.
 #[derive(Debug, Clone, Default)]
 pub struct MockIndex {
-    groups: HashMap<(String, String), Vec<usize>>,
+    exact: FxHashMap<(String, String), Vec<usize>>,
+    patterns: FxHashMap<(String, usize), Vec<usize>>,
 }
 
-/// The group key of a first path segment.
-fn group_of(segment: Option<&Segment>) -> String {
-    match segment {
-        None => "/".into(),
-        Some(Segment::Var(_)) => "{var}".into(),
-        Some(Segment::Text(t)) if is_id(t) => "{id}".into(),
-        Some(Segment::Text(t)) => t.to_ascii_lowercase(),
+/// An example's path as an index key (`None` when it has a variable).
+fn text_key(path: &[Segment]) -> Option<String> {
+    let mut key = String::new();
+    for s in path {
+        let Segment::Text(t) = s else { return None };
+        key.push('/');
+        key.push_str(&t.to_ascii_lowercase());
     }
+    Some(key)
 }
 
 impl MockIndex {
-    /// Groups `examples`.
+    /// Indexes `examples`.
     pub fn new(examples: &[Example]) -> Self {
-        let mut groups: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        let mut me = Self::default();
         for (i, e) in examples.iter().enumerate() {
-            groups
-                .entry((e.method.to_ascii_uppercase(), group_of(e.path.first())))
-                .or_default()
-                .push(i);
-        }
-        Self { groups }
-    }
-
-    /// The examples a request with `method` and `path` may match above the
-    /// edit-distance step, in file order.
-    fn pool(&self, method: &str, path: &str) -> Vec<usize> {
-        let method = method.to_ascii_uppercase();
-        let (segs, _) = segments(path);
-        let first = segs.first();
-        let mut keys = vec!["{var}".to_string()];
-        match first {
-            None => keys.push("/".into()),
-            Some(s) => {
-                keys.push(s.to_ascii_lowercase());
-                if is_id(s) {
-                    keys.push("{id}".into());
-                }
+            let method = e.method.to_ascii_uppercase();
+            if let Some(key) = text_key(&e.path) {
+                me.exact.entry((method.clone(), key)).or_default().push(i);
+            }
+            let pattern = e.path.iter().any(|s| match s {
+                Segment::Var(_) => true,
+                Segment::Text(t) => is_id(t),
+            });
+            if pattern {
+                me.patterns
+                    .entry((method, e.path.len()))
+                    .or_default()
+                    .push(i);
             }
         }
-        let mut pool: Vec<usize> = keys
-            .into_iter()
-            .filter_map(|k| self.groups.get(&(method.clone(), k)))
-            .flatten()
-            .copied()
+        me
+    }
+
+    /// Examples whose path equals `path` as text (case and trailing slash aside).
+    fn exact(&self, method: &str, path: &str) -> Vec<usize> {
+        let (segs, _) = segments(path);
+        let key: String = segs
+            .iter()
+            .map(|s| format!("/{}", s.to_ascii_lowercase()))
             .collect();
-        pool.sort_unstable();
-        pool.dedup();
+        self.exact
+            .get(&(method.to_ascii_uppercase(), key))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `pool` plus the pattern examples with as many segments as `path`, in file order.
+    fn with_patterns(&self, mut pool: Vec<usize>, method: &str, path: &str) -> Vec<usize> {
+        let (segs, _) = segments(path);
+        if let Some(list) = self
+            .patterns
+            .get(&(method.to_ascii_uppercase(), segs.len()))
+        {
+            pool.extend(list);
+            pool.sort_unstable();
+            pool.dedup();
+        }
         pool
     }
 }
 
-/// Runs the algorithm, scoring first only the examples of the request's group in
-/// `index`; the whole list is scored only when that cannot decide (a miss, a win by
-/// edit distance, or `x-mock-response-id`, which may name any example). Same answers as
-/// [`choose`], without a cost that grows with the collection.
+/// Runs the algorithm on the examples that can match best first: those whose path
+/// equals the request's, then those a pattern can match, and the whole collection only
+/// when those cannot decide (a miss, a win by edit distance, or `x-mock-response-id`,
+/// which may name any example). Same answers as [`choose`], at a cost that does not
+/// grow with the collection.
 pub fn choose_indexed(
     examples: &[Example],
     index: &MockIndex,
@@ -444,9 +463,15 @@ pub fn choose_indexed(
     opts: &MatchOptions,
 ) -> Choice {
     if req.header("x-mock-response-id").is_none() {
-        let pool = index.pool(req.method, req.path);
+        let exact = index.exact(req.method, req.path);
+        if let (Choice::Example(i), Some(score)) = choose_among(examples, Some(&exact), req, opts) {
+            if score > PATTERN_MAX {
+                return Choice::Example(i);
+            }
+        }
+        let pool = index.with_patterns(exact, req.method, req.path);
         if let (Choice::Example(i), Some(score)) = choose_among(examples, Some(&pool), req, opts) {
-            if score > BEYOND_GROUP_MAX {
+            if score > EDIT_DISTANCE_MAX {
                 return Choice::Example(i);
             }
         }
