@@ -267,6 +267,14 @@ pub fn answer(
         }
         "/__harp/entries" => Some(json_response(StatusCode::OK, &target.entries())),
         "/__harp/overview" => Some(json_response(StatusCode::OK, &target.overview())),
+        "/__harp/health" => {
+            let o = target.overview();
+            Some(json_response(
+                StatusCode::OK,
+                &json!({"status": "ok", "mode": o["kind"], "source": o["source"], "entries": o["entries"]}),
+            ))
+        }
+        "/__harp/metrics" => Some(metrics(&target.overview())),
         "/__harp/events" => Some(events(target, ctx)),
         p => {
             let id = p.strip_prefix("/__harp/calls/")?;
@@ -281,6 +289,50 @@ pub fn answer(
             )
         }
     }
+}
+
+/// Prometheus text exposition of the overview: `harp_up`, `harp_build_info`,
+/// `harp_entries` and `harp_calls_total{mode, outcome}` (one per summary count).
+fn metrics(overview: &Value) -> Response<Body> {
+    let mode = overview["kind"].as_str().unwrap_or("unknown");
+    let mut text =
+        String::from("# HELP harp_up 1 while harp serves.\n# TYPE harp_up gauge\nharp_up 1\n");
+    text.push_str(&format!(
+        "# HELP harp_build_info harp's version.\n# TYPE harp_build_info gauge\nharp_build_info{{version=\"{}\"}} 1\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    text.push_str(&format!(
+        "# HELP harp_entries Entries (or examples) served from, or recorded so far.\n# TYPE harp_entries gauge\nharp_entries{{mode=\"{mode}\"}} {}\n",
+        overview["entries"].as_u64().unwrap_or(0)
+    ));
+    text.push_str(
+        "# HELP harp_calls_total Calls by outcome since harp started.\n# TYPE harp_calls_total counter\n",
+    );
+    if let Some(summary) = overview["summary"].as_object() {
+        for (outcome, n) in summary {
+            let Some(n) = n.as_u64() else { continue };
+            let outcome: String = outcome
+                .chars()
+                .flat_map(|c| {
+                    let lower = c.to_ascii_lowercase();
+                    if c.is_ascii_uppercase() {
+                        vec!['_', lower]
+                    } else {
+                        vec![lower]
+                    }
+                })
+                .collect();
+            text.push_str(&format!(
+                "harp_calls_total{{mode=\"{mode}\",outcome=\"{outcome}\"}} {n}\n"
+            ));
+        }
+    }
+    let mut resp = Response::new(full(text));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
 }
 
 fn page() -> Response<Body> {
@@ -358,6 +410,31 @@ mod tests {
             kept.0.back().unwrap().1.request_body_len,
             MAX_SHOWN_BODY * 2
         );
+    }
+
+    #[tokio::test]
+    async fn metrics_are_prometheus_text() {
+        use http_body_util::BodyExt;
+        let resp = metrics(
+            &json!({"kind": "mock", "entries": 3, "summary": {"served": 5, "notFound": 1}}),
+        );
+        let text = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(text.to_vec()).unwrap();
+        assert!(text.contains("harp_up 1\n"), "{text}");
+        assert!(text.contains("harp_entries{mode=\"mock\"} 3\n"), "{text}");
+        assert!(
+            text.contains("harp_calls_total{mode=\"mock\",outcome=\"served\"} 5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("harp_calls_total{mode=\"mock\",outcome=\"not_found\"} 1\n"),
+            "{text}"
+        );
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (name, value) = line.rsplit_once(' ').unwrap();
+            assert!(name.starts_with("harp_"), "{line}");
+            value.parse::<f64>().unwrap();
+        }
     }
 
     #[test]

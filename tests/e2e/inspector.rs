@@ -245,6 +245,34 @@ async fn record_missing_entries_reach_the_inspector_live() {
         origin.http_url("/page"),
         "{entries}"
     );
+    // Health and Prometheus metrics, as a probe or a scraper reads them.
+    let health = c
+        .get("http://harp.local/__harp/health")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let health: Value = serde_json::from_slice(&health.bytes().await.unwrap()).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["mode"], "replay");
+    let metrics = c
+        .get("http://harp.local/__harp/metrics")
+        .send()
+        .await
+        .unwrap();
+    assert!(metrics.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains("harp_entries{mode=\"replay\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("harp_calls_total{mode=\"replay\",outcome=\"recorded\"} 1\n"),
+        "{metrics}"
+    );
     // An open event stream does not hold up stopping.
     let started = std::time::Instant::now();
     let stopped = harp.stop();
