@@ -109,6 +109,33 @@ for n in 10 10000; do
   printf '%-18s %-9s %10s %8s   (%.2f x nginx)\n' "harp mock" "$n" "$mine" "$(echo "$out" | p99)" "$(echo "$mine / $base" | bc -l)"
   kill -INT $mock; wait $mock 2>/dev/null || true
 done
+
+echo
+echo "record vs forward (plain HTTP through harp to nginx, 1 KiB and 64 KiB)"
+cat > "$work/origin.lua" <<'LUA'
+-- Absolute-form requests for nginx, through harp as the proxy.
+init = function(args)
+  wrk.path = "http://127.0.0.1:18480" .. args[1]
+  wrk.headers["Host"] = "127.0.0.1:18480"
+end
+LUA
+for p in 1k 64k; do
+  for mode in forward record; do
+    rm -f "$work/rec.har"
+    if [ $mode = forward ]; then urls=(--url 'http://nothing.invalid/**'); else urls=(); fi
+    "$harp" record --har "$work/rec.har" "${urls[@]}" --listen 127.0.0.1:18484 --ca-dir "$work/certs" >"$work/rec.log" 2>&1 &
+    rec=$!
+    for _ in $(seq 200); do grep -q listening "$work/rec.log" && break; sleep 0.05; done
+    out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$work/origin.lua" http://127.0.0.1:18484 -- "/payload-$p.json")
+    n=$(echo "$out" | rps)
+    if [ $mode = forward ]; then fwd=$n; ratio=""; else ratio=$(printf '(%.2f x forward)' "$(echo "$n / $fwd" | bc -l)"); fi
+    start=$(date +%s.%N)
+    kill -INT $rec; wait $rec 2>/dev/null || true
+    stop=$(echo "$(date +%s.%N) - $start" | bc -l)
+    entries=$(grep -o 'recorded [0-9]* exchange' "$work/rec.log" | grep -o '[0-9]*' || echo 0)
+    printf '%-8s %-8s %10s %8s %s  stop %.2f s, %s entries written\n' "$p" "$mode" "$n" "$(echo "$out" | p99)" "$ratio" "$stop" "$entries"
+  done
+done
 nginx -c "$work/nginx.conf" -s stop 2>/dev/null
 
 echo
