@@ -222,6 +222,28 @@ enum Lookup {
     Cycle(String),
 }
 
+/// What replay does with one request.
+enum Verdict<'a> {
+    /// Outside the `--url` globs: forwarded untouched.
+    Passthrough,
+    /// Answered from this entry.
+    Serve(usize, &'a Prepared),
+    /// The chosen entry never completed: 502, saying why.
+    Incomplete(usize, &'a str),
+    /// Redirects inside the HAR loop: 502.
+    Cycle(String),
+    /// No entry: forwarded (`--not-found fallback`), and recorded with
+    /// `--record-missing`.
+    Forward {
+        /// Recorded by the `--record-missing` observer.
+        record: bool,
+        /// The nearest entries, for the call log.
+        nearest: Vec<NearMiss>,
+    },
+    /// No entry: 502 naming the nearest.
+    Unmatched(Vec<NearMiss>),
+}
+
 impl Replayer {
     /// A replayer over `index`.
     pub fn new(index: Index, options: ReplayOptions) -> Self {
@@ -422,13 +444,8 @@ impl Replayer {
     async fn replay(&self, req: Request<Body>, ctx: RequestContext) -> Decision {
         let url = req.uri().to_string();
         if !self.options.globs.is_match(&url) {
-            self.counters.passthrough.fetch_add(1, Ordering::Relaxed);
-            self.log(Call::new(
-                &ctx,
-                req.method().as_str(),
-                &url,
-                Outcome::Passthrough,
-            ));
+            let method = req.method().as_str().to_string();
+            self.account(&ctx, &method, &url, &Verdict::Passthrough);
             return Decision::forward(req);
         }
         let (parts, body) = req.into_parts();
@@ -441,7 +458,7 @@ impl Replayer {
                 ));
             }
         };
-        let headers: Vec<(String, String)> = crate::proxy::to_pairs(&parts.headers);
+        let headers = crate::proxy::to_pairs(&parts.headers);
         let method = parts.method.as_str().to_string();
         self.details
             .keep(ctx.id, CallDetail::of_request(headers.clone(), &body));
@@ -460,49 +477,29 @@ impl Replayer {
             body: &body,
             canon: canon.as_ref(),
         };
-        let resp = match self.lookup(&incoming) {
+        let verdict = self.verdict(&incoming);
+        self.account(&ctx, &method, &url, &verdict);
+        match verdict {
+            Verdict::Serve(_, p) => Decision::Respond(respond(p, &parts.method)),
+            Verdict::Forward { record, .. } => Decision::Forward {
+                request: Request::from_parts(parts, full(body)),
+                observer: if record { self.missing.clone() } else { None },
+            },
+            other => Decision::Respond(self.refusal(&other, &incoming)),
+        }
+    }
+
+    /// What to do with a request, decided before anything is counted or logged.
+    fn verdict(&self, incoming: &Incoming<'_>) -> Verdict<'_> {
+        match self.lookup(incoming) {
             Lookup::Found(i) => match self.use_entry(i) {
-                Servable::Response(p) => {
-                    self.counters.served.fetch_add(1, Ordering::Relaxed);
-                    self.log(
-                        Call::new(&ctx, &method, &url, Outcome::Served)
-                            .entry(i)
-                            .status(p.status.as_u16()),
-                    );
-                    respond(p, &parts.method)
-                }
-                Servable::Incomplete(reason) => {
-                    self.counters.incomplete.fetch_add(1, Ordering::Relaxed);
-                    self.log(
-                        Call::new(&ctx, &method, &url, Outcome::Incomplete)
-                            .entry(i)
-                            .status(502),
-                    );
-                    let mut resp = text_response(
-                        StatusCode::BAD_GATEWAY,
-                        format!("harp: entry #{i} for {method} {url}: {reason}"),
-                    );
-                    resp.headers_mut()
-                        .insert("x-harp-incomplete", http::HeaderValue::from_static("1"));
-                    resp
-                }
+                Servable::Response(p) => Verdict::Serve(i, p),
+                Servable::Incomplete(reason) => Verdict::Incomplete(i, reason),
             },
             Lookup::Cycle(at)
                 if self.missing.is_none() && self.options.not_found == NotFound::Abort =>
             {
-                self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
-                self.log(Call::new(&ctx, &method, &url, Outcome::RedirectCycle).status(502));
-                self.note_unmatched(&method, &url, Vec::new());
-                let mut resp = text_response(
-                    StatusCode::BAD_GATEWAY,
-                    format!(
-                        "harp: redirect cycle in {} at {at}",
-                        self.index.path.display()
-                    ),
-                );
-                resp.headers_mut()
-                    .insert("x-harp-unmatched", http::HeaderValue::from_static("1"));
-                resp
+                Verdict::Cycle(at)
             }
             // A redirect cycle under fallback (or record-missing) goes to the network, as
             // Playwright does.
@@ -511,48 +508,92 @@ impl Replayer {
                     &self.index.recorded,
                     &self.index.neighbours,
                     &self.index.rules,
-                    &incoming,
+                    incoming,
                     3,
                 );
-                if let Some(observer) = &self.missing {
-                    self.counters.recorded.fetch_add(1, Ordering::Relaxed);
-                    self.log(Call::new(&ctx, &method, &url, Outcome::Recorded).nearest(nearest));
-                    return Decision::Forward {
-                        request: Request::from_parts(parts, full(body)),
-                        observer: Some(observer.clone()),
-                    };
-                }
-                match self.options.not_found {
-                    NotFound::Fallback => {
-                        self.counters.fallback.fetch_add(1, Ordering::Relaxed);
-                        self.log(
-                            Call::new(&ctx, &method, &url, Outcome::Fallback).nearest(nearest),
-                        );
-                        return Decision::forward(Request::from_parts(parts, full(body)));
+                if self.missing.is_some() || self.options.not_found == NotFound::Fallback {
+                    Verdict::Forward {
+                        record: self.missing.is_some(),
+                        nearest,
                     }
-                    NotFound::Abort => {
-                        self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!("unmatched: {method} {}", clip(&url, MAX_URL_TEXT));
-                        let text = diagnose::unmatched_text(
-                            &incoming,
-                            &self.index.path.display().to_string(),
-                            &nearest,
-                        );
-                        self.note_unmatched(&method, &url, nearest.clone());
-                        self.log(
-                            Call::new(&ctx, &method, &url, Outcome::Unmatched)
-                                .status(502)
-                                .nearest(nearest),
-                        );
-                        let mut resp = text_response(StatusCode::BAD_GATEWAY, text);
-                        resp.headers_mut()
-                            .insert("x-harp-unmatched", http::HeaderValue::from_static("1"));
-                        resp
-                    }
+                } else {
+                    Verdict::Unmatched(nearest)
                 }
             }
+        }
+    }
+
+    /// The one place a call is counted, logged (call log, inspector, unmatched summary).
+    fn account(&self, ctx: &RequestContext, method: &str, url: &str, verdict: &Verdict<'_>) {
+        let c = &self.counters;
+        let call = |outcome| Call::new(ctx, method, url, outcome);
+        let call = match verdict {
+            Verdict::Passthrough => {
+                c.passthrough.fetch_add(1, Ordering::Relaxed);
+                call(Outcome::Passthrough)
+            }
+            Verdict::Serve(i, p) => {
+                c.served.fetch_add(1, Ordering::Relaxed);
+                call(Outcome::Served).entry(*i).status(p.status.as_u16())
+            }
+            Verdict::Incomplete(i, _) => {
+                c.incomplete.fetch_add(1, Ordering::Relaxed);
+                call(Outcome::Incomplete).entry(*i).status(502)
+            }
+            Verdict::Cycle(_) => {
+                c.unmatched.fetch_add(1, Ordering::Relaxed);
+                self.note_unmatched(method, url, Vec::new());
+                call(Outcome::RedirectCycle).status(502)
+            }
+            Verdict::Forward { record, nearest } => {
+                let (counter, outcome) = if *record {
+                    (&c.recorded, Outcome::Recorded)
+                } else {
+                    (&c.fallback, Outcome::Fallback)
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                call(outcome).nearest(nearest.clone())
+            }
+            Verdict::Unmatched(nearest) => {
+                c.unmatched.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("unmatched: {method} {}", clip(url, MAX_URL_TEXT));
+                self.note_unmatched(method, url, nearest.clone());
+                call(Outcome::Unmatched)
+                    .status(502)
+                    .nearest(nearest.clone())
+            }
         };
-        Decision::Respond(resp)
+        self.log(call);
+    }
+
+    /// The 502 for a verdict that serves nothing: an incomplete entry, a redirect cycle
+    /// or a miss, each saying why.
+    fn refusal(&self, verdict: &Verdict<'_>, incoming: &Incoming<'_>) -> Response<Body> {
+        let har = self.index.path.display().to_string();
+        let (text, flag) = match verdict {
+            Verdict::Incomplete(i, reason) => (
+                format!(
+                    "harp: entry #{i} for {} {}: {reason}",
+                    incoming.method, incoming.url
+                ),
+                "x-harp-incomplete",
+            ),
+            Verdict::Cycle(at) => (
+                format!("harp: redirect cycle in {har} at {at}"),
+                "x-harp-unmatched",
+            ),
+            Verdict::Unmatched(nearest) => (
+                diagnose::unmatched_text(incoming, &har, nearest),
+                "x-harp-unmatched",
+            ),
+            Verdict::Serve(..) | Verdict::Forward { .. } | Verdict::Passthrough => {
+                unreachable!("only refusals are answered here")
+            }
+        };
+        let mut resp = text_response(StatusCode::BAD_GATEWAY, text);
+        resp.headers_mut()
+            .insert(flag, http::HeaderValue::from_static("1"));
+        resp
     }
 }
 
