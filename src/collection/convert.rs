@@ -17,20 +17,6 @@ use crate::codec;
 use crate::har::format::normalise_url;
 use crate::har::{HarError, HarFile};
 
-/// Headers that describe one transfer, not the resource: never copied.
-const TRANSPORT: &[&str] = &[
-    "content-length",
-    "content-encoding",
-    "transfer-encoding",
-    "connection",
-    "host",
-    "keep-alive",
-    "proxy-connection",
-    "upgrade",
-    "te",
-    "trailer",
-];
-
 /// The schema URL a v2.1 collection declares.
 pub const SCHEMA_V21: &str = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
 
@@ -160,7 +146,9 @@ fn header_list(headers: &[crate::har::Header], whose: &str, notes: &mut Vec<Stri
         .iter()
         .filter(|h| {
             let n = h.name.to_ascii_lowercase();
-            !n.starts_with(':') && !TRANSPORT.contains(&n.as_str())
+            !n.starts_with(':')
+                && !crate::proxy::is_framing(&n)
+                && !matches!(n.as_str(), "content-encoding" | "host" | "trailer")
         })
         .filter(|h| {
             let valid = http::HeaderName::from_bytes(h.name.as_bytes()).is_ok()

@@ -87,6 +87,13 @@ pub fn is_transport(name: &str) -> bool {
     TRANSPORT.iter().any(|t| t.eq_ignore_ascii_case(name))
 }
 
+/// True when `name` describes one transfer of a body rather than the resource: the
+/// transport headers above and `content-length`. A replayed or mocked answer leaves
+/// these out and lets the server side compute them for the bytes it sends.
+pub fn is_framing(name: &str) -> bool {
+    is_transport(name) || name.eq_ignore_ascii_case("content-length")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +150,7 @@ mod tests {
     fn transport_names() {
         assert!(is_transport("Transfer-Encoding"));
         assert!(!is_transport("content-type"));
+        assert!(is_framing("Content-Length") && is_framing("connection"));
+        assert!(!is_framing("content-encoding"));
     }
 }

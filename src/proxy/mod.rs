@@ -27,8 +27,8 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
 pub use body::{Body, BoxError};
-pub use headers::is_transport;
 pub use headers::to_pairs;
+pub use headers::{is_framing, is_transport};
 pub use server::{serve, ProxyConfig};
 pub use stop::StopReport;
 pub use tap::{BodyEnd, Captured, TapLimits, Tapped};

@@ -165,17 +165,6 @@ fn recorded_request(
     })
 }
 
-const DROPPED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "upgrade",
-    "http2-settings",
-    "content-length",
-];
-
 fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servable {
     let response = &entry.response;
     let reason = |why: String| Servable::Incomplete(why);
@@ -219,7 +208,7 @@ fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servab
         if lower == "content-length" {
             recorded_length = h.value.trim().parse::<u64>().ok();
         }
-        if lower.starts_with(':') || DROPPED.contains(&lower.as_str()) {
+        if lower.starts_with(':') || crate::proxy::is_framing(&lower) {
             continue;
         }
         if lower == "content-encoding" && !keep_encoding {
