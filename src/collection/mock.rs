@@ -162,17 +162,17 @@ impl Mock {
             .path_and_query()
             .map(|p| clip(p.as_str(), MAX_URL_TEXT))
             .unwrap_or_else(|| "/".into());
-        let call = |status: u16, example: Option<String>| MockCall {
+        let call = MockCall {
             id: ctx.id,
             time: iso8601(ctx.started),
             method: method.clone(),
             path: path.clone(),
-            status,
-            example,
+            status: 401,
+            example: None,
             closest: Vec::new(),
         };
         if let Some(refused) = self.refuse_without_key(&req) {
-            self.log(call(401, None));
+            self.log(call);
             return refused;
         }
         let (parts, body) = req.into_parts();
@@ -187,65 +187,95 @@ impl Mock {
         };
         let headers = crate::proxy::to_pairs(&parts.headers);
         let examples = self.examples();
-        let mut detail = CallDetail::of_request(headers.clone(), &body);
+        let detail = CallDetail::of_request(headers.clone(), &body);
         let mreq = MockRequest::new(&method, &path, &headers, &body);
-        let response = match choose_indexed(
+        let choice = choose_indexed(
             &examples.examples,
             &examples.index,
             &mreq,
             &self.options.matching,
-        ) {
+        );
+        let response = match choice {
             Choice::Example(i) => {
                 let e = &examples.examples[i];
-                self.served.fetch_add(1, Ordering::Relaxed);
-                let label = format!("{} / {}", e.item, e.name);
-                *self
-                    .uses
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .entry(label.clone())
-                    .or_insert(0) += 1;
-                let (resp, served) = respond(e, &parts.method, &path_captures(&e.path, mreq.path));
-                detail.response = Some(ResponseDetail {
-                    status: resp.status().as_u16(),
-                    headers: crate::proxy::to_pairs(resp.headers()),
-                    body: inspector::shown(&served),
-                    body_len: served.len(),
-                });
-                self.details.keep(ctx.id, detail);
-                self.log(call(e.code, Some(label)));
-                resp
+                let captures = path_captures(&e.path, mreq.path);
+                self.served_example(e, &parts.method, &captures, call, detail)
             }
-            Choice::NotFound(scored) => {
-                self.not_found.fetch_add(1, Ordering::Relaxed);
-                let closest: Vec<serde_json::Value> = scored
-                    .iter()
-                    .take(3)
-                    .map(|s| {
-                        let e = &examples.examples[s.index];
-                        json!({"item": e.item, "name": e.name, "method": e.method, "code": e.code,
-                               "score": s.score, "why": s.note})
-                    })
-                    .collect();
-                self.details.keep(ctx.id, detail);
-                self.log(MockCall {
-                    closest: closest.clone(),
-                    ..call(404, None)
-                });
-                json_response(
-                    StatusCode::NOT_FOUND,
-                    &json!({"error": {
-                        "name": "mockRequestNotFoundError",
-                        "message": format!("No example in {} matches {method} {path}", self.source.display()),
-                        "closest": closest,
-                    }}),
-                )
-            }
+            Choice::NotFound(scored) => self.not_found(&examples, &scored, call, detail),
         };
         if !self.options.delay.is_zero() {
             tokio::time::sleep(self.options.delay).await;
         }
         response
+    }
+
+    /// Answers with example `e`, counting and logging it.
+    fn served_example(
+        &self,
+        e: &super::Example,
+        method: &Method,
+        captures: &[(String, String)],
+        call: MockCall,
+        mut detail: CallDetail,
+    ) -> Response<Body> {
+        self.served.fetch_add(1, Ordering::Relaxed);
+        let label = format!("{} / {}", e.item, e.name);
+        *self
+            .uses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(label.clone())
+            .or_insert(0) += 1;
+        let (resp, served) = respond(e, method, captures);
+        detail.response = Some(ResponseDetail {
+            status: resp.status().as_u16(),
+            headers: crate::proxy::to_pairs(resp.headers()),
+            body: inspector::shown(&served),
+            body_len: served.len(),
+        });
+        self.details.keep(call.id, detail);
+        self.log(MockCall {
+            status: e.code,
+            example: Some(label),
+            ..call
+        });
+        resp
+    }
+
+    /// The 404 for a request no example matches, naming the closest ones.
+    fn not_found(
+        &self,
+        examples: &Examples,
+        scored: &[super::matcher::Scored],
+        call: MockCall,
+        detail: CallDetail,
+    ) -> Response<Body> {
+        self.not_found.fetch_add(1, Ordering::Relaxed);
+        let closest: Vec<serde_json::Value> = scored
+            .iter()
+            .take(3)
+            .map(|s| {
+                let e = &examples.examples[s.index];
+                json!({"item": e.item, "name": e.name, "method": e.method, "code": e.code,
+                       "score": s.score, "why": s.note})
+            })
+            .collect();
+        let message = format!(
+            "No example in {} matches {} {}",
+            self.source.display(),
+            call.method,
+            call.path
+        );
+        self.details.keep(call.id, detail);
+        self.log(MockCall {
+            status: 404,
+            closest: closest.clone(),
+            ..call
+        });
+        json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": {"name": "mockRequestNotFoundError", "message": message, "closest": closest}}),
+        )
     }
 }
 

@@ -492,17 +492,7 @@ fn choose_among(
     req: &MockRequest<'_>,
     opts: &MatchOptions,
 ) -> (Choice, Option<i32>) {
-    let of_method = |&i: &usize| examples[i].method.eq_ignore_ascii_case(req.method);
-    let mut candidates: Vec<usize> = match pool {
-        Some(pool) => pool.iter().copied().filter(of_method).collect(),
-        None => (0..examples.len()).filter(of_method).collect(),
-    };
-    if let Some(code) = req
-        .header("x-mock-response-code")
-        .and_then(|c| c.trim().parse::<u16>().ok())
-    {
-        candidates.retain(|&i| examples[i].code == code);
-    }
+    let mut candidates = narrow(examples, pool, req);
     if let Some(id) = req.header("x-mock-response-id") {
         let found = candidates.iter().copied().find(|&i| {
             examples[i]
@@ -520,77 +510,20 @@ fn choose_among(
     if let Some(name) = req.header("x-mock-response-name") {
         candidates.retain(|&i| examples[i].name == name.trim());
     }
-    let mut match_headers = opts.match_headers.clone();
-    if let Some(list) = req.header("x-mock-match-request-headers") {
-        match_headers.extend(
-            list.split(',')
-                .map(|h| h.trim().to_ascii_lowercase())
-                .filter(|h| !h.is_empty()),
-        );
-    }
-    match_headers.retain(|h| !opts.rules.ignores_header(h));
-    let kept = |q: &[(String, String)]| -> Vec<(String, String)> {
-        q.iter()
-            .filter(|(k, _)| !opts.rules.ignores_query(k))
-            .cloned()
-            .collect()
-    };
-    let req_query = kept(&req.query);
-    let match_body = opts.match_body
-        || req
-            .header("x-mock-match-request-body")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-
+    let scoring = Scoring::new(req, opts);
     let mut scored = Vec::new();
     let mut best: Option<(i32, usize)> = None;
     for i in candidates {
-        let e = &examples[i];
-        // Filled in only when nothing matches: it ranks the misses.
-        let distance = 0;
-        let Some((path, how)) = path_score(&e.path, e.trailing_slash, req.path) else {
-            scored.push(Scored {
-                index: i,
-                score: None,
-                note: "path does not match".into(),
-                distance,
-            });
-            continue;
-        };
-        let mut score = path + query_score(&kept(&e.query), &req_query);
-        if !match_headers.is_empty() && !headers_match(e, req, &match_headers) {
-            scored.push(Scored {
-                index: i,
-                score: None,
-                note: format!("headers differ ({})", match_headers.join(", ")),
-                distance,
-            });
-            continue;
+        let s = scoring.score(&examples[i], i, req);
+        if let Some(score) = s.score {
+            best = match best {
+                None => Some((score, i)),
+                Some((b, _)) if score > b => Some((score, i)),
+                Some((b, k)) if score == b => Some((b, prefer(examples, k, i))),
+                keep => keep,
+            };
         }
-        let same_body = body_matches(e, req, &opts.rules);
-        if match_body && !same_body {
-            scored.push(Scored {
-                index: i,
-                score: None,
-                note: "body differs".into(),
-                distance,
-            });
-            continue;
-        }
-        if !match_body && same_body && !req.body.is_empty() {
-            score += 5;
-        }
-        scored.push(Scored {
-            index: i,
-            score: Some(score),
-            note: how.into(),
-            distance,
-        });
-        best = match best {
-            None => Some((score, i)),
-            Some((s, _)) if score > s => Some((score, i)),
-            Some((s, b)) if score == s => Some((s, prefer(examples, b, i))),
-            keep => keep,
-        };
+        scored.push(s);
     }
     match best {
         Some((score, i)) => (Choice::Example(i), Some(score)),
@@ -603,6 +536,100 @@ fn choose_among(
             (Choice::NotFound(scored), None)
         }
     }
+}
+
+/// Steps 2 and 3: the examples of `pool` (or all) with the request's method and, with
+/// `x-mock-response-code`, that status.
+fn narrow(examples: &[Example], pool: Option<&[usize]>, req: &MockRequest<'_>) -> Vec<usize> {
+    let of_method = |&i: &usize| examples[i].method.eq_ignore_ascii_case(req.method);
+    let mut candidates: Vec<usize> = match pool {
+        Some(pool) => pool.iter().copied().filter(of_method).collect(),
+        None => (0..examples.len()).filter(of_method).collect(),
+    };
+    if let Some(code) = req
+        .header("x-mock-response-code")
+        .and_then(|c| c.trim().parse::<u16>().ok())
+    {
+        candidates.retain(|&i| examples[i].code == code);
+    }
+    candidates
+}
+
+/// Steps 4 to 6 for one request: the switches it and the options turn on, ready to
+/// score each example.
+struct Scoring<'o> {
+    match_headers: Vec<String>,
+    match_body: bool,
+    req_query: Vec<(String, String)>,
+    rules: &'o Rules,
+}
+
+impl<'o> Scoring<'o> {
+    fn new(req: &MockRequest<'_>, opts: &'o MatchOptions) -> Self {
+        let mut match_headers = opts.match_headers.clone();
+        if let Some(list) = req.header("x-mock-match-request-headers") {
+            match_headers.extend(
+                list.split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty()),
+            );
+        }
+        match_headers.retain(|h| !opts.rules.ignores_header(h));
+        let match_body = opts.match_body
+            || req
+                .header("x-mock-match-request-body")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let rules = &*opts.rules;
+        Self {
+            match_headers,
+            match_body,
+            req_query: kept_query(&req.query, rules),
+            rules,
+        }
+    }
+
+    /// The example's score, or the step that dropped it.
+    fn score(&self, e: &Example, index: usize, req: &MockRequest<'_>) -> Scored {
+        let dropped = |note: String| Scored {
+            index,
+            score: None,
+            note,
+            // Filled in only when nothing matches: it ranks the misses.
+            distance: 0,
+        };
+        let Some((path, how)) = path_score(&e.path, e.trailing_slash, req.path) else {
+            return dropped("path does not match".into());
+        };
+        let mut score = path + query_score(&kept_query(&e.query, self.rules), &self.req_query);
+        if !self.match_headers.is_empty() && !headers_match(e, req, &self.match_headers) {
+            return dropped(format!(
+                "headers differ ({})",
+                self.match_headers.join(", ")
+            ));
+        }
+        let same_body = body_matches(e, req, self.rules);
+        if self.match_body && !same_body {
+            return dropped("body differs".into());
+        }
+        if !self.match_body && same_body && !req.body.is_empty() {
+            score += 5;
+        }
+        Scored {
+            index,
+            score: Some(score),
+            note: how.into(),
+            distance: 0,
+        }
+    }
+}
+
+/// Query parameters minus those the rules ignore.
+fn kept_query(query: &[(String, String)], rules: &Rules) -> Vec<(String, String)> {
+    query
+        .iter()
+        .filter(|(k, _)| !rules.ignores_query(k))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
