@@ -332,12 +332,34 @@ impl Recording {
             server_ip: ex.server_addr.map(|a| a.ip()),
         };
         let mut entry = to_entry(&exchange, &self.options.entry);
+        let keep_bodies = self.options.entry.content == ContentPolicy::Embed;
+        self.note_request_body(&mut entry, request_body, request_mime, request_trailers);
+        if let Some((body, trailers, end)) = response_parts {
+            self.note_response_body(&mut entry.response, body, trailers, end);
+        }
+        if self.options.attach && keep_bodies {
+            if let Err(err) = attach_entry(&mut entry, &self.options.dir) {
+                tracing::warn!("cannot attach a body ({err}); it stays embedded");
+            }
+        }
+        entry
+    }
+
+    /// What the tap says about the request body that `to_entry` cannot know: a payload
+    /// file (attached storage), a body not kept, trailers.
+    fn note_request_body(
+        &self,
+        entry: &mut Entry,
+        body: Body,
+        mime: String,
+        trailers: Option<HeaderMap>,
+    ) {
         let full = self.options.entry.mode == Mode::Full;
         let keep_bodies = self.options.entry.content == ContentPolicy::Embed;
-        match request_body {
+        match body {
             Body::File { name, size, .. } if keep_bodies => {
                 entry.request.post_data = Some(PostData {
-                    mime_type: request_mime,
+                    mime_type: mime,
                     file: Some(name),
                     ..PostData::default()
                 });
@@ -355,66 +377,71 @@ impl Recording {
             }
             _ => {}
         }
-        if let Some(trailers) = request_trailers {
+        if let Some(trailers) = trailers {
             entry
                 .request
                 .extra
                 .insert("_trailers".into(), trailers_json(&trailers));
         }
-        if let Some((body, trailers, end)) = response_parts {
-            let response = &mut entry.response;
-            match body {
-                Body::File {
-                    name,
-                    size,
-                    raw_len,
-                } => {
-                    response.content.size = size as i64;
-                    if keep_bodies {
-                        response.content.file = Some(name);
-                        response.content.text = None;
-                        response.content.encoding = None;
-                    }
-                    if full {
-                        response.body_size = raw_len as i64;
-                        response.content.compression =
-                            (raw_len != size).then(|| size as i64 - raw_len as i64);
-                    }
+    }
+
+    /// The same for the response body, and how it ended.
+    fn note_response_body(
+        &self,
+        response: &mut crate::har::Response,
+        body: Body,
+        trailers: Option<HeaderMap>,
+        end: BodyEnd,
+    ) {
+        let full = self.options.entry.mode == Mode::Full;
+        let keep_bodies = self.options.entry.content == ContentPolicy::Embed;
+        match body {
+            Body::File {
+                name,
+                size,
+                raw_len,
+            } => {
+                response.content.size = size as i64;
+                if keep_bodies {
+                    response.content.file = Some(name);
+                    response.content.text = None;
+                    response.content.encoding = None;
                 }
-                Body::NotKept { len, reason } => {
-                    response.extra.insert(
-                        "_error".into(),
-                        json!(format!("response body not recorded: {reason} ({len} bytes passed to the client)")),
-                    );
+                if full {
+                    response.body_size = raw_len as i64;
+                    response.content.compression =
+                        (raw_len != size).then(|| size as i64 - raw_len as i64);
                 }
-                Body::Bytes(_) => {}
             }
-            if let Some(trailers) = trailers {
+            Body::NotKept { len, reason } => {
+                response.extra.insert(
+                    "_error".into(),
+                    json!(format!(
+                        "response body not recorded: {reason} ({len} bytes passed to the client)"
+                    )),
+                );
+            }
+            Body::Bytes(_) => {}
+        }
+        if let Some(trailers) = trailers {
+            response
+                .extra
+                .insert("_trailers".into(), trailers_json(&trailers));
+        }
+        match end {
+            BodyEnd::Complete => {}
+            BodyEnd::Failed(reason) => {
+                response.extra.insert(
+                    "_error".into(),
+                    json!(format!("the response body failed midway: {reason}")),
+                );
+            }
+            BodyEnd::Closed => {
                 response
                     .extra
-                    .insert("_trailers".into(), trailers_json(&trailers));
-            }
-            match end {
-                BodyEnd::Complete => {}
-                BodyEnd::Failed(reason) => {
-                    response.extra.insert(
-                        "_error".into(),
-                        json!(format!("the response body failed midway: {reason}")),
-                    );
-                }
-                BodyEnd::Closed => {
-                    response
-                        .extra
-                        .insert("_harpStreamClosed".into(), Value::Bool(true));
-                }
+                    .insert("_harpStreamClosed".into(), Value::Bool(true));
             }
         }
-        if self.options.attach && keep_bodies {
-            if let Err(err) = attach_entry(&mut entry, &self.options.dir) {
-                tracing::warn!("cannot attach a body ({err}); it stays embedded");
-            }
-        }
-        entry
     }
 }
 

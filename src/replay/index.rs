@@ -166,33 +166,11 @@ fn recorded_request(
 }
 
 fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servable {
-    let response = &entry.response;
-    let reason = |why: String| Servable::Incomplete(why);
-    if incomplete {
-        let error = ["_error", "_failureText"]
-            .iter()
-            .find_map(|k| response.extra.get(*k).or_else(|| entry.extra.get(*k)))
-            .and_then(|v| v.as_str())
-            .filter(|s| !s.is_empty())
-            .map(|s| format!(": {s}"))
-            .unwrap_or_default();
-        return reason(format!(
-            "the recorded exchange never completed (status {}{error})",
-            response.status
-        ));
-    }
-    let status = match u16::try_from(response.status)
-        .ok()
-        .and_then(|s| StatusCode::from_u16(s).ok())
-    {
-        Some(s) => s,
-        None => return reason(format!("status {} cannot be served", response.status)),
+    let status = match servable_status(entry, incomplete) {
+        Ok(status) => status,
+        Err(why) => return Servable::Incomplete(why),
     };
-    if status.is_informational() {
-        return reason(format!(
-            "status {status} cannot be replayed (harp does not replay protocol upgrades such as WebSockets)"
-        ));
-    }
+    let response = &entry.response;
     let coding = response
         .headers
         .iter()
@@ -200,63 +178,13 @@ fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servab
         .map(|h| h.value.clone())
         .unwrap_or_default();
     let keep_encoding = !coding.is_empty() && still_encoded(&response.content, &coding, &body);
-    let mut headers = HeaderMap::new();
-    let mut location = None;
-    let mut recorded_length = None;
-    for h in &response.headers {
-        let lower = h.name.to_ascii_lowercase();
-        if lower == "content-length" {
-            recorded_length = h.value.trim().parse::<u64>().ok();
-        }
-        if lower.starts_with(':') || crate::proxy::is_framing(&lower) {
-            continue;
-        }
-        if lower == "content-encoding" && !keep_encoding {
-            continue;
-        }
-        if lower == "location" {
-            location = Some(h.value.clone());
-        }
-        match (
-            HeaderName::from_bytes(lower.as_bytes()),
-            HeaderValue::from_str(&h.value),
-        ) {
-            (Ok(name), Ok(value)) => {
-                headers.append(name, value);
-            }
-            _ => tracing::warn!(
-                "entry {index}: response header {:?} is not valid HTTP (a name with spaces, a value with CR/LF); it is not served",
-                h.name
-            ),
-        }
-    }
-    if location.is_none()
-        && !response.redirect_url.is_empty()
-        && super::matcher::is_redirect(status.as_u16())
-    {
-        location = Some(response.redirect_url.clone());
-    }
-    let trailers = response
-        .extra
-        .get("_trailers")
-        .and_then(|v| v.as_array())
-        .map(|list| {
-            let mut map = HeaderMap::new();
-            for t in list {
-                let (Some(name), Some(value)) = (t["name"].as_str(), t["value"].as_str()) else {
-                    continue;
-                };
-                if let (Ok(name), Ok(value)) = (
-                    HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
-                    HeaderValue::from_str(value),
-                ) {
-                    map.append(name, value);
-                }
-            }
-            map
-        })
-        .filter(|m| !m.is_empty())
-        .map(Box::new);
+    let served = served_headers(index, &response.headers, keep_encoding);
+    let mut headers = served.headers;
+    let location = served.location.or_else(|| {
+        (!response.redirect_url.is_empty() && super::matcher::is_redirect(status.as_u16()))
+            .then(|| response.redirect_url.clone())
+    });
+    let trailers = trailers_of(response).map(Box::new);
     if let Some(trailers) = &trailers {
         // HTTP/1.1 peers send only the trailers the head announces.
         if !headers.contains_key(http::header::TRAILER) {
@@ -271,9 +199,105 @@ fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servab
         headers,
         body,
         location,
-        recorded_length,
+        recorded_length: served.recorded_length,
         trailers,
     })
+}
+
+/// The status an entry is served with, or why it cannot be.
+fn servable_status(entry: &Entry, incomplete: bool) -> Result<StatusCode, String> {
+    let response = &entry.response;
+    if incomplete {
+        let error = ["_error", "_failureText"]
+            .iter()
+            .find_map(|k| response.extra.get(*k).or_else(|| entry.extra.get(*k)))
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        return Err(format!(
+            "the recorded exchange never completed (status {}{error})",
+            response.status
+        ));
+    }
+    let status = u16::try_from(response.status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .ok_or_else(|| format!("status {} cannot be served", response.status))?;
+    if status.is_informational() {
+        return Err(format!(
+            "status {status} cannot be replayed (harp does not replay protocol upgrades such as WebSockets)"
+        ));
+    }
+    Ok(status)
+}
+
+/// What the recorded response headers give the served answer.
+struct ServedHeaders {
+    headers: HeaderMap,
+    location: Option<String>,
+    recorded_length: Option<u64>,
+}
+
+/// The recorded headers minus framing ones and HTTP/2 pseudo-headers (and
+/// `content-encoding` unless the body is still encoded); invalid ones are left out with
+/// a warning naming entry `index`.
+fn served_headers(
+    index: usize,
+    recorded: &[crate::har::Header],
+    keep_encoding: bool,
+) -> ServedHeaders {
+    let mut out = ServedHeaders {
+        headers: HeaderMap::new(),
+        location: None,
+        recorded_length: None,
+    };
+    for h in recorded {
+        let lower = h.name.to_ascii_lowercase();
+        if lower == "content-length" {
+            out.recorded_length = h.value.trim().parse::<u64>().ok();
+        }
+        if lower.starts_with(':')
+            || crate::proxy::is_framing(&lower)
+            || (lower == "content-encoding" && !keep_encoding)
+        {
+            continue;
+        }
+        if lower == "location" {
+            out.location = Some(h.value.clone());
+        }
+        match (
+            HeaderName::from_bytes(lower.as_bytes()),
+            HeaderValue::from_str(&h.value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                out.headers.append(name, value);
+            }
+            _ => tracing::warn!(
+                "entry {index}: response header {:?} is not valid HTTP (a name with spaces, a value with CR/LF); it is not served",
+                h.name
+            ),
+        }
+    }
+    out
+}
+
+/// The recorded `_trailers` (gRPC status and the like), when there are any.
+fn trailers_of(response: &crate::har::Response) -> Option<HeaderMap> {
+    let list = response.extra.get("_trailers")?.as_array()?;
+    let mut map = HeaderMap::new();
+    for t in list {
+        let (Some(name), Some(value)) = (t["name"].as_str(), t["value"].as_str()) else {
+            continue;
+        };
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    (!map.is_empty()).then_some(map)
 }
 
 /// True when the stored body still carries its content coding: harp marked it so, or it
