@@ -102,7 +102,7 @@ impl RecordSession {
         urls: &[String],
         flags: &RecordFlags,
         rule_args: &RuleArgs,
-        force_append: bool,
+        existing: Existing,
     ) -> anyhow::Result<Self> {
         let globs = UrlGlobs::new(urls).map_err(bad_input)?;
         let loaded = rule_args.load(path, &flags.redact_header)?;
@@ -123,63 +123,20 @@ impl RecordSession {
                 path.display()
             ));
         }
-        let base = if (flags.append || force_append || recovered.is_some()) && path.exists() {
-            let file = har::read_har_file(path)
-                .map_err(bad_input)
-                .context("reading the HAR to append to")?;
-            // Adding to a HAR keeps its layout: attached payloads stay attached.
-            let attached = file.har.log.entries.iter().any(|e| {
-                e.response.content.file.is_some()
-                    || e.request
-                        .post_data
-                        .as_ref()
-                        .is_some_and(|p| p.file.is_some())
-            });
-            if attached && storage == Storage::Embed {
-                storage = Storage::Attach;
-            }
-            file.into_embedded()
-                .map_err(bad_input)
-                .context("reading the HAR to append to")?
-                .log
-                .entries
+        let keep = flags.append || existing == Existing::Keep || recovered.is_some();
+        let base = if keep && path.exists() {
+            existing_entries(path, &mut storage)?
         } else {
             Vec::new()
         };
         let appending = !base.is_empty();
-        let mut redact: Vec<String> = if flags.no_default_redact {
-            Vec::new()
-        } else {
-            DEFAULT_REDACT.iter().map(|h| h.to_string()).collect()
-        };
-        redact.extend(
-            loaded
-                .rules
-                .spec()
-                .redact
-                .header
-                .iter()
-                .map(|h| h.to_ascii_lowercase()),
-        );
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
         let options = RecordOptions {
             attach: storage == Storage::Attach,
-            entry: EntryOptions {
-                mode: match flags.mode {
-                    ModeArg::Full => Mode::Full,
-                    ModeArg::Minimal => Mode::Minimal,
-                },
-                content: match flags.content {
-                    ContentArg::Omit => ContentPolicy::Omit,
-                    _ => ContentPolicy::Embed,
-                },
-                redact,
-                rules: Arc::new(loaded.rules),
-                ..EntryOptions::default()
-            },
+            entry: entry_options(flags, loaded.rules),
             max_body: flags.max_body,
             ..RecordOptions::in_dir(dir)
         };
@@ -215,8 +172,78 @@ impl RecordSession {
     }
 }
 
+/// What a recording does with the entries the HAR already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Replaces them, unless `--append` (or a recovered journal) says to add to them.
+    Replace,
+    /// Adds to them (`--record-missing`).
+    Keep,
+}
+
+/// The entries of the HAR at `path`, embedded again, to add to; a HAR with attached
+/// payloads keeps its layout (`storage` becomes attached).
+fn existing_entries(path: &Path, storage: &mut Storage) -> anyhow::Result<Vec<har::Entry>> {
+    let file = har::read_har_file(path)
+        .map_err(bad_input)
+        .context("reading the HAR to append to")?;
+    let attached = file.har.log.entries.iter().any(|e| {
+        e.response.content.file.is_some()
+            || e.request
+                .post_data
+                .as_ref()
+                .is_some_and(|p| p.file.is_some())
+    });
+    if attached && *storage == Storage::Embed {
+        *storage = Storage::Attach;
+    }
+    Ok(file
+        .into_embedded()
+        .map_err(bad_input)
+        .context("reading the HAR to append to")?
+        .log
+        .entries)
+}
+
+/// How entries are built: detail, bodies, and what is redacted (the default headers
+/// unless `--no-default-redact`, plus the rules' headers, query parameters and fields).
+fn entry_options(flags: &RecordFlags, rules: harp::rules::Rules) -> EntryOptions {
+    let mut redact: Vec<String> = if flags.no_default_redact {
+        Vec::new()
+    } else {
+        DEFAULT_REDACT.iter().map(|h| h.to_string()).collect()
+    };
+    redact.extend(
+        rules
+            .spec()
+            .redact
+            .header
+            .iter()
+            .map(|h| h.to_ascii_lowercase()),
+    );
+    EntryOptions {
+        mode: match flags.mode {
+            ModeArg::Full => Mode::Full,
+            ModeArg::Minimal => Mode::Minimal,
+        },
+        content: match flags.content {
+            ContentArg::Omit => ContentPolicy::Omit,
+            _ => ContentPolicy::Embed,
+        },
+        redact,
+        rules: Arc::new(rules),
+        ..EntryOptions::default()
+    }
+}
+
 pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
-    let session = RecordSession::prepare(&args.har, &args.urls, &args.record, &args.rules, false)?;
+    let session = RecordSession::prepare(
+        &args.har,
+        &args.urls,
+        &args.record,
+        &args.rules,
+        Existing::Replace,
+    )?;
     session.notes.iter().for_each(say);
     let what = format!("recording to {}", args.har.display());
     serve_proxy(

@@ -11,7 +11,7 @@ use harp::glob::UrlGlobs;
 use harp::har;
 use harp::replay::{has_unmatched, Index, NotFound, ReplayOptions, Replayer};
 
-use super::record::{RecordFlags, RecordSession};
+use super::record::{Existing, RecordFlags, RecordSession};
 use super::rules::RuleArgs;
 use super::{bad_input, say, serve_proxy, ListenArgs, UpstreamArgs};
 
@@ -117,7 +117,7 @@ impl ReplaySession {
         };
         let mut replayer = Replayer::new(index, options);
         let missing = if flags.record_missing {
-            let session = RecordSession::prepare(path, &[], record, rule_args, true)?;
+            let session = RecordSession::prepare(path, &[], record, rule_args, Existing::Keep)?;
             notes.extend(session.notes.iter().cloned());
             session.recording.share_feed(replayer.feed());
             replayer = replayer.with_missing(session.recording.clone(), session.recording.clone());

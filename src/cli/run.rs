@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use harp::proxy;
 
-use super::record::{RecordFlags, RecordSession};
+use super::record::{Existing, RecordFlags, RecordSession};
 use super::replay::{ReplayFlags, ReplaySession};
 use super::rules::RuleArgs;
 use super::{bind, proxy_parts, shutdown_signal, UpstreamArgs};
@@ -62,7 +62,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             &args.urls,
             &args.record,
             &args.rules,
-            false,
+            Existing::Replace,
         )?)
     } else {
         Session::Replay(ReplaySession::prepare(
@@ -79,12 +79,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     notes.iter().for_each(|n| eprintln!("{n}"));
     let (tls, upstream) = proxy_parts(&args.ca_dir, &args.upstream)?;
-    let bundle = write_bundle(&args.ca_dir, tls.ca().cert_pem())
-        .context("writing the CA bundle for the command")?;
-    let ca_pem = absolute(tls.ca().cert_path());
+    let trust = Trust {
+        bundle: write_bundle(&args.ca_dir, tls.ca().cert_pem())
+            .context("writing the CA bundle for the command")?,
+        ca_pem: absolute(tls.ca().cert_path()),
+    };
     let listener = bind(&args.listen).await?;
-    let addr = listener.local_addr()?;
-    let proxy_url = format!("http://{addr}");
+    let proxy_url = format!("http://{}", listener.local_addr()?);
     // harp's own lines go to stderr here: stdout belongs to the command.
     eprintln!(
         "harp run: listening on {proxy_url} ({} {})",
@@ -127,8 +128,32 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("signal received; waiting for the command to exit");
     });
 
-    let mut command = tokio::process::Command::new(&args.command[0]);
-    command.args(&args.command[1..]);
+    let status = command_for(&args.command, &proxy_url, &trust)
+        .status()
+        .await
+        .map_err(super::bad_input)
+        .with_context(|| format!("cannot run {:?}", args.command[0]))?;
+
+    let _ = stop_tx.send(());
+    server.await.context("the proxy task failed")??;
+    let code = status.code().map_or(1, |c| c.clamp(0, 255) as u8);
+    let failed = finish(&session, &args.har)?;
+    Ok(ExitCode::from(if code == 0 && failed { 1 } else { code }))
+}
+
+/// What makes the command trust harp's CA.
+struct Trust {
+    /// System roots plus harp's CA, for OpenSSL-style variables.
+    bundle: PathBuf,
+    /// harp's CA alone, for Node's extra certificates.
+    ca_pem: PathBuf,
+}
+
+/// COMMAND with the proxy variables set, loopback taken out of `NO_PROXY`, and harp's
+/// CA trusted by the common stacks.
+fn command_for(argv: &[String], proxy_url: &str, trust: &Trust) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(&argv[0]);
+    command.args(&argv[1..]);
     for var in [
         "HTTP_PROXY",
         "HTTPS_PROXY",
@@ -137,9 +162,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         "ALL_PROXY",
         "all_proxy",
     ] {
-        command.env(var, &proxy_url);
+        command.env(var, proxy_url);
     }
-    command.env("HARP_PROXY", &proxy_url);
+    command.env("HARP_PROXY", proxy_url);
     for var in ["NO_PROXY", "no_proxy"] {
         match std::env::var(var).ok().map(|v| without_loopback(&v)) {
             Some(v) if !v.is_empty() => command.env(var, v),
@@ -147,23 +172,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         };
     }
     for var in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"] {
-        command.env(var, &bundle);
+        command.env(var, &trust.bundle);
     }
-    command.env("NODE_EXTRA_CA_CERTS", &ca_pem);
-    let status = command
-        .status()
-        .await
-        .map_err(super::bad_input)
-        .with_context(|| format!("cannot run {:?}", args.command[0]))?;
+    command.env("NODE_EXTRA_CA_CERTS", &trust.ca_pem);
+    command
+}
 
-    let _ = stop_tx.send(());
-    server.await.context("the proxy task failed")??;
-
-    let mut code = status.code().map_or(1, |c| c.clamp(0, 255) as u8);
-    match &session {
+/// Writes what the session recorded and prints its summary (to stderr: stdout belongs
+/// to the command); true when the session failed on its own account (upstream failures
+/// while recording, unmatched requests in replay).
+fn finish(session: &Session, har: &Path) -> anyhow::Result<bool> {
+    match session {
         Session::Record(s) => {
             let count = s.finish()?;
-            eprintln!("recorded {count} exchange(s) to {}", args.har.display());
+            eprintln!("recorded {count} exchange(s) to {}", har.display());
             let (failed, first) = s.recording.failures();
             if failed > 0 {
                 eprintln!(
@@ -173,23 +195,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 if failed > first.len() as u64 {
                     eprintln!("  and {} more", failed - first.len() as u64);
                 }
-                if code == 0 {
-                    code = 1;
-                }
             }
+            Ok(failed > 0)
         }
         Session::Replay(s) => {
             let (lines, unmatched) = s.finish()?;
             lines.iter().for_each(|l| eprintln!("{l}"));
             if unmatched {
                 eprintln!("harp run: replay met unmatched requests (listed above); failing");
-                if code == 0 {
-                    code = 1;
-                }
             }
+            Ok(unmatched)
         }
     }
-    Ok(ExitCode::from(code))
 }
 
 /// `NO_PROXY` without loopback names, so local origins go through harp too.
