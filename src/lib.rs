@@ -16,6 +16,7 @@
 //! - [`inspector`]: the inspector page and its routes, live feed and call details.
 //! - [`codec`]: content codings and MIME helpers.
 //! - [`input`]: reading user-named files (regular files only, bounded).
+//! - [`output`]: writing whole files atomically (temporary file, sync, rename, sync folder).
 //! - [`calllog`]: the bounds of what replay and mock log about calls.
 //!
 //! Dependencies point one way: `record`, `replay` and `collection` use `proxy`, `har` and
@@ -36,6 +37,7 @@ pub mod glob;
 pub mod har;
 pub mod input;
 pub mod inspector;
+pub mod output;
 pub mod proxy;
 pub mod record;
 pub mod replay;

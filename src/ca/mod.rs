@@ -10,7 +10,6 @@ mod leaf;
 pub use leaf::LeafIssuer;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
@@ -67,8 +66,6 @@ pub enum CaError {
 pub struct CertificateAuthority {
     /// PEM text of the CA certificate, handed to clients that must trust it.
     cert_pem: String,
-    /// The CA certificate in DER, appended to nothing but kept for inspection.
-    cert_der: Vec<u8>,
     /// Signs leaf certificates: the CA's name, key identifier and key.
     issuer: Issuer<'static, KeyPair>,
     /// Where `ca.pem` lives, for messages and `harp ca`.
@@ -149,12 +146,10 @@ impl CertificateAuthority {
                 format!("the CA expired on {not_after}; delete both files to create a new one"),
             ));
         }
-        let cert_der = pem.contents.clone();
-        let issuer = Issuer::from_ca_cert_der(&cert_der.as_slice().into(), key)
+        let issuer = Issuer::from_ca_cert_der(&pem.contents.as_slice().into(), key)
             .map_err(|e| invalid(cert_path, format!("cannot sign with this CA: {e}")))?;
         Ok(Self {
             cert_pem,
-            cert_der,
             issuer,
             cert_path: cert_path.to_path_buf(),
             not_after,
@@ -209,11 +204,12 @@ impl CertificateAuthority {
 
         let cert_path = dir.join(CERT_FILE);
         let key_path = dir.join(KEY_FILE);
-        write_atomic(&key_path, key.serialize_pem().as_bytes(), 0o600).map_err(io(&key_path))?;
-        write_atomic(&cert_path, cert.pem().as_bytes(), 0o644).map_err(io(&cert_path))?;
+        crate::output::write_atomic(&key_path, key.serialize_pem().as_bytes(), Some(0o600))
+            .map_err(io(&key_path))?;
+        crate::output::write_atomic(&cert_path, cert.pem().as_bytes(), Some(0o644))
+            .map_err(io(&cert_path))?;
         Ok(Self {
             cert_pem: cert.pem(),
-            cert_der: cert.der().to_vec(),
             issuer: Issuer::new(params.clone(), key),
             cert_path,
             not_after: params.not_after,
@@ -224,11 +220,6 @@ impl CertificateAuthority {
     /// PEM text of the CA certificate.
     pub fn cert_pem(&self) -> &str {
         &self.cert_pem
-    }
-
-    /// DER bytes of the CA certificate.
-    pub fn cert_der(&self) -> &[u8] {
-        &self.cert_der
     }
 
     /// Path of `ca.pem`.
@@ -277,25 +268,6 @@ fn check_key_private(key_path: &Path) -> Result<(), CaError> {
     }
     let _ = key_path;
     Ok(())
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename, with `mode` on Unix.
-fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut file = options.open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     har::check_writable(&args.output)
         .map_err(bad_input)
         .context("cannot write the collection")?;
-    har::write_file_atomic(&args.output, &bytes)
+    harp::output::write_atomic(&args.output, &bytes, None)
         .with_context(|| format!("writing {}", args.output.display()))?;
     let folders = collection["item"].as_array().map_or(0, Vec::len);
     let items: usize = collection["item"]

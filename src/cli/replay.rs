@@ -202,7 +202,7 @@ impl ReplaySession {
             } else {
                 report.to_json()
             };
-            har::write_file_atomic(path, text.as_bytes())
+            harp::output::write_atomic(path, text.as_bytes(), None)
                 .with_context(|| format!("writing the report {}", path.display()))?;
             lines.push(format!("report written to {}", path.display()));
         }

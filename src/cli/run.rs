@@ -249,7 +249,7 @@ fn write_bundle(ca_dir: &Path, ca_pem: &str) -> std::io::Result<PathBuf> {
     bundle.push_str("# harp local CA\n");
     bundle.push_str(ca_pem);
     let path = ca_dir.join("bundle.pem");
-    harp::har::write_file_atomic(&path, bundle.as_bytes())?;
+    harp::output::write_atomic(&path, bundle.as_bytes(), None)?;
     Ok(absolute(&path))
 }
 

@@ -153,9 +153,7 @@ pub(super) fn write_zip(
     har_json: &[u8],
     payloads: &BTreeMap<String, Vec<u8>>,
 ) -> std::io::Result<()> {
-    let tmp = super::writer::temp_path(path, "tmp");
-    let result = (|| {
-        let file = File::create(&tmp)?;
+    crate::output::write_atomic_with(path, None, |file| {
         let mut zip = ZipWriter::new(file);
         let options = SimpleFileOptions::default()
             .compression_method(CompressionMethod::Deflated)
@@ -168,15 +166,9 @@ pub(super) fn write_zip(
             zip.start_file(name.as_str(), options).map_err(io)?;
             zip.write_all(bytes)?;
         }
-        let file = zip.finish().map_err(io)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+        zip.finish().map_err(io)?;
+        Ok(())
+    })
 }
 
 #[cfg(test)]

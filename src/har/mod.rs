@@ -22,7 +22,7 @@ pub use model::{
     Content, Creator, Entry, Extra, Har, Header, Log, PostData, Request, Response, Timings,
 };
 pub use reader::{parse_har, read_har_file, read_har_file_with, HarFile, ReadLimits};
-pub use storage::{attach_entry, save, write_file_atomic, Storage};
+pub use storage::{attach_entry, save, Storage};
 pub use writer::{check_writable, to_pretty_json, write_har};
 
 use std::path::PathBuf;
@@ -95,21 +95,4 @@ pub enum HarError {
         /// The underlying failure.
         source: serde_json::Error,
     },
-}
-
-impl HarError {
-    /// True when the error is about the file's contents (bad input) rather than the
-    /// system (permissions, disk full).
-    pub fn is_bad_input(&self) -> bool {
-        match self {
-            HarError::Io { source, .. } => matches!(
-                source.kind(),
-                std::io::ErrorKind::NotFound
-                    | std::io::ErrorKind::InvalidData
-                    | std::io::ErrorKind::IsADirectory
-            ),
-            HarError::Serialise { .. } | HarError::Locked { .. } => false,
-            _ => true,
-        }
-    }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::archive::write_zip;
 use super::body::decode_text;
 use super::payload::payload_name;
-use super::writer::{temp_path, to_pretty_json, write_har};
+use super::writer::{to_pretty_json, write_har};
 use super::{Entry, Har, HarError};
 
 /// Where bodies go when a HAR is saved.
@@ -113,7 +113,7 @@ fn write_payload(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if super::payload::is_present(file, bytes.len() as u64) {
         return Ok(());
     }
-    write_file_atomic(file, bytes)
+    crate::output::write_atomic(file, bytes, None)
 }
 
 /// Moves every non-empty embedded body into a payload map, leaving `_file` references.
@@ -152,22 +152,4 @@ fn detach_one(
         *encoding = None;
     }
     Ok(())
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder, synced, then a
-/// rename: readers see the old file or the whole new one, never a torn write.
-pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = temp_path(path, "tmp");
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    if let Err(err) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err);
-    }
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }

@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Har, HarError};
 
@@ -18,45 +18,31 @@ pub fn to_pretty_json(har: &Har) -> Result<Vec<u8>, serde_json::Error> {
 ///
 /// The JSON is streamed into the file, never held whole in memory.
 pub fn write_har(path: &Path, har: &Har) -> Result<(), HarError> {
-    let tmp = temp_path(path, "tmp");
-    let result = write_json_then_rename(&tmp, path, har);
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(|err| match err {
-        WriteError::Io(source) => HarError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        WriteError::Json(source) => HarError::Serialise {
-            path: path.to_path_buf(),
-            source,
-        },
-    })
-}
-
-enum WriteError {
-    Io(std::io::Error),
-    Json(serde_json::Error),
-}
-
-fn write_json_then_rename(tmp: &Path, path: &Path, har: &Har) -> Result<(), WriteError> {
-    let file = fs::File::create(tmp).map_err(WriteError::Io)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    serde_json::to_writer_pretty(&mut out, har).map_err(|e| {
-        if e.is_io() {
-            WriteError::Io(e.into())
-        } else {
-            WriteError::Json(e)
+    // A serialisation failure (not an I/O one) is told apart from a disk error.
+    let mut json_error = None;
+    let written = crate::output::write_atomic_with(path, None, |file| {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        if let Err(e) = serde_json::to_writer_pretty(&mut out, har) {
+            if e.is_io() {
+                return Err(e.into());
+            }
+            json_error = Some(e);
+            return Err(std::io::Error::other("serialising the HAR failed"));
         }
-    })?;
-    out.write_all(b"\n").map_err(WriteError::Io)?;
-    let file = out
-        .into_inner()
-        .map_err(|e| WriteError::Io(e.into_error()))?;
-    file.sync_all().map_err(WriteError::Io)?;
-    drop(file);
-    fs::rename(tmp, path).map_err(WriteError::Io)
+        out.write_all(b"\n")?;
+        out.flush()
+    });
+    match (written, json_error) {
+        (Ok(()), _) => Ok(()),
+        (Err(_), Some(source)) => Err(HarError::Serialise {
+            path: path.to_path_buf(),
+            source,
+        }),
+        (Err(source), None) => Err(HarError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 /// Fails unless a file can be created at `path`: its folder (made when missing) must be
@@ -82,7 +68,7 @@ pub fn check_writable(path: &Path) -> Result<(), HarError> {
             "is a directory",
         )));
     }
-    let probe = temp_path(path, "probe");
+    let probe = crate::output::temp_path(path, "probe");
     fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -90,14 +76,6 @@ pub fn check_writable(path: &Path) -> Result<(), HarError> {
         .map_err(io)?;
     let _ = fs::remove_file(&probe);
     Ok(())
-}
-
-pub(super) fn temp_path(path: &Path, tag: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "har".into());
-    path.with_file_name(format!(".{name}.{tag}-{}", std::process::id()))
 }
 
 #[cfg(test)]
