@@ -27,6 +27,8 @@
 //! The command line lives in the binary; nothing here reads the environment, prints or
 //! exits.
 
+#![warn(unreachable_pub)]
+
 pub mod ca;
 pub mod calllog;
 pub mod codec;

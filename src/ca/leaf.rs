@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime};
 use super::{CaError, CertificateAuthority};
 
 /// How many hosts keep a ready TLS config by default.
-pub const DEFAULT_CACHE_SIZE: usize = 1024;
+pub(super) const DEFAULT_CACHE_SIZE: usize = 1024;
 
 /// Issues leaf certificates for intercepted hosts and caches their TLS configs.
 pub struct LeafIssuer {

@@ -11,13 +11,13 @@ use super::say;
 
 /// Arguments of `harp ca`.
 #[derive(Debug, clap::Args)]
-pub struct CaArgs {
+pub(super) struct CaArgs {
     /// Folder of the CA (ca.pem, ca-key.pem).
     #[arg(long, env = "HARP_CA_DIR", default_value = "certs")]
     pub ca_dir: PathBuf,
 }
 
-pub fn run(args: CaArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: CaArgs) -> anyhow::Result<ExitCode> {
     let ca = load_ca(&args.ca_dir)?;
     let cert =
         std::fs::canonicalize(ca.cert_path()).unwrap_or_else(|_| ca.cert_path().to_path_buf());
@@ -49,7 +49,7 @@ pub fn run(args: CaArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Loads or creates the CA in `dir`; a broken CA folder is bad input.
-pub fn load_ca(dir: &std::path::Path) -> anyhow::Result<CertificateAuthority> {
+pub(super) fn load_ca(dir: &std::path::Path) -> anyhow::Result<CertificateAuthority> {
     CertificateAuthority::load_or_create(dir)
         .map_err(super::bad_input)
         .with_context(|| format!("CA folder {}", dir.display()))

@@ -10,13 +10,13 @@ use super::say;
 
 /// Arguments of `harp check`.
 #[derive(Debug, clap::Args)]
-pub struct CheckArgs {
+pub(super) struct CheckArgs {
     /// HAR files (.har, .zhar, .zip) to read.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
 }
 
-pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     for path in &args.paths {
         match har::read_har_file(path).and_then(|file| file.validate_bodies().map(|_| file)) {

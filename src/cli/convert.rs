@@ -12,7 +12,7 @@ use super::{bad_input, say};
 
 /// Arguments of `harp convert`.
 #[derive(Debug, clap::Args)]
-pub struct ConvertArgs {
+pub(super) struct ConvertArgs {
     /// The HAR to convert (.har, .zhar, .zip).
     pub input: PathBuf,
     /// Where to write the collection (…postman_collection.json).
@@ -23,7 +23,7 @@ pub struct ConvertArgs {
     pub name: Option<String>,
 }
 
-pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let file = har::read_har_file(&args.input).map_err(bad_input)?;
     let name = args.name.clone().unwrap_or_else(|| {
         args.input

@@ -13,7 +13,7 @@ use super::{bad_input, say, serve_proxy, ListenArgs, UpstreamArgs};
 
 /// Arguments of `harp mock`.
 #[derive(Debug, clap::Args)]
-pub struct MockArgs {
+pub(super) struct MockArgs {
     /// A Postman collection (v2.0/v2.1) or a HAR (.har, .zhar, .zip).
     pub path: PathBuf,
     #[command(flatten)]
@@ -37,7 +37,7 @@ pub struct MockArgs {
     pub rules: RuleArgs,
 }
 
-pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
     let env = match &args.env {
         Some(path) => collection::load_env(path).map_err(bad_input)?,
         None => Variables::default(),

@@ -53,7 +53,7 @@ enum Command {
 
 /// Where the proxy listens and where its CA lives.
 #[derive(Debug, clap::Args)]
-pub struct ListenArgs {
+pub(crate) struct ListenArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -66,7 +66,7 @@ pub struct ListenArgs {
 
 /// Limits and time-outs of the listening side.
 #[derive(Debug, Clone, clap::Args)]
-pub struct LimitArgs {
+pub(crate) struct LimitArgs {
     /// Most client connections served at once; more wait to be accepted.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
@@ -83,7 +83,7 @@ pub struct LimitArgs {
 
 impl LimitArgs {
     /// The proxy configuration these flags give.
-    pub fn config(&self) -> ProxyConfig {
+    pub(crate) fn config(&self) -> ProxyConfig {
         ProxyConfig {
             max_connections: self.max_connections,
             header_read_timeout: Duration::from_secs(self.header_timeout.max(1)),
@@ -96,7 +96,7 @@ impl LimitArgs {
 
 /// How harp reaches real servers (recording, fallback, --record-missing).
 #[derive(Debug, Clone, clap::Args)]
-pub struct UpstreamArgs {
+pub(crate) struct UpstreamArgs {
     /// Also trust the CA certificates in this PEM file for upstream TLS; repeatable.
     #[arg(long = "upstream-ca", value_name = "PEM")]
     pub upstream_ca: Vec<PathBuf>,
@@ -115,15 +115,15 @@ pub struct UpstreamArgs {
 /// An error caused by what the user gave (flags, files): exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
-pub struct BadInput(#[from] pub anyhow::Error);
+pub(crate) struct BadInput(#[from] pub anyhow::Error);
 
 /// Wraps an error as bad input (exit code 2).
-pub fn bad_input(err: impl Into<anyhow::Error>) -> anyhow::Error {
+pub(crate) fn bad_input(err: impl Into<anyhow::Error>) -> anyhow::Error {
     anyhow::Error::new(BadInput(err.into()))
 }
 
 /// Parses the command line and runs it.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -196,14 +196,14 @@ fn init_logging() {
 }
 
 /// Prints a line to stdout and flushes it (scripts wait for these lines).
-pub fn say(line: impl std::fmt::Display) {
+pub(crate) fn say(line: impl std::fmt::Display) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 
 /// The CA-backed leaf issuer and the upstream client every proxy command needs.
-pub fn proxy_parts(
+pub(crate) fn proxy_parts(
     ca_dir: &std::path::Path,
     upstream: &UpstreamArgs,
 ) -> anyhow::Result<(Arc<LeafIssuer>, Upstream)> {
@@ -239,7 +239,7 @@ pub fn proxy_parts(
 /// Serves `handler` on `listen` until SIGINT or SIGTERM: loads the CA and the upstream
 /// client, binds, installs the signal handlers, prints `{label}: listening on
 /// http://ADDR ({what})`, then lets in-flight exchanges finish.
-pub async fn serve_proxy<H: Handler>(
+pub(crate) async fn serve_proxy<H: Handler>(
     handler: Arc<H>,
     listen: &ListenArgs,
     upstream: &UpstreamArgs,
@@ -264,7 +264,7 @@ pub async fn serve_proxy<H: Handler>(
 }
 
 /// Binds `addr` (port 0 picks one).
-pub async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
+pub(crate) async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr} (another process may use that port: pick another with --listen, or --listen 127.0.0.1:0 for a free one)")
     })
@@ -272,7 +272,7 @@ pub async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
 
 /// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives right after
 /// the listening line is not fatal) and returns a future that completes on either.
-pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

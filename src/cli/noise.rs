@@ -11,7 +11,7 @@ use super::{bad_input, say};
 
 /// Arguments of `harp noise`.
 #[derive(Debug, clap::Args)]
-pub struct NoiseArgs {
+pub(super) struct NoiseArgs {
     /// The first recording (.har, .zhar, .zip).
     pub first: PathBuf,
     /// The second recording of the same session.
@@ -41,7 +41,7 @@ fn section(title: &str, findings: &[Finding]) {
     }
 }
 
-pub fn run(args: NoiseArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: NoiseArgs) -> anyhow::Result<ExitCode> {
     let first = har::read_har_file(&args.first).map_err(bad_input)?;
     let second = har::read_har_file(&args.second).map_err(bad_input)?;
     let found = noise(&first, &second).map_err(bad_input)?;

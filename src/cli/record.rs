@@ -19,7 +19,7 @@ use super::{bad_input, say, serve_proxy, ListenArgs, UpstreamArgs};
 
 /// Where bodies go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ContentArg {
+pub(super) enum ContentArg {
     /// Inside the HAR: text as is, binary as base64.
     Embed,
     /// In files named by content hash beside the HAR (always so for a .zip).
@@ -30,7 +30,7 @@ pub enum ContentArg {
 
 /// Detail level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ModeArg {
+pub(super) enum ModeArg {
     /// Everything: timings, cookies, sizes, server address.
     Full,
     /// What replay needs only: small, stable diffs.
@@ -39,7 +39,7 @@ pub enum ModeArg {
 
 /// How entries are recorded.
 #[derive(Debug, Clone, clap::Args)]
-pub struct RecordFlags {
+pub(super) struct RecordFlags {
     /// Where bodies go.
     #[arg(long, value_enum, default_value = "embed")]
     pub content: ContentArg,
@@ -63,7 +63,7 @@ pub struct RecordFlags {
 
 /// Arguments of `harp record`.
 #[derive(Debug, clap::Args)]
-pub struct RecordArgs {
+pub(super) struct RecordArgs {
     /// The HAR file to write (replaced when harp stops, unless --append).
     #[arg(long)]
     pub har: PathBuf,
@@ -81,7 +81,7 @@ pub struct RecordArgs {
 }
 
 /// A recording in progress: the handler, and where and how it will be saved.
-pub struct RecordSession {
+pub(super) struct RecordSession {
     /// The handler: forward everything, observe what matches.
     pub recorder: Arc<Recorder>,
     /// The observer that turns exchanges into entries.
@@ -97,7 +97,7 @@ pub struct RecordSession {
 impl RecordSession {
     /// Checks the path (before anything listens), folds in a leftover journal, loads
     /// entries to add to (`append`, or after a recovery) and starts the journal.
-    pub fn prepare(
+    pub(super) fn prepare(
         path: &Path,
         urls: &[String],
         flags: &RecordFlags,
@@ -160,7 +160,7 @@ impl RecordSession {
     }
 
     /// Writes the HAR, removes the journal, and returns how many entries it holds.
-    pub fn finish(&self) -> anyhow::Result<usize> {
+    pub(super) fn finish(&self) -> anyhow::Result<usize> {
         let har = self.recording.take_har();
         let count = har.log.entries.len();
         har::save(&self.path, &har, self.storage)
@@ -174,7 +174,7 @@ impl RecordSession {
 
 /// What a recording does with the entries the HAR already holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Existing {
+pub(super) enum Existing {
     /// Replaces them, unless `--append` (or a recovered journal) says to add to them.
     Replace,
     /// Adds to them (`--record-missing`).
@@ -236,7 +236,7 @@ fn entry_options(flags: &RecordFlags, rules: harp::rules::Rules) -> EntryOptions
     }
 }
 
-pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let session = RecordSession::prepare(
         &args.har,
         &args.urls,

@@ -20,7 +20,7 @@ const SUMMARY_UNMATCHED: usize = 20;
 
 /// What happens to a request no entry matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum NotFoundArg {
+pub(super) enum NotFoundArg {
     /// Answer 502 (x-harp-unmatched: 1) naming the nearest entries; never touch the network.
     Abort,
     /// Forward it to the network.
@@ -29,7 +29,7 @@ pub enum NotFoundArg {
 
 /// How replay matches and what it does with misses.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ReplayFlags {
+pub(super) struct ReplayFlags {
     /// Unmatched requests: abort (502, no network) or fallback (forward to the network).
     #[arg(long, value_enum, default_value = "abort")]
     pub not_found: NotFoundArg,
@@ -50,7 +50,7 @@ pub struct ReplayFlags {
 
 /// Arguments of `harp replay`.
 #[derive(Debug, clap::Args)]
-pub struct ReplayArgs {
+pub(super) struct ReplayArgs {
     /// The HAR to serve (.har, .zhar, .zip; attached payloads beside it).
     #[arg(long)]
     pub har: PathBuf,
@@ -70,7 +70,7 @@ pub struct ReplayArgs {
 }
 
 /// A replay in progress.
-pub struct ReplaySession {
+pub(super) struct ReplaySession {
     pub replayer: Arc<Replayer>,
     /// Things to tell the user before traffic starts (a recovered journal).
     pub notes: Vec<String>,
@@ -82,7 +82,7 @@ pub struct ReplaySession {
 
 impl ReplaySession {
     /// Loads and indexes the HAR (folding in a leftover journal) and sets replay up.
-    pub fn prepare(
+    pub(super) fn prepare(
         path: &Path,
         urls: &[String],
         flags: &ReplayFlags,
@@ -137,7 +137,7 @@ impl ReplaySession {
     /// Writes what --record-missing recorded; returns the summary lines (counts, then
     /// each unmatched request with its nearest entry) and whether any request was
     /// unmatched.
-    pub fn finish(&self) -> anyhow::Result<(Vec<String>, bool)> {
+    pub(super) fn finish(&self) -> anyhow::Result<(Vec<String>, bool)> {
         let mut lines = Vec::new();
         if let Some(missing) = &self.missing {
             let count = missing.finish()?;
@@ -210,7 +210,7 @@ impl ReplaySession {
     }
 }
 
-pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let session = ReplaySession::prepare(
         &args.har,
         &args.urls,

@@ -9,7 +9,7 @@ use super::bad_input;
 
 /// Matching rules (also read from harp.toml beside the HAR: [match] and [redact]).
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct RuleArgs {
+pub(super) struct RuleArgs {
     /// Leave this query parameter out of URL matching (globs: utm_*); repeatable or comma-separated.
     #[arg(long = "ignore-query", value_name = "NAME", value_delimiter = ',')]
     pub ignore_query: Vec<String>,
@@ -31,7 +31,7 @@ pub struct RuleArgs {
 }
 
 /// The compiled rules, and a line saying where file rules came from (if any).
-pub struct Loaded {
+pub(super) struct Loaded {
     pub rules: Rules,
     pub note: Option<String>,
 }
@@ -51,7 +51,7 @@ impl RuleArgs {
 
     /// The flags merged with `harp.toml` beside `path` (unless `--no-rules-file`),
     /// compiled; a bad rule is bad input naming the file or flag.
-    pub fn load(&self, path: &Path, redact_header: &[String]) -> anyhow::Result<Loaded> {
+    pub(super) fn load(&self, path: &Path, redact_header: &[String]) -> anyhow::Result<Loaded> {
         let mut spec = self.spec(redact_header);
         let mut note = None;
         if !self.no_rules_file {

@@ -16,7 +16,7 @@ use super::{bind, proxy_parts, shutdown_signal, UpstreamArgs};
 
 /// Arguments of `harp run`.
 #[derive(Debug, clap::Args)]
-pub struct RunArgs {
+pub(super) struct RunArgs {
     /// The HAR to replay from (or to record into with --update).
     #[arg(long)]
     pub har: PathBuf,
@@ -52,7 +52,7 @@ enum Session {
     Replay(ReplaySession),
 }
 
-pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.update && args.replay.report.is_some() {
         eprintln!("harp run: --report describes a replay; with --update nothing is written there");
     }

@@ -13,7 +13,7 @@ use super::reader::ReadLimits;
 use super::HarError;
 
 /// The name harp (and Playwright) gives the HAR inside an archive.
-pub const HAR_ENTRY: &str = "har.har";
+pub(super) const HAR_ENTRY: &str = "har.har";
 
 /// An open archive being read under limits.
 pub(super) struct ZipReader {
@@ -25,7 +25,7 @@ pub(super) struct ZipReader {
 }
 
 impl ZipReader {
-    pub fn open(path: &Path, limits: &ReadLimits) -> Result<Self, HarError> {
+    pub(super) fn open(path: &Path, limits: &ReadLimits) -> Result<Self, HarError> {
         let file = File::open(path).map_err(|source| HarError::Io {
             path: path.to_path_buf(),
             source,
@@ -66,7 +66,7 @@ impl ZipReader {
     }
 
     /// The archive's HAR entry: `har.har`, else the only `*.har` at the top level.
-    pub fn har_name(&self) -> Result<String, HarError> {
+    pub(super) fn har_name(&self) -> Result<String, HarError> {
         if self
             .archive
             .index_for_name_raw(HAR_ENTRY.as_bytes())
@@ -92,7 +92,7 @@ impl ZipReader {
     }
 
     /// Reads the entry named exactly `name`: a regular file within the size limits.
-    pub fn read(&mut self, name: &str) -> Result<Vec<u8>, String> {
+    pub(super) fn read(&mut self, name: &str) -> Result<Vec<u8>, String> {
         let max_entry = self.limits.max_payload;
         let remaining = self.limits.max_total.saturating_sub(self.total);
         // Exact byte-for-byte name lookup; `by_index` (unlike `by_name_raw`) decompresses.

@@ -31,7 +31,7 @@ pub fn to_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
 
 /// Removes hop-by-hop headers, including those the `Connection` header names, and any
 /// `TE` other than `trailers`.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -59,13 +59,13 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// A request head as it goes upstream (the URI is absolute).
-pub fn for_upstream(headers: &mut HeaderMap) {
+pub(super) fn for_upstream(headers: &mut HeaderMap) {
     strip_hop_by_hop(headers);
     headers.remove(header::HOST);
 }
 
 /// A response head as it goes back to the client.
-pub fn for_client(headers: &mut HeaderMap) {
+pub(super) fn for_client(headers: &mut HeaderMap) {
     strip_hop_by_hop(headers);
     headers.remove(header::TE);
 }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// `prefix` bytes followed by whatever `inner` yields; writes go straight to `inner`.
-pub struct Rewind<T> {
+pub(super) struct Rewind<T> {
     prefix: Vec<u8>,
     pos: usize,
     inner: T,
@@ -16,7 +16,7 @@ pub struct Rewind<T> {
 
 impl<T> Rewind<T> {
     /// Wraps `inner`, replaying `prefix` first.
-    pub fn new(prefix: Vec<u8>, inner: T) -> Self {
+    pub(super) fn new(prefix: Vec<u8>, inner: T) -> Self {
         Self {
             prefix,
             pos: 0,

@@ -83,7 +83,7 @@ pub(super) struct Shared {
 impl Shared {
     /// True the first time a client rejects harp's certificate for `host` (at most
     /// 1,024 hosts remembered; past that every rejection is reported).
-    pub fn first_rejection(&self, host: &str) -> bool {
+    pub(super) fn first_rejection(&self, host: &str) -> bool {
         let mut seen = self
             .rejected_hosts
             .lock()
@@ -94,7 +94,7 @@ impl Shared {
         seen.insert(host.to_ascii_lowercase())
     }
 
-    pub fn context(&self, intercepted: bool) -> RequestContext {
+    pub(super) fn context(&self, intercepted: bool) -> RequestContext {
         RequestContext {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             started: SystemTime::now(),

@@ -58,7 +58,7 @@ impl Drop for CounterGuard {
 
 /// Where the proxy is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(super) enum Phase {
     /// Serving.
     Run,
     /// Finish what is in flight, take nothing new.
@@ -68,7 +68,7 @@ pub enum Phase {
 }
 
 /// The stop signal and the counts shutdown waits on, shared by every connection task.
-pub struct Stopper {
+pub(super) struct Stopper {
     phase: watch::Sender<Phase>,
     /// Client connections (and tunnels) open.
     pub connections: Arc<Counter>,
@@ -95,7 +95,7 @@ pub struct StopReport {
 
 impl Stopper {
     /// Resolves once the phase is at least `phase`.
-    pub fn reached(&self, phase: Phase) -> impl Future<Output = ()> + Send + 'static {
+    pub(super) fn reached(&self, phase: Phase) -> impl Future<Output = ()> + Send + 'static {
         let mut rx = self.phase.subscribe();
         async move {
             let _ = rx
@@ -109,13 +109,13 @@ impl Stopper {
     }
 
     /// A handle that resolves when stopping starts.
-    pub fn signal(&self) -> super::StopSignal {
+    pub(super) fn signal(&self) -> super::StopSignal {
         super::StopSignal(self.phase.subscribe())
     }
 
     /// Drains for at most `grace`, then forces, and waits (briefly) for forced
     /// connections and open taps to wind down.
-    pub async fn stop(&self, grace: Duration) -> StopReport {
+    pub(super) async fn stop(&self, grace: Duration) -> StopReport {
         self.phase.send_replace(Phase::Drain);
         let drained = self.connections.wait_idle(grace).await;
         let forced = if drained { 0 } else { self.connections.get() };

@@ -162,14 +162,18 @@ async fn read_head(tcp: &mut TcpStream) -> io::Result<String> {
 
 /// The client's connector: direct, or through an [`UpstreamProxy`].
 #[derive(Clone)]
-pub struct Connector {
+pub(super) struct Connector {
     direct: HttpConnector,
     proxy: Option<UpstreamProxy>,
     timeout: Duration,
 }
 
 impl Connector {
-    pub fn new(direct: HttpConnector, proxy: Option<UpstreamProxy>, timeout: Duration) -> Self {
+    pub(super) fn new(
+        direct: HttpConnector,
+        proxy: Option<UpstreamProxy>,
+        timeout: Duration,
+    ) -> Self {
         Self {
             direct,
             proxy,
@@ -180,7 +184,7 @@ impl Connector {
 
 /// A connection made by [`Connector`]: says whether requests on it go to a proxy (then
 /// hyper writes absolute-form targets).
-pub struct Conn {
+pub(super) struct Conn {
     io: TokioIo<TcpStream>,
     to_proxy: bool,
 }

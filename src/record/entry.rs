@@ -302,7 +302,7 @@ fn response_of(resp: &ResponseRecord, opts: &EntryOptions) -> Response {
 
 /// `body` with the values of redacted JSON fields replaced (re-serialised compactly,
 /// key order kept), when it is JSON and a field was redacted; otherwise unchanged.
-pub fn redact_json_body<'a>(rules: &Rules, mime: &str, body: &'a [u8]) -> Cow<'a, [u8]> {
+pub(super) fn redact_json_body<'a>(rules: &Rules, mime: &str, body: &'a [u8]) -> Cow<'a, [u8]> {
     let json_like = codec::essence(mime).contains("json")
         || body
             .trim_ascii_start()
