@@ -290,13 +290,10 @@ fn example_json(
         "header": header_list(&response.headers, &format!("entry {i} response"), notes),
         "cookie": [],
     });
-    match std::str::from_utf8(&body) {
-        Ok(text) if textual => example["body"] = json!(text),
-        _ => {
-            use base64::Engine;
-            example["body"] = json!(base64::engine::general_purpose::STANDARD.encode(&body));
-            example["_harpBodyEncoding"] = json!("base64");
-        }
+    let (text, encoding) = crate::har::encode_text(&body, textual);
+    example["body"] = json!(text);
+    if encoding.is_some() {
+        example["_harpBodyEncoding"] = json!("base64");
     }
     Ok(example)
 }

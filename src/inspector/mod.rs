@@ -18,7 +18,6 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use serde::Serialize;
@@ -172,11 +171,9 @@ impl Details {
 pub fn body_json(bytes: &[u8], full_len: usize, content_type: &str) -> Value {
     let mut out =
         json!({"size": full_len, "mimeType": content_type, "truncated": full_len > bytes.len()});
-    match std::str::from_utf8(bytes) {
-        Ok(text) => out["text"] = json!(text),
-        Err(_) => {
-            out["base64"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
-        }
+    match crate::har::encode_text(bytes, true) {
+        (text, None) => out["text"] = json!(text),
+        (base64, Some(_)) => out["base64"] = json!(base64),
     }
     out
 }

@@ -5,13 +5,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use base64::Engine;
 use bytes::Bytes;
 use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Version};
 use serde_json::{json, Value};
 
 use crate::codec;
+use crate::har::encode_text;
 use crate::har::format::{iso8601, version_str, REDACTED};
 use crate::har::{Content, Entry, Extra, Header, PostData, Request, Response, Timings};
 use crate::rules::Rules;
@@ -219,24 +219,19 @@ fn post_data_of(body: &[u8], mime: &str, opts: &EntryOptions) -> PostData {
     if opts.content == ContentPolicy::Omit {
         return post;
     }
-    match std::str::from_utf8(body) {
-        Ok(text) => {
-            if codec::essence(mime) == "application/x-www-form-urlencoded"
-                && opts.mode == Mode::Full
-            {
-                post.params = Some(
-                    form_urlencoded::parse(body)
-                        .map(|(k, v)| json!({"name": k, "value": v}))
-                        .collect(),
-                );
-            }
-            post.text = Some(text.to_string());
-        }
-        Err(_) => {
-            post.text = Some(base64::engine::general_purpose::STANDARD.encode(body));
-            post.encoding = Some("base64".into());
-        }
+    let (text, encoding) = encode_text(body, true);
+    if encoding.is_none()
+        && codec::essence(mime) == "application/x-www-form-urlencoded"
+        && opts.mode == Mode::Full
+    {
+        post.params = Some(
+            form_urlencoded::parse(body)
+                .map(|(k, v)| json!({"name": k, "value": v}))
+                .collect(),
+        );
     }
+    post.text = Some(text);
+    post.encoding = encoding;
     post
 }
 
@@ -269,15 +264,11 @@ fn response_of(resp: &ResponseRecord, opts: &EntryOptions) -> Response {
         content.compression = Some(body.len() as i64 - resp.body.len() as i64);
     }
     if opts.content == ContentPolicy::Embed {
-        match std::str::from_utf8(body) {
-            Ok(text) if decoded.is_ok() && (codec::is_textual(&mime) || mime == "x-unknown") => {
-                content.text = Some(text.to_string());
-            }
-            _ => {
-                content.text = Some(base64::engine::general_purpose::STANDARD.encode(body));
-                content.encoding = Some("base64".into());
-            }
-        }
+        // Still-encoded bytes (a coding that failed to decode) are never text.
+        let textual = decoded.is_ok() && (codec::is_textual(&mime) || mime == "x-unknown");
+        let (text, encoding) = encode_text(body, textual);
+        content.text = Some(text);
+        content.encoding = encoding;
     }
     Response {
         status: resp.status.as_u16() as i64,
