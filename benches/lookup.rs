@@ -49,7 +49,7 @@ fn main() {
         let mut found = 0;
         for r in 0..rounds {
             found += replayer
-                .find(&harp::replay::Incoming {
+                .find(&harp::replay::Asked {
                     method: "GET",
                     url: &urls[r % urls.len()],
                     headers: &headers,
@@ -66,7 +66,7 @@ fn main() {
         let t = Instant::now();
         for r in 0..rounds {
             found += replayer
-                .find(&harp::replay::Incoming {
+                .find(&harp::replay::Asked {
                     method: "GET",
                     url: &misses[r % misses.len()],
                     headers: &headers,
@@ -83,7 +83,7 @@ fn main() {
             let rounds = 200;
             let t = Instant::now();
             for _ in 0..rounds {
-                let req = harp::replay::Incoming {
+                let req = harp::replay::Asked {
                     method: "GET",
                     url,
                     headers: &headers,

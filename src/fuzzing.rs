@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::collection::matcher::{choose, choose_indexed, MatchOptions, MockRequest};
 use crate::collection::{model, Examples, Variables};
 use crate::har::{parse_har, read_har_file_with, HarFile, ReadLimits};
-use crate::replay::{diagnose, Incoming, Index, ReplayOptions, Replayer};
+use crate::replay::{diagnose, Asked, Index, ReplayOptions, Replayer};
 use crate::rules::{Canon, RuleSpec, Rules};
 
 /// The lenient HAR reader, then replay's index and the converter over what it accepts.
@@ -76,7 +76,7 @@ pub fn replay_matcher(replayer: &Replayer, data: &[u8]) {
     let (method, target, body) = three_parts(data);
     let headers = vec![("content-type".to_string(), "application/json".to_string())];
     let canon = Canon::of("application/json", body, &replayer.index().rules);
-    let req = Incoming {
+    let req = Asked {
         method: &method,
         url: &target,
         headers: &headers,

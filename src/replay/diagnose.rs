@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::calllog::{clip, MAX_URL_TEXT};
 
-use super::matcher::{body_matches, Incoming, Recorded};
+use super::matcher::{body_matches, Asked, Recorded};
 use crate::rules::json_path::{differences, generalise};
 use crate::rules::{Canon, Rules};
 
@@ -108,7 +108,7 @@ fn split(url: &str) -> Parts<'_> {
 
 /// Compares one entry with the request (URLs as the rules compare them): a distance (0
 /// would be a match), the differences in words, and what a rule could ignore.
-fn compare(entry: &Recorded, req: &Incoming<'_>, rules: &Rules) -> (u32, Vec<String>, Ignorable) {
+fn compare(entry: &Recorded, req: &Asked<'_>, rules: &Rules) -> (u32, Vec<String>, Ignorable) {
     let mut distance = 0;
     let mut diffs = Vec::new();
     let mut ignorable = Ignorable {
@@ -183,7 +183,7 @@ fn compare(entry: &Recorded, req: &Incoming<'_>, rules: &Rules) -> (u32, Vec<Str
 }
 
 /// How the bodies differ: JSON field by field (naming the GraphQL operation), else sizes.
-fn body_difference(entry: &Recorded, req: &Incoming<'_>, ignorable: &mut Ignorable) -> String {
+fn body_difference(entry: &Recorded, req: &Asked<'_>, ignorable: &mut Ignorable) -> String {
     let (Some(Canon::Json(ours)), Some(theirs @ Canon::Json(sent))) = (&entry.canon, req.canon)
     else {
         ignorable.possible = false;
@@ -315,7 +315,7 @@ pub fn nearest(
     entries: &[Recorded],
     neighbours: &Neighbours,
     rules: &Rules,
-    req: &Incoming<'_>,
+    req: &Asked<'_>,
     n: usize,
 ) -> Vec<NearMiss> {
     let mut scored: Vec<(u32, usize, Vec<String>, Ignorable)> = neighbours
@@ -347,7 +347,7 @@ pub fn nearest(
 const MAX_DIFF_TEXT: usize = 256;
 
 /// The 502 body for an unmatched request.
-pub fn unmatched_text(req: &Incoming<'_>, har: &str, near: &[NearMiss]) -> String {
+pub fn unmatched_text(req: &Asked<'_>, har: &str, near: &[NearMiss]) -> String {
     let mut text = format!(
         "harp: no entry in {har} matches {} {}\n",
         req.method, req.url
@@ -395,7 +395,7 @@ mod tests {
             rec("POST", "https://api.test/users?page=3", Some(b"{}")),
             rec("GET", "https://api.test/orders", None),
         ];
-        let req = Incoming {
+        let req = Asked {
             method: "GET",
             url: "https://api.test/users?page=3",
             headers: &[],
@@ -415,7 +415,7 @@ mod tests {
         let text = unmatched_text(&req, "x.har", &near);
         assert!(text.contains("#0 GET https://api.test/users?page=2"));
 
-        let req = Incoming {
+        let req = Asked {
             method: "POST",
             url: "https://api.test/users?page=3",
             headers: &[],
@@ -430,7 +430,7 @@ mod tests {
             rec("GET", "https://api.test/users", None),
             rec("GET", "https://api.test/users/1", None),
         ];
-        let by_id = Incoming {
+        let by_id = Asked {
             method: "GET",
             url: "https://api.test/users/9",
             headers: &[],
@@ -453,7 +453,7 @@ mod tests {
         ];
         let hood = Neighbours::new(&entries);
         let rules = Rules::default();
-        let get = Incoming {
+        let get = Asked {
             method: "GET",
             url: "https://api.test/items?page=1&t=200",
             headers: &[],
@@ -470,7 +470,7 @@ mod tests {
 
         let body = br#"{"requestId":"r2","name":"a"}"#;
         let canon = Canon::of("application/json", body, &rules);
-        let post = Incoming {
+        let post = Asked {
             method: "POST",
             url: "https://api.test/items",
             headers: &[],
@@ -493,7 +493,7 @@ mod tests {
 
         let body = br#"{"operationName":"GetUser","query":"query GetUser {\n  me { id }\n}","variables":{"id":2}}"#;
         let canon = Canon::of("application/json", body, &rules);
-        let gql = Incoming {
+        let gql = Asked {
             url: "https://api.test/graphql",
             body,
             canon: Some(&canon),
@@ -508,7 +508,7 @@ mod tests {
             near[0].differences
         );
 
-        let other_path = Incoming {
+        let other_path = Asked {
             method: "GET",
             url: "https://api.test/other?t=1",
             ..get
@@ -527,7 +527,7 @@ mod tests {
             .collect();
         entries.push(rec("GET", "https://api.test/users/1", None));
         let hood = Neighbours::new(&entries);
-        let req = Incoming {
+        let req = Asked {
             method: "GET",
             url: "https://api.test/users/2",
             headers: &[],

@@ -9,7 +9,7 @@ use crate::rules::Canon;
 
 /// A request as the matcher sees it.
 #[derive(Debug, Clone, Copy)]
-pub struct Incoming<'a> {
+pub struct Asked<'a> {
     /// Upper-case method.
     pub method: &'a str,
     /// Absolute URL, normalised as the proxy does.
@@ -47,7 +47,7 @@ pub struct Recorded {
 /// forms as key/value lists). An entry that recorded only form `params` is compared on
 /// those. (Playwright checks POST only and compares bytes; harp checks every method that
 /// carries a body, so PUT/PATCH with different bodies are told apart too.)
-pub fn body_matches(entry: &Recorded, incoming: &Incoming<'_>) -> bool {
+pub fn body_matches(entry: &Recorded, incoming: &Asked<'_>) -> bool {
     let Some(recorded) = &entry.canon else {
         return true;
     };
@@ -62,7 +62,7 @@ pub fn body_matches(entry: &Recorded, incoming: &Incoming<'_>) -> bool {
 /// Rule 3: how many recorded headers appear with the same value (name case-insensitive,
 /// value exact) in the request. Redacted values never count, nor do headers the rules
 /// ignore (the index leaves them out of [`Recorded::headers`]).
-pub fn matching_headers(entry: &Recorded, incoming: &Incoming<'_>) -> usize {
+pub fn matching_headers(entry: &Recorded, incoming: &Asked<'_>) -> usize {
     entry
         .headers
         .iter()
@@ -83,7 +83,7 @@ pub fn matching_headers(entry: &Recorded, incoming: &Incoming<'_>) -> usize {
 pub fn choose(
     entries: &[Recorded],
     candidates: &[usize],
-    incoming: &Incoming<'_>,
+    incoming: &Asked<'_>,
     served: Option<usize>,
 ) -> Option<usize> {
     let complete: Vec<usize> = candidates
@@ -246,7 +246,7 @@ mod tests {
         let canon = Canon::of(content_type, body, &Rules::default());
         body_matches(
             entry,
-            &Incoming {
+            &Asked {
                 method: "POST",
                 url: "http://x/",
                 headers: &headers,
@@ -319,7 +319,7 @@ mod tests {
             ),
         ];
         let headers = hdrs(&[("accept", "application/json"), ("x-v", "2")]);
-        let req = Incoming {
+        let req = Asked {
             method: "GET",
             url: "u",
             headers: &headers,
@@ -328,7 +328,7 @@ mod tests {
         };
         assert_eq!(choose(&entries, &[0, 1, 2], &req, None), Some(1));
         let headers = hdrs(&[("accept", "image/png")]);
-        let req = Incoming {
+        let req = Asked {
             headers: &headers,
             ..req
         };
@@ -338,7 +338,7 @@ mod tests {
             "no header matches: earliest"
         );
         let headers = hdrs(&[("authorization", REDACTED), ("accept", "text/html")]);
-        let req = Incoming {
+        let req = Asked {
             headers: &headers,
             ..req
         };
@@ -357,7 +357,7 @@ mod tests {
             rec("GET", "u", &[], None),
         ];
         entries[0].incomplete = true;
-        let req = Incoming {
+        let req = Asked {
             method: "GET",
             url: "u",
             headers: &[],

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 pub use diagnose::NearMiss;
 pub use index::{Index, Prepared, Servable};
-pub use matcher::Incoming;
+pub use matcher::Asked;
 
 use crate::inspector::{self, CallDetail, Details, Feed, Inspect, RecordedSoFar};
 use crate::rules::Canon;
@@ -343,7 +343,7 @@ impl Replayer {
 
     /// The entry replay would serve for `req` (after following redirects when enabled),
     /// or `None`; with `--sequence` this counts as a use.
-    pub fn find(&self, req: &Incoming<'_>) -> Option<usize> {
+    pub fn find(&self, req: &Asked<'_>) -> Option<usize> {
         match self.lookup(req) {
             Lookup::Found(i) => Some(i),
             Lookup::NotFound | Lookup::Cycle(_) => None,
@@ -351,14 +351,14 @@ impl Replayer {
     }
 
     /// Finds the entry for `req` by the rules of DESIGN §4.
-    fn lookup(&self, req: &Incoming<'_>) -> Lookup {
+    fn lookup(&self, req: &Asked<'_>) -> Lookup {
         let mut method = req.method.to_string();
         let mut url = req.url.to_string();
         let mut body = req.body;
         let mut canon = req.canon;
         let mut visited: Vec<usize> = Vec::new();
         loop {
-            let step = Incoming {
+            let step = Asked {
                 method: &method,
                 url: &url,
                 headers: req.headers,
@@ -470,7 +470,7 @@ impl Replayer {
                 .unwrap_or("");
             Canon::of(content_type, &body, &self.index.rules)
         });
-        let incoming = Incoming {
+        let incoming = Asked {
             method: &method,
             url: &url,
             headers: &headers,
@@ -490,7 +490,7 @@ impl Replayer {
     }
 
     /// What to do with a request, decided before anything is counted or logged.
-    fn verdict(&self, incoming: &Incoming<'_>) -> Verdict<'_> {
+    fn verdict(&self, incoming: &Asked<'_>) -> Verdict<'_> {
         match self.lookup(incoming) {
             Lookup::Found(i) => match self.use_entry(i) {
                 Servable::Response(p) => Verdict::Serve(i, p),
@@ -568,7 +568,7 @@ impl Replayer {
 
     /// The 502 for a verdict that serves nothing: an incomplete entry, a redirect cycle
     /// or a miss, each saying why.
-    fn refusal(&self, verdict: &Verdict<'_>, incoming: &Incoming<'_>) -> Response<Body> {
+    fn refusal(&self, verdict: &Verdict<'_>, incoming: &Asked<'_>) -> Response<Body> {
         let har = self.index.path.display().to_string();
         let (text, flag) = match verdict {
             Verdict::Incomplete(i, reason) => (
