@@ -108,9 +108,23 @@ pub fn shown(bytes: &Bytes) -> Bytes {
     }
 }
 
+/// Request headers whose values the inspector never keeps: credentials, which anyone who
+/// can reach harp could otherwise read back from `/__harp/calls/ID`.
+const MASKED: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+];
+
 impl CallDetail {
-    /// The request side of a call.
-    pub fn of_request(headers: Vec<(String, String)>, body: &Bytes) -> Self {
+    /// The request side of a call (credential headers masked as `[REDACTED]`).
+    pub fn of_request(mut headers: Vec<(String, String)>, body: &Bytes) -> Self {
+        for (name, value) in &mut headers {
+            if MASKED.iter().any(|m| m.eq_ignore_ascii_case(name)) {
+                *value = crate::har::format::REDACTED.to_string();
+            }
+        }
         Self {
             request_headers: headers,
             request_body: shown(body),
@@ -432,6 +446,21 @@ mod tests {
             assert!(name.starts_with("harp_"), "{line}");
             value.parse::<f64>().unwrap();
         }
+    }
+
+    #[test]
+    fn credentials_are_never_kept() {
+        let d = CallDetail::of_request(
+            vec![
+                ("authorization".into(), "Bearer s3cret".into()),
+                ("Cookie".into(), "sid=1".into()),
+                ("accept".into(), "*/*".into()),
+            ],
+            &Bytes::new(),
+        );
+        assert_eq!(d.request_headers[0].1, "[REDACTED]");
+        assert_eq!(d.request_headers[1].1, "[REDACTED]");
+        assert_eq!(d.request_headers[2].1, "*/*");
     }
 
     #[test]
