@@ -6,6 +6,7 @@ mod check;
 mod convert;
 mod mock;
 mod noise;
+mod prune;
 mod record;
 mod replay;
 mod rules;
@@ -49,6 +50,8 @@ enum Command {
     Ca(ca::CaArgs),
     /// Compare two recordings of one session; print the rules that would make them match.
     Noise(noise::NoiseArgs),
+    /// Drop the entries a replay report says were never used.
+    Prune(prune::PruneArgs),
 }
 
 /// Where the proxy listens and where its CA lives.
@@ -146,6 +149,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Mock(args) => mock::run(args).await,
             Command::Ca(args) => ca::run(args),
             Command::Noise(args) => noise::run(args),
+            Command::Prune(args) => prune::run(args),
         }
     });
     // Connection tasks may still be parked on idle keep-alive sockets: don't wait for them.

@@ -818,3 +818,67 @@ fn bad_rules_are_bad_input_naming_the_file_or_flag() {
         out.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_drops_the_entries_a_report_says_were_never_used() {
+    let dir = tempfile::tempdir().unwrap();
+    write_har(
+        dir.path(),
+        "p.har",
+        vec![
+            entry("GET", "http://app.test/used", None, 200, json!([]), "used"),
+            entry(
+                "GET",
+                "http://app.test/stale",
+                None,
+                200,
+                json!([]),
+                "stale",
+            ),
+            entry("GET", "http://app.test/old", None, 200, json!([]), "old"),
+        ],
+    );
+    let harp = Harp::start_in(dir, &["replay", "--har", "p.har", "--report", "r.json"]);
+    let c = harp.client(true);
+    assert_eq!(
+        text(c.get("http://app.test/used").send().await.unwrap()).await,
+        (200, "used".into())
+    );
+    let dir = harp.stop().into_dir();
+    let out = run_harp(
+        dir.path(),
+        &["prune", "p.har", "--report", "r.json", "--dry-run"],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("would prune 2 of 3 entries from p.har (entries #1, #2)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        entries(&read_har(&dir.path().join("p.har"))).len(),
+        3,
+        "a dry run writes nothing"
+    );
+    let out = run_harp(dir.path(), &["prune", "p.har", "--report", "r.json"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("pruned 2 of 3 entries from p.har (1 left)"),
+        "{}",
+        out.stdout
+    );
+    let left = entries(&read_har(&dir.path().join("p.har")));
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["request"]["url"], "http://app.test/used");
+    // The report no longer describes the HAR: refused, naming both.
+    let out = run_harp(dir.path(), &["prune", "p.har", "--report", "r.json"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("r.json was made from a HAR of 3 entries; p.har has 1"),
+        "{}",
+        out.stderr
+    );
+}
