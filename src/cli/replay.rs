@@ -46,7 +46,22 @@ pub(super) struct ReplayFlags {
     /// that would match) and unused entries; JSON, or JUnit XML when PATH ends in .xml.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// When harp stops, list the entries no request used (warn), or also fail (exit 1).
+    #[arg(long, value_enum, value_name = "warn|fail")]
+    pub unused: Option<UnusedArg>,
 }
+
+/// What to do about entries no request used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum UnusedArg {
+    /// List them after the summary.
+    Warn,
+    /// List them and exit 1 (stale fixtures fail the build).
+    Fail,
+}
+
+/// Entries listed by `--unused`; the rest are counted.
+const SUMMARY_UNUSED: usize = 10;
 
 /// Arguments of `harp replay`.
 #[derive(Debug, clap::Args)]
@@ -78,6 +93,7 @@ pub(super) struct ReplaySession {
     missing: Option<RecordSession>,
     path: PathBuf,
     report: Option<PathBuf>,
+    unused: Option<UnusedArg>,
 }
 
 impl ReplaySession {
@@ -131,6 +147,7 @@ impl ReplaySession {
             missing,
             path: path.to_path_buf(),
             report: flags.report.clone(),
+            unused: flags.unused,
         })
     }
 
@@ -192,8 +209,29 @@ impl ReplaySession {
                 "  and {more} more distinct unmatched request(s) (GET http://harp.local/__harp/calls lists them)"
             ));
         }
+        let report = self.replayer.report();
+        let mut failed = has_unmatched(&s);
+        if let (Some(policy), false) = (self.unused, report.unused.is_empty()) {
+            lines.push(format!(
+                "{} of {} entries never used:",
+                report.unused.len(),
+                report.entries
+            ));
+            for u in report.unused.iter().take(SUMMARY_UNUSED) {
+                lines.push(format!("  #{} {} {}", u.entry, u.method, u.url));
+            }
+            if report.unused.len() > SUMMARY_UNUSED {
+                lines.push(format!(
+                    "  and {} more (--report R.json lists them all; harp prune drops them)",
+                    report.unused.len() - SUMMARY_UNUSED
+                ));
+            }
+            if policy == UnusedArg::Fail {
+                lines.push("failing: --unused fail and entries were never used".into());
+                failed = true;
+            }
+        }
         if let Some(path) = &self.report {
-            let report = self.replayer.report();
             let text = if path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("xml"))
@@ -206,7 +244,7 @@ impl ReplaySession {
                 .with_context(|| format!("writing the report {}", path.display()))?;
             lines.push(format!("report written to {}", path.display()));
         }
-        Ok((lines, has_unmatched(&s)))
+        Ok((lines, failed))
     }
 }
 
@@ -234,5 +272,13 @@ pub(super) async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     .await?;
     let (lines, _) = session.finish()?;
     lines.iter().for_each(say);
-    Ok(ExitCode::SUCCESS)
+    // Unmatched requests alone do not fail `harp replay` (they were answered 502 and are
+    // listed); `--unused fail` does, as it asks to.
+    let unused_failed =
+        args.replay.unused == Some(UnusedArg::Fail) && !session.replayer.report().unused.is_empty();
+    Ok(if unused_failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -199,12 +199,14 @@ fn finish(session: &Session, har: &Path) -> anyhow::Result<bool> {
             Ok(failed > 0)
         }
         Session::Replay(s) => {
-            let (lines, unmatched) = s.finish()?;
+            let (lines, failed) = s.finish()?;
             lines.iter().for_each(|l| eprintln!("{l}"));
-            if unmatched {
-                eprintln!("harp run: replay met unmatched requests (listed above); failing");
+            if failed {
+                eprintln!(
+                    "harp run: failing: replay met unmatched requests, or --unused fail found unused entries (listed above)"
+                );
             }
-            Ok(unmatched)
+            Ok(failed)
         }
     }
 }

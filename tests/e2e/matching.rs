@@ -882,3 +882,57 @@ async fn prune_drops_the_entries_a_report_says_were_never_used() {
         out.stderr
     );
 }
+
+#[test]
+fn unused_entries_warn_or_fail_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write_har(
+        dir.path(),
+        "u.har",
+        vec![
+            entry("GET", "http://app.test/used", None, 200, json!([]), "used"),
+            entry(
+                "GET",
+                "http://app.test/stale",
+                None,
+                200,
+                json!([]),
+                "stale",
+            ),
+        ],
+    );
+    let curl = ["curl", "-sS", "http://app.test/used"];
+    let with = |policy: &str| {
+        let mut args = vec!["run", "--har", "u.har", "--unused", policy, "--"];
+        args.extend(curl);
+        run_harp(dir.path(), &args)
+    };
+    let warned = with("warn");
+    assert_eq!(warned.code, Some(0), "{}", warned.stderr);
+    assert_eq!(warned.stdout, "used");
+    assert!(
+        warned
+            .stderr
+            .contains("1 of 2 entries never used:\n  #1 GET http://app.test/stale"),
+        "{}",
+        warned.stderr
+    );
+    let failed = with("fail");
+    assert_eq!(failed.code, Some(1), "{}", failed.stderr);
+    assert!(
+        failed
+            .stderr
+            .contains("failing: --unused fail and entries were never used"),
+        "{}",
+        failed.stderr
+    );
+    let mut args = vec!["run", "--har", "u.har", "--"];
+    args.extend(curl);
+    let plain = run_harp(dir.path(), &args);
+    assert_eq!(plain.code, Some(0));
+    assert!(
+        !plain.stderr.contains("never used"),
+        "silent without --unused: {}",
+        plain.stderr
+    );
+}
