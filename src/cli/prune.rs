@@ -51,14 +51,7 @@ pub(crate) fn run(args: PruneArgs) -> anyhow::Result<ExitCode> {
             args.har.display()
         )));
     }
-    let attached = file.har.log.entries.iter().any(|e| {
-        e.response.content.file.is_some()
-            || e.request
-                .post_data
-                .as_ref()
-                .is_some_and(|p| p.file.is_some())
-    });
-    let storage = Storage::for_path(&args.har, attached);
+    let storage = Storage::for_path(&args.har, file.har.has_attachments());
     let mut doc = file.into_embedded().map_err(bad_input)?;
     let mut index = 0;
     doc.log.entries.retain(|_| {

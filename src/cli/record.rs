@@ -187,14 +187,7 @@ fn existing_entries(path: &Path, storage: &mut Storage) -> anyhow::Result<Vec<ha
     let file = har::read_har_file(path)
         .map_err(bad_input)
         .context("reading the HAR to append to")?;
-    let attached = file.har.log.entries.iter().any(|e| {
-        e.response.content.file.is_some()
-            || e.request
-                .post_data
-                .as_ref()
-                .is_some_and(|p| p.file.is_some())
-    });
-    if attached && *storage == Storage::Embed {
+    if file.har.has_attachments() && *storage == Storage::Embed {
         *storage = Storage::Attach;
     }
     Ok(file

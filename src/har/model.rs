@@ -21,6 +21,20 @@ pub struct Har {
     pub extra: Extra,
 }
 
+impl Har {
+    /// True when some body lives in a payload file (`_file`) rather than in the JSON:
+    /// the HAR was saved attached, and rewriting it should keep it so.
+    pub fn has_attachments(&self) -> bool {
+        self.log.entries.iter().any(|e| {
+            e.response.content.file.is_some()
+                || e.request
+                    .post_data
+                    .as_ref()
+                    .is_some_and(|p| p.file.is_some())
+        })
+    }
+}
+
 /// The `log` object.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Log {
