@@ -4,6 +4,7 @@
 mod ca;
 mod check;
 mod convert;
+mod diff;
 mod mock;
 mod noise;
 mod prune;
@@ -52,6 +53,8 @@ enum Command {
     Noise(noise::NoiseArgs),
     /// Drop the entries a replay report says were never used.
     Prune(prune::PruneArgs),
+    /// What changed between two HARs, entry by entry (exit 0 same, 1 different, 2 bad input).
+    Diff(diff::DiffArgs),
 }
 
 /// Where the proxy listens and where its CA lives.
@@ -150,6 +153,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Ca(args) => ca::run(args),
             Command::Noise(args) => noise::run(args),
             Command::Prune(args) => prune::run(args),
+            Command::Diff(args) => diff::run(args),
         }
     });
     // Connection tasks may still be parked on idle keep-alive sockets: don't wait for them.

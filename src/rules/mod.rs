@@ -10,6 +10,7 @@
 
 pub mod body;
 pub mod config;
+pub mod diff;
 pub mod graphql;
 pub mod json_path;
 pub mod noise;

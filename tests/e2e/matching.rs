@@ -936,3 +936,66 @@ fn unused_entries_warn_or_fail_the_run() {
         plain.stderr
     );
 }
+
+#[test]
+fn diff_says_what_changed_and_exits_by_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_entry = |url: &str, status: u16, text: &str| {
+        let mut e = entry(
+            "GET",
+            url,
+            None,
+            status,
+            json!([{"name": "Content-Type", "value": "application/json"}]),
+            text,
+        );
+        e["response"]["content"]["mimeType"] = json!("application/json");
+        e
+    };
+    write_har(
+        dir.path(),
+        "a.har",
+        vec![
+            json_entry("http://app.test/user", 200, r#"{"name":"ada","id":1}"#),
+            json_entry("http://app.test/old", 200, "{}"),
+        ],
+    );
+    write_har(
+        dir.path(),
+        "b.har",
+        vec![
+            json_entry(
+                "http://app.test/user",
+                200,
+                "{\n  \"id\": 1,\n  \"name\": \"grace\"\n}",
+            ),
+            json_entry("http://app.test/new", 201, "{}"),
+        ],
+    );
+    let same = run_harp(dir.path(), &["diff", "a.har", "a.har"]);
+    assert_eq!(same.code, Some(0), "{}{}", same.stdout, same.stderr);
+    let out = run_harp(dir.path(), &["diff", "a.har", "b.har"]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("- GET http://app.test/old (#1)  only in a.har"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("+ GET http://app.test/new (#1)  only in b.har"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "~ GET http://app.test/user (#0 / #0)\n    response body $.name: \"ada\" → \"grace\"\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    let bad = run_harp(dir.path(), &["diff", "a.har", "missing.har"]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("missing.har"), "{}", bad.stderr);
+}
