@@ -215,6 +215,7 @@ async fn record_missing_entries_reach_the_inspector_live() {
         Box::pin(events.bytes_stream());
     let r = c.get(origin.http_url("/page")).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "<h1>hi</h1>");
     let mut text = String::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !(text.contains("\"type\":\"entry\"") && text.contains("\"type\":\"call\"")) {
@@ -278,8 +279,9 @@ async fn record_missing_entries_reach_the_inspector_live() {
     let stopped = harp.stop();
     assert!(
         started.elapsed() < Duration::from_secs(5),
-        "stop took {:?}",
-        started.elapsed()
+        "stop took {:?}: {}",
+        started.elapsed(),
+        stopped.stderr
     );
     assert!(
         stopped.stdout.contains("now holds 2 exchange(s)"),
