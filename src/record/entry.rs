@@ -294,12 +294,7 @@ fn response_of(resp: &ResponseRecord, opts: &EntryOptions) -> Response {
 /// `body` with the values of redacted JSON fields replaced (re-serialised compactly,
 /// key order kept), when it is JSON and a field was redacted; otherwise unchanged.
 pub(super) fn redact_json_body<'a>(rules: &Rules, mime: &str, body: &'a [u8]) -> Cow<'a, [u8]> {
-    let json_like = codec::essence(mime).contains("json")
-        || body
-            .trim_ascii_start()
-            .first()
-            .is_some_and(|b| *b == b'{' || *b == b'[');
-    if !rules.redacts_json() || !json_like {
+    if !rules.redacts_json() || !crate::rules::body::looks_json(mime, body) {
         return Cow::Borrowed(body);
     }
     let Ok(mut doc) = serde_json::from_slice::<Value>(body) else {

@@ -69,16 +69,7 @@ impl Ignorable {
 
 /// The decoded names of query pairs (`a=1` → `a`), sorted, without repeats.
 fn names_of(pairs: &[&str]) -> Vec<String> {
-    let mut names: Vec<String> = pairs
-        .iter()
-        .map(|p| {
-            let raw = p.split('=').next().unwrap_or(p);
-            form_urlencoded::parse(raw.as_bytes())
-                .next()
-                .map(|(k, _)| k.into_owned())
-                .unwrap_or_default()
-        })
-        .collect();
+    let mut names: Vec<String> = pairs.iter().map(|p| crate::rules::query_name(p)).collect();
     names.sort();
     names.dedup();
     names

@@ -37,7 +37,9 @@ fn is_form(content_type: &str) -> bool {
         .starts_with("application/x-www-form-urlencoded")
 }
 
-fn looks_json(content_type: &str, bytes: &[u8]) -> bool {
+/// True when a body of `content_type` is worth parsing as JSON: a JSON or GraphQL type,
+/// or bytes that open an object or array (clients often send JSON as text/plain).
+pub(crate) fn looks_json(content_type: &str, bytes: &[u8]) -> bool {
     let ct = content_type.to_ascii_lowercase();
     ct.contains("json")
         || ct.contains("graphql")

@@ -275,6 +275,15 @@ impl Rules {
     }
 }
 
+/// The decoded name of one raw query pair (`a%20b=1` → `a b`).
+pub(crate) fn query_name(pair: &str) -> String {
+    let raw = pair.split('=').next().unwrap_or(pair);
+    form_urlencoded::parse(raw.as_bytes())
+        .next()
+        .map(|(k, _)| k.into_owned())
+        .unwrap_or_default()
+}
+
 /// Rebuilds the query of `url` from `keep(decoded name, raw pair)`; `None` when nothing
 /// changed.
 fn rewrite_query(url: &str, mut keep: impl FnMut(&str, &str) -> Option<String>) -> Option<String> {
@@ -282,12 +291,7 @@ fn rewrite_query(url: &str, mut keep: impl FnMut(&str, &str) -> Option<String>) 
     let mut changed = false;
     let mut pairs = Vec::new();
     for pair in query.split('&') {
-        let raw_name = pair.split('=').next().unwrap_or(pair);
-        let name: String = form_urlencoded::parse(raw_name.as_bytes())
-            .next()
-            .map(|(k, _)| k.into_owned())
-            .unwrap_or_default();
-        match keep(&name, pair) {
+        match keep(&query_name(pair), pair) {
             Some(kept) => {
                 changed |= kept != pair;
                 pairs.push(kept);
