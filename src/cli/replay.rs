@@ -84,6 +84,23 @@ pub(super) struct ReplayArgs {
     pub upstream: UpstreamArgs,
 }
 
+/// What a finished replay says: the summary lines, and what fails a run.
+pub(super) struct Finished {
+    /// The summary, one line each.
+    pub(super) lines: Vec<String>,
+    /// Replay met requests it could not answer.
+    pub(super) unmatched: bool,
+    /// `--unused fail` found entries no request used.
+    pub(super) unused_failed: bool,
+}
+
+impl Finished {
+    /// True when `harp run` should fail on replay's account.
+    pub(super) fn failed(&self) -> bool {
+        self.unmatched || self.unused_failed
+    }
+}
+
 /// A replay in progress.
 pub(super) struct ReplaySession {
     pub replayer: Arc<Replayer>,
@@ -154,7 +171,7 @@ impl ReplaySession {
     /// Writes what --record-missing recorded; returns the summary lines (counts, then
     /// each unmatched request with its nearest entry) and whether any request was
     /// unmatched.
-    pub(super) fn finish(&self) -> anyhow::Result<(Vec<String>, bool)> {
+    pub(super) fn finish(&self) -> anyhow::Result<Finished> {
         let mut lines = Vec::new();
         if let Some(missing) = &self.missing {
             let count = missing.finish()?;
@@ -210,7 +227,7 @@ impl ReplaySession {
             ));
         }
         let report = self.replayer.report();
-        let mut failed = has_unmatched(&s);
+        let mut unused_failed = false;
         if let (Some(policy), false) = (self.unused, report.unused.is_empty()) {
             lines.push(format!(
                 "{} of {} entries never used:",
@@ -228,7 +245,7 @@ impl ReplaySession {
             }
             if policy == UnusedArg::Fail {
                 lines.push("failing: --unused fail and entries were never used".into());
-                failed = true;
+                unused_failed = true;
             }
         }
         if let Some(path) = &self.report {
@@ -244,7 +261,11 @@ impl ReplaySession {
                 .with_context(|| format!("writing the report {}", path.display()))?;
             lines.push(format!("report written to {}", path.display()));
         }
-        Ok((lines, failed))
+        Ok(Finished {
+            lines,
+            unmatched: has_unmatched(&s),
+            unused_failed,
+        })
     }
 }
 
@@ -270,13 +291,11 @@ pub(super) async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         &what,
     )
     .await?;
-    let (lines, _) = session.finish()?;
-    lines.iter().for_each(say);
+    let finished = session.finish()?;
+    finished.lines.iter().for_each(say);
     // Unmatched requests alone do not fail `harp replay` (they were answered 502 and are
     // listed); `--unused fail` does, as it asks to.
-    let unused_failed =
-        args.replay.unused == Some(UnusedArg::Fail) && !session.replayer.report().unused.is_empty();
-    Ok(if unused_failed {
+    Ok(if finished.unused_failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

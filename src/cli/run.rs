@@ -199,8 +199,9 @@ fn finish(session: &Session, har: &Path) -> anyhow::Result<bool> {
             Ok(failed > 0)
         }
         Session::Replay(s) => {
-            let (lines, failed) = s.finish()?;
-            lines.iter().for_each(|l| eprintln!("{l}"));
+            let finished = s.finish()?;
+            finished.lines.iter().for_each(|l| eprintln!("{l}"));
+            let failed = finished.failed();
             if failed {
                 eprintln!(
                     "harp run: failing: replay met unmatched requests, or --unused fail found unused entries (listed above)"

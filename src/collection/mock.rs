@@ -441,15 +441,13 @@ impl Handler for Mock {
     }
 
     async fn handle_local(&self, req: Request<Body>, ctx: RequestContext) -> Response<Body> {
-        let ours = req.uri().path().starts_with("/__harp")
-            || (req.uri().path() == "/" && inspector::is_harp_local(&req));
-        if ours {
+        let root = inspector::is_harp_local(&req);
+        if req.uri().path().starts_with("/__harp") || (req.uri().path() == "/" && root) {
             // harp's own endpoints hold callers' paths and tokens: a private mock keeps
             // them private too.
             if let Some(refused) = self.refuse_without_key(&req) {
                 return refused;
             }
-            let root = inspector::is_harp_local(&req);
             if let Some(resp) = inspector::answer(self, &req, &ctx, root) {
                 return resp;
             }
