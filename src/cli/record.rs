@@ -1,6 +1,8 @@
 //! `harp record`: the recording proxy, and the recording session `harp run --update` and
 //! `harp replay --record-missing` reuse.
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,9 +12,12 @@ use clap::ValueEnum;
 
 use harp::glob::UrlGlobs;
 use harp::har::{self, journal, Journal, Storage};
+use harp::record::retries;
 use harp::record::{
     ContentPolicy, EntryOptions, Mode, RecordOptions, Recorder, Recording, DEFAULT_REDACT,
 };
+
+use harp::rules::diff::{diff, Diff};
 
 use super::rules::RuleArgs;
 use super::{bad_input, say, serve_proxy, ListenArgs, UpstreamArgs};
@@ -90,8 +95,24 @@ pub(super) struct RecordSession {
     pub notes: Vec<String>,
     path: PathBuf,
     storage: Storage,
+    /// Files in the HAR's folder before the session (attached storage): payload files
+    /// this session wrote are the others, removed when its recording is discarded.
+    files_before: HashSet<OsString>,
     /// This process records to `path` alone; released when the session ends.
     _lock: har::Lock,
+}
+
+/// What `harp run --update` saved.
+pub(super) struct Saved {
+    /// Entries in the HAR.
+    pub count: usize,
+    /// Failed attempts dropped because the same request was sent again (`METHOD URL
+    /// → status`).
+    pub retries: Vec<String>,
+    /// Exchanges that failed upstream and stayed (`METHOD URL: why`).
+    pub failures: Vec<String>,
+    /// What changed against the HAR this one replaced, when there was one.
+    pub changes: Option<Diff>,
 }
 
 impl RecordSession {
@@ -130,15 +151,17 @@ impl RecordSession {
             Vec::new()
         };
         let appending = !base.is_empty();
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = folder_of(path);
         let options = RecordOptions {
             attach: storage == Storage::Attach,
             entry: entry_options(flags, loaded.rules),
             max_body: flags.max_body,
-            ..RecordOptions::in_dir(dir)
+            ..RecordOptions::in_dir(dir.clone())
+        };
+        let files_before = if storage == Storage::Attach {
+            files_in(&dir)
+        } else {
+            HashSet::new()
         };
         let journal =
             Journal::create(path, storage, appending).context("starting the recording journal")?;
@@ -155,6 +178,7 @@ impl RecordSession {
             notes,
             path: path.to_path_buf(),
             storage,
+            files_before,
             _lock: lock,
         })
     }
@@ -170,6 +194,101 @@ impl RecordSession {
         }
         Ok(count)
     }
+
+    /// `harp run --update` after a command that succeeded: drops failed attempts that
+    /// were retried, writes the HAR and compares it with the one it replaced.
+    pub(super) fn commit(&self) -> anyhow::Result<Saved> {
+        let mut har = self.recording.take_har();
+        let (kept, dropped) = retries::drop_failed_retries(std::mem::take(&mut har.log.entries));
+        har.log.entries = kept;
+        let previous = if self.path.exists() {
+            // As stored: the journal beside it is this session's own.
+            match har::read_stored(&self.path, &har::ReadLimits::default()) {
+                Ok(file) => Some(file),
+                Err(err) => {
+                    tracing::warn!("not comparing with the previous HAR: {err}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        har::save(&self.path, &har, self.storage)
+            .context("writing the HAR (the journal beside it keeps every exchange)")?;
+        if let Some(journal) = self.recording.take_journal() {
+            journal.remove()?;
+        }
+        let changes = match previous {
+            Some(previous) => har::read_stored(&self.path, &har::ReadLimits::default())
+                .map_err(anyhow::Error::from)
+                .and_then(|now| Ok(diff(&previous, &now)?))
+                .map_err(|err| tracing::warn!("not comparing with the previous HAR: {err}"))
+                .ok(),
+            None => None,
+        };
+        Ok(Saved {
+            count: har.log.entries.len(),
+            retries: dropped.iter().map(|e| attempt_line(e, "")).collect(),
+            failures: har
+                .log
+                .entries
+                .iter()
+                .filter_map(|e| {
+                    let why = e.response.extra.get("_error")?.as_str().unwrap_or("failed");
+                    Some(attempt_line(e, why))
+                })
+                .collect(),
+            changes,
+        })
+    }
+
+    /// `harp run --update` after a command that failed: the HAR stays as it was; the
+    /// journal and the payload files this session wrote are removed. Returns how many
+    /// exchanges were not saved.
+    pub(super) fn discard(&self) -> anyhow::Result<usize> {
+        let har = self.recording.take_har();
+        if let Some(journal) = self.recording.take_journal() {
+            journal.remove()?;
+        }
+        if self.storage == Storage::Attach {
+            let dir = folder_of(&self.path);
+            let written = har.log.entries.iter().flat_map(|e| {
+                let post = e.request.post_data.as_ref().and_then(|p| p.file.as_ref());
+                e.response.content.file.iter().chain(post)
+            });
+            for name in written {
+                if !self.files_before.contains(std::ffi::OsStr::new(name)) {
+                    let _ = std::fs::remove_file(dir.join(name));
+                }
+            }
+        }
+        Ok(har.log.entries.len())
+    }
+}
+
+/// `METHOD URL → status` (or `: why` for a failure), clipped for a summary.
+fn attempt_line(entry: &har::Entry, why: &str) -> String {
+    let url = harp::calllog::clip(&entry.request.url, harp::calllog::MAX_URL_TEXT);
+    if why.is_empty() {
+        format!("{} {url} → {}", entry.request.method, entry.response.status)
+    } else {
+        format!("{} {url}: {why}", entry.request.method)
+    }
+}
+
+/// The folder a HAR lives in (`.` for a bare file name).
+fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// The names of the files in `dir` (none when it cannot be read).
+fn files_in(dir: &Path) -> HashSet<OsString> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
 }
 
 /// What a recording does with the entries the HAR already holds.

@@ -49,6 +49,39 @@ pub(super) struct ReplayFlags {
     /// When harp stops, list the entries no request used (warn), or also fail (exit 1).
     #[arg(long, value_enum, value_name = "warn|fail")]
     pub unused: Option<UnusedArg>,
+    /// Flag entries recorded longer ago than AGE (`30d`, `12h`, `2w`) from their
+    /// `startedDateTime`: a warning at start, and with `:fail` also exit 1 when harp stops.
+    #[arg(long, value_name = "AGE[:warn|fail]", value_parser = parse_max_age)]
+    pub max_age: Option<MaxAge>,
+}
+
+/// `--max-age`: how old entries may be, and whether older ones fail the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct MaxAge {
+    age: std::time::Duration,
+    /// As the user wrote it (`30d`), for messages.
+    text: String,
+    fail: bool,
+}
+
+fn parse_max_age(text: &str) -> Result<MaxAge, String> {
+    let (age, policy) = match text.rsplit_once(':') {
+        Some((age, policy)) => (age, policy),
+        None => (text, "warn"),
+    };
+    let fail = match policy {
+        "warn" => false,
+        "fail" => true,
+        other => return Err(format!("{other:?} is not warn or fail (AGE[:warn|fail])")),
+    };
+    let age_text = age;
+    let age = humantime::parse_duration(age)
+        .map_err(|e| format!("{age:?}: {e} (write it like 30d, 12h or 2w)"))?;
+    Ok(MaxAge {
+        age,
+        text: age_text.to_string(),
+        fail,
+    })
 }
 
 /// What to do about entries no request used.
@@ -92,12 +125,14 @@ pub(super) struct Finished {
     pub(super) unmatched: bool,
     /// `--unused fail` found entries no request used.
     pub(super) unused_failed: bool,
+    /// `--max-age AGE:fail` found entries older than AGE.
+    pub(super) stale_failed: bool,
 }
 
 impl Finished {
     /// True when `harp run` should fail on replay's account.
     pub(super) fn failed(&self) -> bool {
-        self.unmatched || self.unused_failed
+        self.unmatched || self.unused_failed || self.stale_failed
     }
 }
 
@@ -111,6 +146,9 @@ pub(super) struct ReplaySession {
     path: PathBuf,
     report: Option<PathBuf>,
     unused: Option<UnusedArg>,
+    /// `--max-age`: the warning given at start, when entries are older, and whether it
+    /// fails the run.
+    stale: Option<(String, bool)>,
 }
 
 impl ReplaySession {
@@ -136,6 +174,21 @@ impl ReplaySession {
                 "recovered {n} exchange(s) from an interrupted recording into {}",
                 path.display()
             ));
+        }
+        let stale = flags.max_age.as_ref().and_then(|max| {
+            let found = har::age::stale_entries(&file.har, max.age, std::time::SystemTime::now());
+            let oldest = found.oldest?;
+            let warning = format!(
+                "{}: {} of {} entries were recorded more than {} ago (the oldest {oldest}); re-record them with harp run --update",
+                path.display(),
+                found.count,
+                file.har.log.entries.len(),
+                max.text
+            );
+            Some((warning, max.fail))
+        });
+        if let Some((warning, _)) = &stale {
+            notes.push(format!("warning: {warning}"));
         }
         let index = Index::new(&file, loaded.rules).map_err(bad_input)?;
         let options = ReplayOptions {
@@ -165,6 +218,7 @@ impl ReplaySession {
             path: path.to_path_buf(),
             report: flags.report.clone(),
             unused: flags.unused,
+            stale,
         })
     }
 
@@ -248,6 +302,13 @@ impl ReplaySession {
                 unused_failed = true;
             }
         }
+        let stale_failed = match &self.stale {
+            Some((warning, true)) => {
+                lines.push(format!("failing: --max-age: {warning}"));
+                true
+            }
+            _ => false,
+        };
         if let Some(path) = &self.report {
             let text = if path
                 .extension()
@@ -265,6 +326,7 @@ impl ReplaySession {
             lines,
             unmatched: has_unmatched(&s),
             unused_failed,
+            stale_failed,
         })
     }
 }
@@ -294,8 +356,8 @@ pub(super) async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let finished = session.finish()?;
     finished.lines.iter().for_each(say);
     // Unmatched requests alone do not fail `harp replay` (they were answered 502 and are
-    // listed); `--unused fail` does, as it asks to.
-    Ok(if finished.unused_failed {
+    // listed); `--unused fail` and `--max-age AGE:fail` do, as they ask to.
+    Ok(if finished.unused_failed || finished.stale_failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

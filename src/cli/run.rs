@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use harp::proxy;
+use harp::rules::diff::Diff;
 
 use super::record::{Existing, RecordFlags, RecordSession};
 use super::replay::{ReplayFlags, ReplaySession};
@@ -23,6 +24,10 @@ pub(super) struct RunArgs {
     /// Record instead of replaying (Playwright's `update: true`).
     #[arg(long)]
     pub update: bool,
+    /// With --update, write the HAR even when the command fails (by default a failed
+    /// command leaves the HAR as it was).
+    #[arg(long, requires = "update")]
+    pub update_always: bool,
     /// Only URLs matching this glob are recorded or served from the HAR; repeatable.
     #[arg(long = "url", value_name = "GLOB")]
     pub urls: Vec<String>,
@@ -137,7 +142,8 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let _ = stop_tx.send(());
     server.await.context("the proxy task failed")??;
     let code = status.code().map_or(1, |c| c.clamp(0, 255) as u8);
-    let failed = finish(&session, &args.har)?;
+    let keep = code == 0 || args.update_always;
+    let failed = finish(&session, &args.har, keep, code)?;
     Ok(ExitCode::from(if code == 0 && failed { 1 } else { code }))
 }
 
@@ -178,25 +184,41 @@ fn command_for(argv: &[String], proxy_url: &str, trust: &Trust) -> tokio::proces
     command
 }
 
-/// Writes what the session recorded and prints its summary (to stderr: stdout belongs
-/// to the command); true when the session failed on its own account (upstream failures
-/// while recording, unmatched requests in replay).
-fn finish(session: &Session, har: &Path) -> anyhow::Result<bool> {
+/// Writes what the session recorded (when `keep`: the command exited 0, or
+/// `--update-always`) and prints its summary (to stderr: stdout belongs to the command);
+/// true when the session failed on its own account (upstream failures while recording,
+/// unmatched requests in replay).
+fn finish(session: &Session, har: &Path, keep: bool, code: u8) -> anyhow::Result<bool> {
     match session {
+        Session::Record(s) if !keep => {
+            let lost = s.discard()?;
+            eprintln!(
+                "harp run: the command exited with {code}; {} is left as it was ({lost} exchange(s) not saved; --update-always keeps them)",
+                har.display()
+            );
+            Ok(false)
+        }
         Session::Record(s) => {
-            let count = s.finish()?;
-            eprintln!("recorded {count} exchange(s) to {}", har.display());
-            let (failed, first) = s.recording.failures();
-            if failed > 0 {
-                eprintln!(
-                    "harp run: {failed} exchange(s) failed upstream and were recorded as failed:"
-                );
-                first.iter().for_each(|f| eprintln!("  {f}"));
-                if failed > first.len() as u64 {
-                    eprintln!("  and {} more", failed - first.len() as u64);
-                }
+            let saved = s.commit()?;
+            eprintln!("recorded {} exchange(s) to {}", saved.count, har.display());
+            print_list(
+                &format!(
+                    "harp run: dropped {} failed attempt(s) that were retried:",
+                    saved.retries.len()
+                ),
+                &saved.retries,
+            );
+            if let Some(changes) = &saved.changes {
+                print_changes(changes);
             }
-            Ok(failed > 0)
+            print_list(
+                &format!(
+                    "harp run: {} exchange(s) failed upstream and were recorded as failed:",
+                    saved.failures.len()
+                ),
+                &saved.failures,
+            );
+            Ok(!saved.failures.is_empty())
         }
         Session::Replay(s) => {
             let finished = s.finish()?;
@@ -204,12 +226,58 @@ fn finish(session: &Session, har: &Path) -> anyhow::Result<bool> {
             let failed = finished.failed();
             if failed {
                 eprintln!(
-                    "harp run: failing: replay met unmatched requests, or --unused fail found unused entries (listed above)"
+                    "harp run: failing: replay met unmatched requests, --unused fail found unused entries, or --max-age AGE:fail found old entries (listed above)"
                 );
             }
             Ok(failed)
         }
     }
+}
+
+/// Lines a summary lists before saying "and N more".
+const LISTED: usize = 10;
+
+/// `title` and the first [`LISTED`] of `lines`; nothing when there are none.
+fn print_list(title: &str, lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    eprintln!("{title}");
+    lines.iter().take(LISTED).for_each(|l| eprintln!("  {l}"));
+    if lines.len() > LISTED {
+        eprintln!("  and {} more", lines.len() - LISTED);
+    }
+}
+
+/// What the new HAR changed against the one it replaced.
+fn print_changes(changes: &Diff) {
+    if changes.is_same() {
+        eprintln!("harp run: no change against the previous HAR");
+        return;
+    }
+    let mut lines: Vec<String> = changes
+        .only_in_second
+        .iter()
+        .map(|r| format!("+ {r}"))
+        .collect();
+    lines.extend(changes.only_in_first.iter().map(|r| format!("- {r}")));
+    lines.extend(changes.changed.iter().map(|c| {
+        let first = c.changes.first().map(String::as_str).unwrap_or_default();
+        let more = match c.changes.len() {
+            0 | 1 => String::new(),
+            n => format!(" (+{} more)", n - 1),
+        };
+        format!("~ {}: {first}{more}", c.request)
+    }));
+    print_list(
+        &format!(
+            "harp run: against the previous HAR: {} added, {} removed, {} changed",
+            changes.only_in_second.len(),
+            changes.only_in_first.len(),
+            changes.changed.len()
+        ),
+        &lines,
+    );
 }
 
 /// `NO_PROXY` without loopback names, so local origins go through harp too.

@@ -4,6 +4,7 @@
 //!
 //! Plain data with no async runtime.
 
+pub mod age;
 mod archive;
 mod body;
 pub mod format;
@@ -21,7 +22,7 @@ pub use lock::{lock_path, Lock};
 pub use model::{
     Content, Creator, Entry, Extra, Har, Header, Log, PostData, Request, Response, Timings,
 };
-pub use reader::{parse_har, read_har_file, read_har_file_with, HarFile, ReadLimits};
+pub use reader::{parse_har, read_har_file, read_har_file_with, read_stored, HarFile, ReadLimits};
 pub use storage::{attach_entry, save, Storage};
 pub use writer::{check_writable, to_pretty_json, write_har};
 

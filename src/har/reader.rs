@@ -179,7 +179,7 @@ pub fn read_har_file_with(path: &Path, limits: &ReadLimits) -> Result<HarFile, H
 
 /// Reads `path` as it is on disk, ignoring any journal beside it (journal recovery
 /// itself reads this way, so it can never recurse).
-pub(super) fn read_stored(path: &Path, limits: &ReadLimits) -> Result<HarFile, HarError> {
+pub fn read_stored(path: &Path, limits: &ReadLimits) -> Result<HarFile, HarError> {
     let is_zip = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("zip"));

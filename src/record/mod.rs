@@ -9,6 +9,7 @@
 //! order and handed out as a [`Har`].
 
 mod entry;
+pub mod retries;
 
 pub use crate::har::format::{iso8601, version_str, REDACTED};
 pub use entry::{

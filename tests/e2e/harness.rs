@@ -383,7 +383,16 @@ async fn route(
         .iter()
         .filter(|r| r.contains(" /counter "))
         .count();
+    let unsteady = requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.contains(" /unsteady "))
+        .count();
     match p {
+        // Fails every other time: 503 first, then 200.
+        "/unsteady" if unsteady % 2 == 1 => resp(503, &[("retry-after", "0")], "busy"),
+        "/unsteady" => resp(200, &[("content-type", "text/plain")], "steady now"),
         "/counter" => resp(
             200,
             &[("content-type", "text/plain")],

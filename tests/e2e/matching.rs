@@ -999,3 +999,55 @@ fn diff_says_what_changed_and_exits_by_the_contract() {
     assert_eq!(bad.code, Some(2), "{}", bad.stderr);
     assert!(bad.stderr.contains("missing.har"), "{}", bad.stderr);
 }
+
+#[test]
+fn max_age_warns_or_fails_on_old_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut old = entry("GET", "http://app.test/old", None, 200, json!([]), "old");
+    old["startedDateTime"] = json!("2020-03-01T08:00:00.000Z");
+    let mut fresh = entry("GET", "http://app.test/new", None, 200, json!([]), "new");
+    fresh["startedDateTime"] = json!("2099-01-01T00:00:00.000Z");
+    write_har(dir.path(), "a.har", vec![old, fresh]);
+    let with = |max_age: &str| {
+        run_harp(
+            dir.path(),
+            &[
+                "run",
+                "--har",
+                "a.har",
+                "--max-age",
+                max_age,
+                "--",
+                "curl",
+                "-sS",
+                "http://app.test/new",
+            ],
+        )
+    };
+    let warned = with("30d");
+    assert_eq!(warned.code, Some(0), "{}", warned.stderr);
+    assert!(
+        warned.stderr.contains(
+            "a.har: 1 of 2 entries were recorded more than 30d ago (the oldest 2020-03-01T08:00:00.000Z)"
+        ),
+        "{}",
+        warned.stderr
+    );
+    let failed = with("30d:fail");
+    assert_eq!(failed.code, Some(1), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("failing: --max-age"),
+        "{}",
+        failed.stderr
+    );
+    let young = with("100y:fail");
+    assert_eq!(young.code, Some(0), "{}", young.stderr);
+    assert!(
+        !young.stderr.contains("recorded more than"),
+        "{}",
+        young.stderr
+    );
+    let bad = with("soon");
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("30d, 12h or 2w"), "{}", bad.stderr);
+}

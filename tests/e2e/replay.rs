@@ -914,3 +914,88 @@ async fn first_run_makes_the_folder_and_upstream_failures_fail_the_update() {
     assert_eq!(out.stderr.matches("(os error").count(), 1, "{}", out.stderr);
     assert!(!dir.path().join("plain-file/x.har.harp-journal").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_update_keeps_the_fixture_of_a_passing_command_only() {
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = origin.http_url("");
+    let run = |args: Vec<String>| {
+        let d = dir.path().to_path_buf();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut all: Vec<&str> = vec!["run", "--update", "--har", "hars/x.har"];
+                all.extend(args.iter().map(String::as_str));
+                run_harp(&d, &all)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let script = |s: &str| -> Vec<String> {
+        let s = s.replace("$U", &base);
+        ["--", "sh", "-c", &s]
+            .iter()
+            .map(|a| a.to_string())
+            .collect()
+    };
+
+    // A retried request keeps its last attempt.
+    let out = run(script(
+        "curl -sS $U/api/users >/dev/null && curl -sS $U/unsteady && curl -sS $U/unsteady",
+    ))
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "busysteady now");
+    assert!(
+        out.stderr
+            .contains("dropped 1 failed attempt(s) that were retried")
+            && out.stderr.contains("/unsteady → 503"),
+        "{}",
+        out.stderr
+    );
+    let har_path = dir.path().join("hars/x.har");
+    let first = std::fs::read(&har_path).unwrap();
+    let recorded = entries(&serde_json::from_slice(&first).unwrap());
+    let statuses: Vec<_> = recorded
+        .iter()
+        .map(|e| e["response"]["status"].clone())
+        .collect();
+    assert_eq!(statuses, [200, 200]);
+
+    // A failing command leaves the HAR (and the folder) as they were.
+    let mut args = vec!["--content".to_string(), "attach".to_string()];
+    args.extend(script("curl -sS $U/counter >/dev/null; exit 3"));
+    let out = run(args).await;
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("is left as it was (1 exchange(s) not saved"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&har_path).unwrap(), first);
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("hars"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(files, ["x.har"], "no journal, no payload left behind");
+
+    // --update-always keeps it anyway, and says what changed.
+    let mut args = vec!["--update-always".to_string()];
+    args.extend(script("curl -sS $U/counter >/dev/null; exit 3"));
+    let out = run(args).await;
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("against the previous HAR: 1 added, 2 removed, 0 changed"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("+ GET ") && out.stderr.contains("/counter"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(entries(&read_har(&har_path)).len(), 1);
+}
