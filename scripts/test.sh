@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs whatever the end-to-end tests drive that is missing on this
-# machine (curl, Python with grpcio, Node with newman and playwright-core, Chromium with
-# NSS's certutil, nginx, tinyproxy), then runs the whole suite. Safe to run again: it installs only what is missing.
+# machine (curl, wget, git, a JDK, Python with requests and grpcio, Node with newman,
+# undici and playwright-core, Chromium with NSS's certutil, nginx, tinyproxy), then runs
+# the whole suite. Safe to run again: it installs only what is missing.
 #
 #   scripts/test.sh              # everything
 #   scripts/test.sh record::     # extra arguments go to `cargo test` (a name filter)
@@ -13,6 +14,11 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
+python3 -c 'import requests' >/dev/null 2>&1 || need+=(python3-requests)
+# The client stacks `harp run` sets up by environment (tests/e2e/stacks.rs).
+command -v wget >/dev/null 2>&1 || need+=(wget)
+command -v git >/dev/null 2>&1 || need+=(git)
+command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 # A real browser for the browser tests, and certutil to make it trust harp's CA.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -34,6 +40,9 @@ if ! python3 -c 'import grpc' >/dev/null 2>&1; then
 fi
 # newman (Postman's CLI runner) drives a converted collection against `harp mock`.
 command -v newman >/dev/null 2>&1 || as_root npm install -g --no-audit --no-fund newman >/dev/null
+# undici: README's recipe for Node's fetch through a proxy on Node older than 24.
+[ -d "$(npm root -g 2>/dev/null)/undici" ] \
+  || as_root npm install -g --no-audit --no-fund undici@6 >/dev/null
 # playwright-core drives Debian's Chromium through the inspector page (no browser download).
 [ -d "$(npm root -g 2>/dev/null)/playwright-core" ] \
   || as_root npm install -g --no-audit --no-fund playwright-core >/dev/null

@@ -6,6 +6,7 @@
 //! HTTP or HAR.
 
 mod leaf;
+pub mod trust;
 
 pub use leaf::LeafIssuer;
 
@@ -57,6 +58,9 @@ pub enum CaError {
     /// rustls refused the key or the protocol settings.
     #[error("TLS setup failed: {0}")]
     Tls(String),
+    /// The Java truststore could not be built.
+    #[error("building the PKCS#12 truststore: {0}")]
+    Truststore(String),
     /// rcgen refused to build or sign a certificate.
     #[error("certificate generation failed: {0}")]
     Generate(#[from] rcgen::Error),

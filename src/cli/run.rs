@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use harp::ca::trust;
 use harp::proxy;
 use harp::rules::diff::Diff;
 
@@ -84,11 +85,7 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     notes.iter().for_each(|n| eprintln!("{n}"));
     let (tls, upstream) = proxy_parts(&args.ca_dir, &args.upstream)?;
-    let trust = Trust {
-        bundle: write_bundle(&args.ca_dir, tls.ca().cert_pem())
-            .context("writing the CA bundle for the command")?,
-        ca_pem: absolute(tls.ca().cert_path()),
-    };
+    let trust = Trust::write(&args.ca_dir, tls.ca().cert_pem(), tls.ca().cert_path())?;
     let listener = bind(&args.listen).await?;
     let proxy_url = format!("http://{}", listener.local_addr()?);
     // harp's own lines go to stderr here: stdout belongs to the command.
@@ -147,13 +144,70 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(if code == 0 && failed { 1 } else { code }))
 }
 
-/// What makes the command trust harp's CA.
+/// What makes the command trust harp's CA: files written into the CA folder.
 struct Trust {
     /// System roots plus harp's CA, for OpenSSL-style variables.
     bundle: PathBuf,
     /// harp's CA alone, for Node's extra certificates.
     ca_pem: PathBuf,
+    /// The same roots as a PKCS#12 truststore, for Java.
+    truststore: PathBuf,
+    /// A wget configuration: the user's own plus `ca_certificate`.
+    wgetrc: PathBuf,
 }
+
+impl Trust {
+    /// Writes `bundle.pem`, `truststore.p12` and `wgetrc` into `ca_dir`.
+    fn write(ca_dir: &Path, ca_pem: &str, ca_path: &Path) -> anyhow::Result<Self> {
+        let write = |name: &str, bytes: &[u8]| -> anyhow::Result<PathBuf> {
+            let path = ca_dir.join(name);
+            harp::output::write_atomic(&path, bytes, None)
+                .with_context(|| format!("writing {} for the command", path.display()))?;
+            Ok(absolute(&path))
+        };
+        let bundle_text = trust::bundle_with(ca_pem);
+        let bundle = write("bundle.pem", bundle_text.as_bytes())?;
+        let truststore = write("truststore.p12", &trust::truststore(&bundle_text)?)?;
+        let mut wgetrc = user_wgetrc();
+        wgetrc.push_str(&format!(
+            "\n# harp run: trust harp's CA\nca_certificate = {}\n",
+            bundle.display()
+        ));
+        let wgetrc = write("wgetrc", wgetrc.as_bytes())?;
+        Ok(Self {
+            bundle,
+            ca_pem: absolute(ca_path),
+            truststore,
+            wgetrc,
+        })
+    }
+}
+
+/// The wget configuration the user has (`WGETRC`, else `~/.wgetrc`), to extend.
+fn user_wgetrc() -> String {
+    let path = std::env::var_os("WGETRC")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".wgetrc")));
+    path.and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default()
+}
+
+/// Variables that name a CA bundle file, each set to the bundle (system roots plus
+/// harp's CA): OpenSSL, Python requests and pip, curl, git, AWS SDKs and CLI, gRPC
+/// core, httplib2, cargo, Deno and Nix.
+const BUNDLE_VARIABLES: &[&str] = &[
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "GIT_SSL_CAINFO",
+    "PIP_CERT",
+    "AWS_CA_BUNDLE",
+    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+    "HTTPLIB2_CA_CERTS",
+    "CARGO_HTTP_CAINFO",
+    "DENO_CERT",
+    "NIX_SSL_CERT_FILE",
+];
 
 /// COMMAND with the proxy variables set, loopback taken out of `NO_PROXY`, and harp's
 /// CA trusted by the common stacks.
@@ -171,17 +225,72 @@ fn command_for(argv: &[String], proxy_url: &str, trust: &Trust) -> tokio::proces
         command.env(var, proxy_url);
     }
     command.env("HARP_PROXY", proxy_url);
+    let no_proxy = std::env::var("NO_PROXY")
+        .or_else(|_| std::env::var("no_proxy"))
+        .map(|v| without_loopback(&v))
+        .unwrap_or_default();
     for var in ["NO_PROXY", "no_proxy"] {
-        match std::env::var(var).ok().map(|v| without_loopback(&v)) {
-            Some(v) if !v.is_empty() => command.env(var, v),
-            _ => command.env_remove(var),
-        };
+        if no_proxy.is_empty() {
+            command.env_remove(var);
+        } else {
+            command.env(var, &no_proxy);
+        }
     }
-    for var in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"] {
+    for var in BUNDLE_VARIABLES {
         command.env(var, &trust.bundle);
     }
     command.env("NODE_EXTRA_CA_CERTS", &trust.ca_pem);
+    // Node 24 and later: the built-in fetch and http honour HTTP(S)_PROXY with this.
+    command.env("NODE_USE_ENV_PROXY", "1");
+    command.env("WGETRC", &trust.wgetrc);
+    if let Some(options) = java_options(proxy_url, &no_proxy, &trust.truststore) {
+        command.env("JAVA_TOOL_OPTIONS", options);
+    }
     command
+}
+
+/// `JAVA_TOOL_OPTIONS`: the user's own, then the proxy properties and harp's
+/// truststore. None when the truststore path holds whitespace (the JVM splits the
+/// variable on it); harp warns then.
+fn java_options(proxy_url: &str, no_proxy: &str, truststore: &Path) -> Option<String> {
+    let store = truststore.display().to_string();
+    if store.contains(char::is_whitespace) {
+        tracing::warn!(
+            "Java is not set up: the truststore path {store:?} holds a space, which JAVA_TOOL_OPTIONS cannot carry"
+        );
+        return None;
+    }
+    let authority = proxy_url.trim_start_matches("http://");
+    let (host, port) = authority.rsplit_once(':')?;
+    // Java's own list, `|`-separated with `*` wildcards; empty keeps loopback proxied.
+    let non_proxy: Vec<String> = no_proxy
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(|h| match h.strip_prefix('.') {
+            Some(domain) => format!("*.{domain}"),
+            None => h.to_string(),
+        })
+        .collect();
+    let mut options = std::env::var("JAVA_TOOL_OPTIONS").unwrap_or_default();
+    for (name, value) in [
+        ("http.proxyHost", host),
+        ("http.proxyPort", port),
+        ("https.proxyHost", host),
+        ("https.proxyPort", port),
+        ("http.nonProxyHosts", &non_proxy.join("|")),
+        ("javax.net.ssl.trustStore", &store),
+        ("javax.net.ssl.trustStoreType", "PKCS12"),
+        (
+            "javax.net.ssl.trustStorePassword",
+            trust::TRUSTSTORE_PASSWORD,
+        ),
+    ] {
+        if !options.is_empty() {
+            options.push(' ');
+        }
+        options.push_str(&format!("-D{name}={value}"));
+    }
+    Some(options)
 }
 
 /// Writes what the session recorded (when `keep`: the command exited 0, or
@@ -300,28 +409,6 @@ fn without_loopback(value: &str) -> String {
 
 fn absolute(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// The system's roots plus harp's CA, for tools that read one bundle file
-/// (OpenSSL's `SSL_CERT_FILE`, requests, curl).
-fn write_bundle(ca_dir: &Path, ca_pem: &str) -> std::io::Result<PathBuf> {
-    const SYSTEM_BUNDLES: &[&str] = &[
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-        "/etc/ssl/cert.pem",
-    ];
-    let mut bundle = SYSTEM_BUNDLES
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .unwrap_or_default();
-    if !bundle.is_empty() && !bundle.ends_with('\n') {
-        bundle.push('\n');
-    }
-    bundle.push_str("# harp local CA\n");
-    bundle.push_str(ca_pem);
-    let path = ca_dir.join("bundle.pem");
-    harp::output::write_atomic(&path, bundle.as_bytes(), None)?;
-    Ok(absolute(&path))
 }
 
 #[cfg(test)]

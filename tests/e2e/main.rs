@@ -14,5 +14,6 @@ mod matching;
 mod mock;
 mod record;
 mod replay;
+mod stacks;
 mod storage;
 mod transparent;
