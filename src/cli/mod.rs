@@ -7,6 +7,7 @@ mod convert;
 mod diff;
 mod mock;
 mod noise;
+mod nss;
 mod prune;
 mod record;
 mod replay;

@@ -7,23 +7,20 @@ use std::sync::atomic::Ordering;
 
 use crate::harness::*;
 
-/// Creates an NSS database under `home` that trusts `ca_pem`, as `harp ca` tells users to.
-fn trust_in_nss(home: &Path, ca_pem: &Path) {
-    let db = home.join(".pki/nssdb");
-    std::fs::create_dir_all(&db).unwrap();
-    let db_arg = format!("sql:{}", db.display());
-    let ok = Command::new("certutil")
-        .args(["-d", &db_arg, "-N", "--empty-password"])
-        .status()
-        .expect("certutil (libnss3-tools) is required");
-    assert!(ok.success());
-    let ok = Command::new("certutil")
-        .args(["-d", &db_arg, "-A", "-t", "C,,", "-n", "harp"])
-        .arg("-i")
-        .arg(ca_pem)
-        .status()
+/// Makes Chromium under `home` trust the CA in `ca_dir` the way a user would: `harp ca
+/// --trust nss` (which creates the NSS database a fresh home lacks).
+fn trust_in_nss(home: &Path, ca_dir: &Path) {
+    let out = Command::new(harp_bin())
+        .args(["ca", "--trust", "nss", "--ca-dir"])
+        .arg(ca_dir)
+        .env("HOME", home)
+        .output()
         .unwrap();
-    assert!(ok.success());
+    assert!(
+        out.status.success(),
+        "harp ca --trust nss (certutil is in libnss3-tools): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Loads `url` in headless Chromium through `proxy` and returns the rendered DOM.
@@ -66,7 +63,7 @@ async fn chromium_records_then_replays_over_intercepted_h2() {
         &ca,
     ]);
     let home = tempfile::tempdir().unwrap();
-    trust_in_nss(home.path(), &harp.path("certs/ca.pem"));
+    trust_in_nss(home.path(), &harp.path("certs"));
     let url = origin.https_url("/browser");
     let (proxy, h, u) = (harp.proxy_url(), home.path().to_path_buf(), url.clone());
     let dom = tokio::task::spawn_blocking(move || chromium_dump(&h, &proxy, &u))

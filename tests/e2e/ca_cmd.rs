@@ -50,3 +50,77 @@ fn ca_creates_once_then_reuses_and_keeps_the_key_private() {
     assert_eq!(broken.code, Some(2));
     assert!(broken.stderr.contains("ca-key.pem"), "{}", broken.stderr);
 }
+
+/// Nicknames in the NSS database at `db`.
+fn nss_names(db: &std::path::Path) -> String {
+    let out = std::process::Command::new("certutil")
+        .arg("-L")
+        .arg("-d")
+        .arg(format!("sql:{}", db.display()))
+        .output()
+        .expect("certutil (libnss3-tools)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `harp ca ARGS` in `dir` with `home` as HOME: (exit code, stdout, stderr).
+fn harp_ca_in(
+    home: &std::path::Path,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(harp_bin())
+        .arg("ca")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", home)
+        .env_remove("HARP_CA_DIR")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn trust_nss_creates_chromiums_database_adds_to_firefox_profiles_and_untrusts() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    // A Firefox profile with its own database, as Firefox leaves one.
+    let profile = home.path().join(".mozilla/firefox/ab12.default-release");
+    std::fs::create_dir_all(&profile).unwrap();
+    let made = std::process::Command::new("certutil")
+        .arg("-N")
+        .arg("--empty-password")
+        .arg("-d")
+        .arg(format!("sql:{}", profile.display()))
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    let (code, stdout, stderr) = harp_ca_in(home.path(), dir.path(), &["--trust", "nss"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("created the NSS database"), "{stdout}");
+    let chromium = home.path().join(".pki/nssdb");
+    for db in [&chromium, &profile] {
+        let names = nss_names(db);
+        assert_eq!(names.matches("harp local CA ").count(), 1, "{names}");
+        assert!(names.contains("C,,"), "{names}");
+    }
+    // Again: replaced, not doubled.
+    let (code, _, stderr) = harp_ca_in(home.path(), dir.path(), &["--trust", "nss"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(nss_names(&chromium).matches("harp local CA ").count(), 1);
+
+    let (code, stdout, stderr) = harp_ca_in(home.path(), dir.path(), &["--untrust", "nss"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stdout.matches("removed \"harp local CA").count(),
+        2,
+        "{stdout}"
+    );
+    for db in [&chromium, &profile] {
+        assert!(!nss_names(db).contains("harp local CA"), "{}", db.display());
+    }
+}
