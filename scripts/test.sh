@@ -14,7 +14,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
-python3 -c 'import requests' >/dev/null 2>&1 || need+=(python3-requests)
+python3 -c "import requests" >/dev/null 2>&1 || need+=(python3-requests)
+python3 -c "import yaml" >/dev/null 2>&1 || need+=(python3-yaml)
 # The client stacks `harp run` sets up by environment (tests/e2e/stacks.rs).
 command -v wget >/dev/null 2>&1 || need+=(wget)
 command -v git >/dev/null 2>&1 || need+=(git)

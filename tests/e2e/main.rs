@@ -9,6 +9,7 @@ mod peers;
 
 mod browser;
 mod ca_cmd;
+mod deploy;
 mod inspector;
 mod matching;
 mod mock;
