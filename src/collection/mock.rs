@@ -114,7 +114,7 @@ impl Mock {
     /// Reloads the source when it changed on disk. `None`: unchanged. `Some(Ok(n))`: now
     /// serving `n` examples. `Some(Err(why))`: the new file cannot be used; the old
     /// examples stay.
-    pub fn reload_if_changed(&self) -> Option<Result<usize, String>> {
+    pub fn reload_if_changed(&self) -> Option<Result<usize, CollectionError>> {
         let now = stamp_of(&self.source);
         {
             let mut last = self.stamp.lock().unwrap_or_else(|p| p.into_inner());
@@ -131,7 +131,7 @@ impl Mock {
                 }
                 Ok(n)
             }
-            Err(err) => Err(err.to_string()),
+            Err(err) => Err(err),
         })
     }
 

@@ -12,7 +12,7 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
 
 /// The bytes of an embedded body: `text` itself, or its base64 decoding when `encoding`
 /// is `base64` (white space inside the base64 is ignored, as some exporters wrap lines).
-pub fn decode_text(text: &str, encoding: Option<&str>) -> Result<Vec<u8>, String> {
+pub fn decode_text(text: &str, encoding: Option<&str>) -> Result<Vec<u8>, BodyError> {
     match encoding.map(str::trim) {
         None | Some("") => Ok(text.as_bytes().to_vec()),
         Some(e) if e.eq_ignore_ascii_case("base64") => {
@@ -23,10 +23,22 @@ pub fn decode_text(text: &str, encoding: Option<&str>) -> Result<Vec<u8>, String
                     base64::engine::general_purpose::URL_SAFE_NO_PAD
                         .decode(compact.trim_end_matches('='))
                 })
-                .map_err(|e| format!("content is not valid base64: {e}"))
+                .map_err(BodyError::Base64)
         }
-        Some(other) => Err(format!("unknown content encoding {other:?}")),
+        Some(other) => Err(BodyError::UnknownEncoding(other.to_string())),
     }
+}
+
+/// Why a body's `text` cannot be decoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// `encoding` is `base64` and the text is not.
+    #[error("content is not valid base64: {0}")]
+    Base64(base64::DecodeError),
+    /// An `encoding` other than `base64`.
+    #[error("unknown content encoding {0:?}")]
+    UnknownEncoding(String),
 }
 
 /// Embeds `bytes` as text when they are valid UTF-8 and `textual`, else as base64.

@@ -133,7 +133,7 @@ pub fn recover(har_path: &Path) -> Result<Option<usize>, HarError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(HarError::Io { path, source }),
     };
-    let bad = |reason: String| HarError::NotHar {
+    let bad = |reason: String| HarError::Journal {
         path: path.clone(),
         reason,
     };

@@ -16,12 +16,13 @@ mod reader;
 mod storage;
 mod writer;
 
-pub use body::{decode_text, encode_text};
+pub use body::{decode_text, encode_text, BodyError};
 pub use journal::Journal;
 pub use lock::{lock_path, Lock};
 pub use model::{
     Content, Creator, Entry, Extra, Har, Header, Log, PostData, Request, Response, Timings,
 };
+pub use payload::PayloadError;
 pub use reader::{parse_har, read_har_file, read_har_file_with, read_stored, HarFile, ReadLimits};
 pub use storage::{attach_entry, save, Storage};
 pub use writer::{check_writable, to_pretty_json, write_har};
@@ -58,6 +59,30 @@ pub enum HarError {
         /// The file.
         path: PathBuf,
         /// What is missing or wrong.
+        reason: String,
+    },
+    /// The file is refused before reading: not a regular file, or over the size limit.
+    #[error("{path}: {reason}")]
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// Why (names the limit).
+        reason: String,
+    },
+    /// A zlib-compressed HAR (`.zhar`) does not inflate, or inflates past a limit.
+    #[error("{path}: {reason}")]
+    Compressed {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A recording's journal is damaged past its last line (not a torn write).
+    #[error("{path}: {reason}")]
+    Journal {
+        /// The journal.
+        path: PathBuf,
+        /// What is damaged.
         reason: String,
     },
     /// One entry cannot be used.

@@ -68,53 +68,91 @@ pub fn is_present(file: &Path, len: u64) -> bool {
 /// Checks that a `_file` value is a plain relative path that stays inside its folder:
 /// not empty, not absolute, no `..`, no drive or root component, no NUL. Returns the
 /// normalised path (without `.` components), or why it is refused.
-pub fn safe_relative(name: &str) -> Result<PathBuf, String> {
+pub fn safe_relative(name: &str) -> Result<PathBuf, PayloadError> {
+    let refuse = |why: &'static str| PayloadError::Name {
+        name: name.to_string(),
+        why,
+    };
     if name.is_empty() {
-        return Err("is empty".into());
+        return Err(refuse("is empty"));
     }
     if name.contains('\0') {
-        return Err("contains a NUL byte".into());
+        return Err(refuse("contains a NUL byte"));
     }
     if name.contains('\\') {
-        return Err(format!("{name:?} contains a backslash"));
+        return Err(refuse("contains a backslash"));
     }
     let mut out = PathBuf::new();
     for component in Path::new(name).components() {
         match component {
             Component::Normal(part) => out.push(part),
             Component::CurDir => {}
-            Component::ParentDir => return Err(format!("{name:?} climbs out of the HAR's folder")),
-            Component::RootDir | Component::Prefix(_) => {
-                return Err(format!("{name:?} is an absolute path"))
-            }
+            Component::ParentDir => return Err(refuse("climbs out of the HAR's folder")),
+            Component::RootDir | Component::Prefix(_) => return Err(refuse("is an absolute path")),
         }
     }
     if out.as_os_str().is_empty() {
-        return Err(format!("{name:?} names no file"));
+        return Err(refuse("names no file"));
     }
     Ok(out)
 }
 
+/// Why a payload (`_file`) is refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// The name is not a plain relative path inside the HAR's folder.
+    #[error("{name:?} {why}")]
+    Name {
+        /// The `_file` value.
+        name: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// After following links, the file lies outside the HAR's folder.
+    #[error("{name:?} leads outside the HAR's folder (to {to})")]
+    Outside {
+        /// The `_file` value.
+        name: String,
+        /// Where it leads.
+        to: PathBuf,
+    },
+    /// The payload is not a regular file.
+    #[error("{0} is not a regular file")]
+    NotAFile(PathBuf),
+    /// The file system refused.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The underlying failure.
+        source: std::io::Error,
+    },
+    /// An embedded body to move into a payload cannot be decoded.
+    #[error(transparent)]
+    Body(#[from] super::body::BodyError),
+}
+
 /// Resolves `name` inside `dir` and checks, after following symlinks, that the result is
 /// a regular file still inside `dir`.
-pub fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf, String> {
+pub fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf, PayloadError> {
     let relative = safe_relative(name)?;
     let joined = dir.join(&relative);
-    let real_dir = dir
-        .canonicalize()
-        .map_err(|e| format!("folder {}: {e}", dir.display()))?;
-    let real = joined
-        .canonicalize()
-        .map_err(|e| format!("{}: {e}", joined.display()))?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PayloadError::Io { path, source }
+    };
+    let real_dir = dir.canonicalize().map_err(io(dir))?;
+    let real = joined.canonicalize().map_err(io(&joined))?;
     if !real.starts_with(&real_dir) {
-        return Err(format!(
-            "{name:?} leads outside the HAR's folder (to {})",
-            real.display()
-        ));
+        return Err(PayloadError::Outside {
+            name: name.to_string(),
+            to: real,
+        });
     }
-    let meta = std::fs::metadata(&real).map_err(|e| format!("{}: {e}", joined.display()))?;
+    let meta = std::fs::metadata(&real).map_err(io(&joined))?;
     if !meta.is_file() {
-        return Err(format!("{} is not a regular file", joined.display()));
+        return Err(PayloadError::NotAFile(joined));
     }
     Ok(real)
 }
@@ -149,9 +187,10 @@ mod tests {
         std::fs::write(dir.path().join("ok.txt"), "x").unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         assert!(resolve_in_dir(dir.path(), "ok.txt").is_ok());
-        assert!(resolve_in_dir(dir.path(), "sub")
-            .unwrap_err()
-            .contains("not a regular file"));
+        assert!(matches!(
+            resolve_in_dir(dir.path(), "sub"),
+            Err(PayloadError::NotAFile(_))
+        ));
         assert!(resolve_in_dir(dir.path(), "missing.txt").is_err());
         #[cfg(unix)]
         {
@@ -159,9 +198,10 @@ mod tests {
             std::fs::write(outside.path().join("secret"), "s").unwrap();
             std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link"))
                 .unwrap();
-            assert!(resolve_in_dir(dir.path(), "link")
-                .unwrap_err()
-                .contains("outside"));
+            assert!(matches!(
+                resolve_in_dir(dir.path(), "link"),
+                Err(PayloadError::Outside { .. })
+            ));
         }
     }
 }

@@ -157,7 +157,7 @@ impl HarFile {
                 .map_err(|reason| HarError::Entry {
                     path: self.path.clone(),
                     index,
-                    reason,
+                    reason: reason.to_string(),
                 }),
         }
     }
@@ -213,7 +213,7 @@ pub fn read_stored(path: &Path, limits: &ReadLimits) -> Result<HarFile, HarError
         };
         let max = limits.max_payload;
         let payloads = load_payloads(&har, path, |name| {
-            let file = payload::resolve_in_dir(&dir, name)?;
+            let file = payload::resolve_in_dir(&dir, name).map_err(|e| e.to_string())?;
             read_capped(&file, max).map_err(|e| e.to_string())
         })?;
         (har, payloads)
@@ -266,7 +266,7 @@ fn entry_error(path: &Path, index: usize, reason: String) -> HarError {
 fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, HarError> {
     crate::input::read_regular_file(path, max).map_err(|source| {
         if source.kind() == std::io::ErrorKind::InvalidData {
-            HarError::NotHar {
+            HarError::Refused {
                 path: path.to_path_buf(),
                 reason: source.to_string(),
             }
@@ -298,7 +298,7 @@ fn inflate(bytes: &[u8], path: &Path, max: u64) -> Result<Vec<u8>, HarError> {
         .saturating_mul(MAX_RATIO)
         .max(BOMB_FLOOR);
     let cap = ratio_cap.min(max);
-    let refuse = |reason: String| HarError::NotHar {
+    let refuse = |reason: String| HarError::Compressed {
         path: path.to_path_buf(),
         reason,
     };

@@ -7,8 +7,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::archive::write_zip;
-use super::body::decode_text;
-use super::payload::payload_name;
+use super::body::{decode_text, BodyError};
+use super::payload::{payload_name, PayloadError};
 use super::writer::{to_pretty_json, write_har};
 use super::{Entry, Har, HarError};
 
@@ -77,17 +77,21 @@ pub fn save(path: &Path, har: &Har, storage: Storage) -> Result<(), HarError> {
 /// Moves one entry's embedded bodies into payload files in `dir` (content-addressed:
 /// a file already there is kept), leaving `_file` references. A recording that attaches
 /// does this as each exchange finishes, so neither memory nor the journal holds bodies.
-pub fn attach_entry(entry: &mut Entry, dir: &Path) -> Result<(), String> {
+pub fn attach_entry(entry: &mut Entry, dir: &Path) -> Result<(), PayloadError> {
     let mut payloads = BTreeMap::new();
     detach_entry(entry, &mut payloads)?;
     for (name, bytes) in &payloads {
-        write_payload(&dir.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
+        let path = dir.join(name);
+        write_payload(&path, bytes).map_err(|source| PayloadError::Io { path, source })?;
     }
     Ok(())
 }
 
 /// Moves one entry's embedded bodies (response and request) into `payloads`.
-fn detach_entry(entry: &mut Entry, payloads: &mut BTreeMap<String, Vec<u8>>) -> Result<(), String> {
+fn detach_entry(
+    entry: &mut Entry,
+    payloads: &mut BTreeMap<String, Vec<u8>>,
+) -> Result<(), BodyError> {
     let content = &mut entry.response.content;
     detach_one(
         &mut content.text,
@@ -120,10 +124,10 @@ fn write_payload(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn detach(har: &Har, path: &Path) -> Result<(Har, BTreeMap<String, Vec<u8>>), HarError> {
     let mut har = har.clone();
     let mut payloads = BTreeMap::new();
-    let error = |index: usize, reason: String| HarError::Entry {
+    let error = |index: usize, reason: BodyError| HarError::Entry {
         path: path.to_path_buf(),
         index,
-        reason,
+        reason: reason.to_string(),
     };
     for (index, entry) in har.log.entries.iter_mut().enumerate() {
         detach_entry(entry, &mut payloads).map_err(|r| error(index, r))?;
@@ -139,7 +143,7 @@ fn detach_one(
     file: &mut Option<String>,
     mime: &str,
     payloads: &mut BTreeMap<String, Vec<u8>>,
-) -> Result<(), String> {
+) -> Result<(), BodyError> {
     let Some(body) = text.as_deref().filter(|_| file.is_none()) else {
         return Ok(());
     };

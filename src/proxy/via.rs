@@ -19,6 +19,29 @@ use tokio::net::TcpStream;
 /// Largest CONNECT answer head read from the proxy.
 const MAX_CONNECT_HEAD: usize = 16 * 1024;
 
+/// Why an `--upstream-proxy` value is refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpstreamProxyError {
+    /// Not a URL.
+    #[error("{text:?}: {source}")]
+    Url {
+        /// The value given.
+        text: String,
+        /// The parser's complaint.
+        source: url::ParseError,
+    },
+    /// A scheme other than `http`.
+    #[error("{0:?}: only http:// proxies are supported (harp speaks CONNECT to them)")]
+    Scheme(String),
+    /// No host.
+    #[error("{0:?} names no host")]
+    NoHost(String),
+    /// Credentials that cannot form a `Proxy-Authorization` header.
+    #[error("{0:?}: the credentials cannot be sent in a header")]
+    Credentials(String),
+}
+
 /// A parsed `--upstream-proxy`.
 #[derive(Debug, Clone)]
 pub struct UpstreamProxy {
@@ -30,21 +53,22 @@ pub struct UpstreamProxy {
 impl UpstreamProxy {
     /// Parses `http://[user:pass@]host[:port]` (port 80 when absent; a bare
     /// `host:port` is taken as http).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, UpstreamProxyError> {
         let with_scheme = if text.contains("://") {
             text.to_string()
         } else {
             format!("http://{text}")
         };
-        let url = url::Url::parse(&with_scheme).map_err(|e| format!("{text:?}: {e}"))?;
+        let url = url::Url::parse(&with_scheme).map_err(|source| UpstreamProxyError::Url {
+            text: text.to_string(),
+            source,
+        })?;
         if url.scheme() != "http" {
-            return Err(format!(
-                "{text:?}: only http:// proxies are supported (harp speaks CONNECT to them)"
-            ));
+            return Err(UpstreamProxyError::Scheme(text.to_string()));
         }
         let host = url
             .host_str()
-            .ok_or_else(|| format!("{text:?} names no host"))?
+            .ok_or_else(|| UpstreamProxyError::NoHost(text.to_string()))?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
@@ -65,7 +89,10 @@ impl UpstreamProxy {
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(pair)
             );
-            Some(HeaderValue::from_str(&value).map_err(|e| e.to_string())?)
+            Some(
+                HeaderValue::from_str(&value)
+                    .map_err(|_| UpstreamProxyError::Credentials(text.to_string()))?,
+            )
         };
         Ok(Self {
             host,
