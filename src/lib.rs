@@ -44,3 +44,4 @@ pub mod proxy;
 pub mod record;
 pub mod replay;
 pub mod rules;
+pub mod urls;

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::codec;
-use crate::har::format::normalise_url;
 use crate::har::{HarError, HarFile};
 
 /// The schema URL a v2.1 collection declares.
@@ -54,7 +53,7 @@ pub fn convert(file: &HarFile, name: &str) -> Result<Conversion, HarError> {
             ));
             continue;
         }
-        let url = normalise_url(&entry.request.url);
+        let url = crate::urls::normalise(&entry.request.url);
         let Some((origin, rest)) = split_origin(&url) else {
             let scheme = url.split(':').next().unwrap_or("");
             notes.push(format!(
@@ -91,7 +90,7 @@ pub fn convert(file: &HarFile, name: &str) -> Result<Conversion, HarError> {
     }
     let mut folders: Vec<Value> = origins
         .iter()
-        .map(|o| json!({"name": o.split_once("://").map_or(o.as_str(), |(_, h)| h), "item": []}))
+        .map(|o| json!({"name": crate::urls::split(o).map_or(o.as_str(), |p| p.authority), "item": []}))
         .collect();
     for (origin_index, method, rest, mut examples, request) in items {
         dedupe_names(&mut examples);
@@ -127,15 +126,12 @@ pub fn convert(file: &HarFile, name: &str) -> Result<Conversion, HarError> {
 
 /// `https://host:port` and `/path?query` of a normalised absolute URL.
 fn split_origin(url: &str) -> Option<(String, &str)> {
-    let (scheme, rest) = url.split_once("://")?;
-    if scheme != "http" && scheme != "https" {
+    let parts = crate::urls::split(url)?;
+    if parts.scheme != "http" && parts.scheme != "https" {
         return None;
     }
-    let end = rest.find('/').unwrap_or(rest.len());
-    Some((
-        format!("{scheme}://{}", &rest[..end]),
-        &url[scheme.len() + 3 + end..],
-    ))
+    let origin = format!("{}://{}", parts.scheme, parts.authority);
+    Some((origin.clone(), &url[origin.len()..]))
 }
 
 /// The headers worth saving: transport and HTTP/2 pseudo-headers dropped silently,

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::urls::{decode_segment, query_pairs, strip_host};
+
 /// Variables: `{{name}}` → value. Later sources override earlier ones.
 #[derive(Debug, Clone, Default)]
 pub struct Variables(Vec<(String, String)>);
@@ -417,7 +419,7 @@ fn split_url(url: &Value, vars: &Variables) -> Result<SplitUrl, String> {
                     .filter(|name| !name.contains("{{") && !name.contains("}}"));
                 Segment::Var(whole.unwrap_or("").trim().to_string())
             } else {
-                Segment::Text(percent_decode_str(seg))
+                Segment::Text(decode_segment(seg))
             }
         })
         .collect();
@@ -433,7 +435,7 @@ fn split_url(url: &Value, vars: &Variables) -> Result<SplitUrl, String> {
                 )
             })
             .collect(),
-        None => parse_query(query_text),
+        None => query_pairs(query_text),
     };
     Ok(SplitUrl {
         path,
@@ -472,34 +474,6 @@ fn assemble(url: &Value) -> String {
     }
     raw.push_str(&path);
     raw
-}
-
-/// Drops `scheme://host[:port]`, or a leading host without scheme (`{{url}}/x`,
-/// `localhost:3000/x`); returns the path starting with `/`.
-pub fn strip_host(url: &str) -> &str {
-    let rest = match url.find("://") {
-        Some(i) => &url[i + 3..],
-        None if url.starts_with('/') => return url,
-        None => url,
-    };
-    match rest.find('/') {
-        Some(i) => &rest[i..],
-        None => "/",
-    }
-}
-
-/// Decoded `key=value` pairs of a query string.
-pub fn parse_query(query: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-/// Percent-decoding of one path segment (invalid escapes kept as they are).
-pub fn percent_decode_str(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 #[cfg(test)]
@@ -563,8 +537,6 @@ mod tests {
     fn host_stripping() {
         assert_eq!(strip_host("https://a.test:8/x/y"), "/x/y");
         assert_eq!(strip_host("{{url}}/todos"), "/todos");
-        assert_eq!(strip_host("localhost:3000"), "/");
         assert_eq!(strip_host("/already"), "/already");
-        assert_eq!(percent_decode_str("a%20b%zz%"), "a b%zz%");
     }
 }

@@ -360,12 +360,8 @@ pub(super) fn normalise_uri<B>(
         Some(a) => a.clone(),
         None => return Err("the request names no host".to_string()),
     };
-    let default_port = if *scheme == Scheme::HTTPS { 443 } else { 80 };
-    let host = authority.host().to_ascii_lowercase();
-    let authority_text = match authority.port_u16() {
-        Some(port) if port != default_port => format!("{host}:{port}"),
-        _ => host,
-    };
+    let authority_text =
+        crate::urls::authority(scheme.as_str(), authority.host(), authority.port_u16());
     let path = req
         .uri()
         .path_and_query()

@@ -38,6 +38,35 @@ pub fn is_upgrade<B>(req: &Request<B>) -> bool {
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
+/// Where an upgrade goes: `host:port`, and whether over TLS.
+struct Target {
+    host: String,
+    port: u16,
+    https: bool,
+    /// `host:port`, for messages.
+    authority: String,
+}
+
+impl Target {
+    fn of(uri: &http::Uri) -> Self {
+        let (host, port) = crate::urls::host_port(uri);
+        Self {
+            host: host.to_string(),
+            port,
+            https: uri.scheme_str() == Some("https"),
+            authority: format!("{host}:{port}"),
+        }
+    }
+
+    fn fail(&self, kind: FailureKind, reason: String) -> UpstreamError {
+        UpstreamError::Exchange {
+            authority: self.authority.clone(),
+            kind,
+            reason,
+        }
+    }
+}
+
 /// Forwards an upgrade handshake and, on `101`, joins the two upgraded connections.
 /// Returns what the client gets: the upstream's answer, or a 502 naming the failure.
 pub(super) async fn pass_through<B>(
@@ -46,60 +75,88 @@ pub(super) async fn pass_through<B>(
     tls: Arc<rustls::ClientConfig>,
     response_timeout: Duration,
 ) -> Result<Response<Body>, UpstreamError> {
-    let uri = req.uri().clone();
-    let https = uri.scheme_str() == Some("https");
-    let host = uri
-        .host()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let authority = format!("{host}:{port}");
-    let fail = |kind: FailureKind, reason: String| UpstreamError::Exchange {
-        authority: authority.clone(),
-        kind,
-        reason,
-    };
+    let target = Target::of(req.uri());
     let client_side = hyper::upgrade::on(&mut req);
-
-    let tcp = match upstream.connect_raw(&host, port).await {
-        Ok(tcp) => tcp,
-        Err(e) => {
-            let kind = match e.kind() {
-                std::io::ErrorKind::ConnectionRefused => FailureKind::Refused,
-                std::io::ErrorKind::TimedOut => FailureKind::Timeout,
-                _ => FailureKind::Other,
-            };
-            return Err(fail(kind, format!("tcp connect error: {e}")));
-        }
-    };
-    let io: Box<dyn Stream> = if https {
-        let name = rustls::pki_types::ServerName::try_from(host.clone())
-            .map_err(|e| fail(FailureKind::Tls, format!("invalid server name: {e}")))?;
-        let tls_stream = tokio_rustls::TlsConnector::from(tls)
-            .connect(name, tcp)
-            .await
-            .map_err(|e| {
-                fail(
-                    FailureKind::Tls,
-                    super::upstream::with_hint(FailureKind::Tls, e.to_string()),
-                )
-            })?;
-        Box::new(tls_stream)
-    } else {
-        Box::new(tcp)
-    };
+    let io = connect(&target, upstream, tls).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(io))
         .await
-        .map_err(|e| fail(FailureKind::Other, e.to_string()))?;
+        .map_err(|e| target.fail(FailureKind::Other, e.to_string()))?;
     tokio::spawn(async move {
         if let Err(e) = conn.with_upgrades().await {
             tracing::debug!("upgraded upstream connection: {e}");
         }
     });
+    let forward = handshake_of(&req, &target)?;
+    let mut response =
+        match tokio::time::timeout(response_timeout, sender.send_request(forward)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return Err(target.fail(FailureKind::Other, e.to_string())),
+            Err(_) => {
+                return Err(target.fail(
+                    FailureKind::Timeout,
+                    format!("no response within {} s", response_timeout.as_secs_f64()),
+                ))
+            }
+        };
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return Ok(response.map(boxed));
+    }
+    let upstream_side = hyper::upgrade::on(&mut response);
+    let authority = target.authority;
+    tokio::spawn(async move {
+        match tokio::try_join!(client_side, upstream_side) {
+            Ok((client, upstream)) => {
+                let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+                if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+                    tracing::debug!("upgraded connection to {authority}: {e}");
+                }
+            }
+            Err(e) => tracing::debug!("upgrade to {authority} failed: {e}"),
+        }
+    });
+    let (parts, _) = response.into_parts();
+    Ok(Response::from_parts(parts, empty()))
+}
 
-    let path = uri
+/// A dedicated connection to the target: TCP, then TLS (ALPN http/1.1) for `https`.
+async fn connect(
+    target: &Target,
+    upstream: &Upstream,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<Box<dyn Stream>, UpstreamError> {
+    let tcp = upstream
+        .connect_raw(&target.host, target.port)
+        .await
+        .map_err(|e| {
+            let kind = match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => FailureKind::Refused,
+                std::io::ErrorKind::TimedOut => FailureKind::Timeout,
+                _ => FailureKind::Other,
+            };
+            target.fail(kind, format!("tcp connect error: {e}"))
+        })?;
+    if !target.https {
+        return Ok(Box::new(tcp));
+    }
+    let name = rustls::pki_types::ServerName::try_from(target.host.clone())
+        .map_err(|e| target.fail(FailureKind::Tls, format!("invalid server name: {e}")))?;
+    let tls_stream = tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| {
+            target.fail(
+                FailureKind::Tls,
+                super::upstream::with_hint(FailureKind::Tls, e.to_string()),
+            )
+        })?;
+    Ok(Box::new(tls_stream))
+}
+
+/// The handshake as sent upstream: origin-form target, the client's headers minus the
+/// proxy's own, and `Host` when the client sent none.
+fn handshake_of<B>(req: &Request<B>, target: &Target) -> Result<Request<Body>, UpstreamError> {
+    let path = req
+        .uri()
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/")
@@ -115,42 +172,17 @@ pub(super) async fn pass_through<B>(
     }
     let mut forward = forward
         .body(empty())
-        .map_err(|e| fail(FailureKind::Other, e.to_string()))?;
+        .map_err(|e| target.fail(FailureKind::Other, e.to_string()))?;
     if !forward.headers().contains_key(header::HOST) {
-        let host_header = match (https, port) {
-            (true, 443) | (false, 80) => host.clone(),
-            _ => authority.clone(),
+        let scheme = if target.https { "https" } else { "http" };
+        let host_header = if Some(target.port) == crate::urls::default_port(scheme) {
+            target.host.clone()
+        } else {
+            target.authority.clone()
         };
         if let Ok(v) = HeaderValue::from_str(&host_header) {
             forward.headers_mut().insert(header::HOST, v);
         }
     }
-    let mut response =
-        match tokio::time::timeout(response_timeout, sender.send_request(forward)).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => return Err(fail(FailureKind::Other, e.to_string())),
-            Err(_) => {
-                return Err(fail(
-                    FailureKind::Timeout,
-                    format!("no response within {} s", response_timeout.as_secs_f64()),
-                ))
-            }
-        };
-    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-        return Ok(response.map(boxed));
-    }
-    let upstream_side = hyper::upgrade::on(&mut response);
-    tokio::spawn(async move {
-        match tokio::try_join!(client_side, upstream_side) {
-            Ok((client, upstream)) => {
-                let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-                if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-                    tracing::debug!("upgraded connection to {authority}: {e}");
-                }
-            }
-            Err(e) => tracing::debug!("upgrade to {authority} failed: {e}"),
-        }
-    });
-    let (parts, _) = response.into_parts();
-    Ok(Response::from_parts(parts, empty()))
+    Ok(forward)
 }

@@ -252,16 +252,8 @@ impl Upstream {
 }
 
 fn authority_of<B>(req: &Request<B>) -> String {
-    let uri = req.uri();
-    let host = uri.host().unwrap_or("?");
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("https") {
-            443
-        } else {
-            80
-        });
-    format!("{host}:{port}")
+    let (_, port) = crate::urls::host_port(req.uri());
+    format!("{}:{port}", req.uri().host().unwrap_or("?"))
 }
 
 fn load_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, UpstreamError> {

@@ -287,9 +287,9 @@ impl tower_service::Service<Uri> for Connector {
         let timeout = self.timeout;
         Box::pin(async move {
             let https = dst.scheme_str() == Some("https");
-            let host = dst.host().unwrap_or_default().to_string();
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            let port = dst.port_u16().unwrap_or(if https { 443 } else { 80 });
+            let (host, port) = crate::urls::host_port(&dst);
+            let host = host.to_string();
+            let host = host.as_str();
             if https {
                 let tcp = proxy.tunnel(host, port, timeout).await?;
                 Ok(Conn {

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 
-use crate::har::format::normalise_url;
 use crate::har::Entry;
 
 /// True when `status` says "try again": no response at all, 408, 429 or 5xx.
@@ -64,7 +63,7 @@ fn request_key(entry: &Entry) -> String {
     format!(
         "{} {}\n{}\n{}\n{}",
         request.method.to_ascii_uppercase(),
-        normalise_url(&request.url),
+        crate::urls::normalise(&request.url),
         file,
         params,
         text

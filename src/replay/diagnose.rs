@@ -83,11 +83,19 @@ struct Parts<'a> {
 }
 
 fn split(url: &str) -> Parts<'_> {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (host, tail) = rest.split_at(host_end);
-    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
-    let mut query: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+    let parts = crate::urls::split(url).unwrap_or(crate::urls::Parts {
+        scheme: "",
+        authority: "",
+        path: url,
+        query: None,
+    });
+    let (scheme, host, path) = (parts.scheme, parts.authority, parts.path);
+    let mut query: Vec<&str> = parts
+        .query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .collect();
     query.sort_unstable();
     Parts {
         scheme,
@@ -294,10 +302,10 @@ fn prefix_key<'a>(url: &'a str, prefix: &mut String) -> &'a str {
 
 /// (host, path) of a URL, without allocating.
 fn split_host_path(url: &str) -> (&str, &str) {
-    let (_, rest) = url.split_once("://").unwrap_or(("", url));
-    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (host, tail) = rest.split_at(host_end);
-    (host, tail.split('?').next().unwrap_or(""))
+    match crate::urls::split(url) {
+        Some(p) => (p.authority, p.path),
+        None => ("", url.split('?').next().unwrap_or("")),
+    }
 }
 
 /// The `n` recorded entries nearest to `req`, nearest first (earliest on ties), among

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 
-use super::matcher::{normalise_url, Recorded};
+use super::matcher::Recorded;
 use crate::codec;
 use crate::har::{Content, Entry, HarError, HarFile};
 use crate::rules::{Canon, Rules};
@@ -157,7 +157,7 @@ fn recorded_request(
     };
     Ok(Recorded {
         method: request.method.clone(),
-        url: normalise_url(&request.url),
+        url: crate::urls::normalise(&request.url),
         headers,
         body,
         canon,

@@ -3,7 +3,6 @@
 //! boundaries ignored, most matching headers, earliest on ties, fetch's redirect method
 //! changes), then harp's (complete entries beat incomplete ones, ordered sequences).
 
-pub use crate::har::format::normalise_url;
 use crate::har::format::REDACTED;
 use crate::rules::Canon;
 
@@ -131,7 +130,7 @@ pub fn redirect_step(
     if !is_redirect(status) {
         return None;
     }
-    let target = resolve(url, location)?;
+    let target = crate::urls::resolve(url, location)?;
     let method = if ((status == 301 || status == 302) && method == "POST")
         || (status == 303 && method != "GET" && method != "HEAD")
     {
@@ -140,75 +139,6 @@ pub fn redirect_step(
         method.to_string()
     };
     Some((method, target))
-}
-
-/// Resolves a `Location` value against an absolute URL (absolute, scheme-relative,
-/// absolute-path, and relative-path references; fragments dropped).
-pub fn resolve(base: &str, location: &str) -> Option<String> {
-    let location = location.trim();
-    let location = location.split('#').next().unwrap_or("");
-    let (scheme, rest) = base.split_once("://")?;
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let path_and_query = &rest[authority_end..];
-    if location.contains("://") {
-        return Some(normalise_url(location));
-    }
-    if let Some(rest) = location.strip_prefix("//") {
-        return Some(normalise_url(&format!("{scheme}://{rest}")));
-    }
-    if location.starts_with('/') {
-        return Some(format!(
-            "{scheme}://{authority}{}",
-            remove_dot_segments(location)
-        ));
-    }
-    if location.starts_with('?') {
-        let path = path_and_query.split('?').next().unwrap_or("/");
-        return Some(format!("{scheme}://{authority}{path}{location}"));
-    }
-    let base_path = path_and_query.split('?').next().unwrap_or("/");
-    let dir = &base_path[..base_path.rfind('/').map_or(0, |i| i + 1)];
-    let dir = if dir.is_empty() { "/" } else { dir };
-    Some(format!(
-        "{scheme}://{authority}{}",
-        remove_dot_segments(&format!("{dir}{location}"))
-    ))
-}
-
-fn remove_dot_segments(path_and_query: &str) -> String {
-    let (path, query) = match path_and_query.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (path_and_query, None),
-    };
-    let mut out: Vec<&str> = Vec::new();
-    let segments: Vec<&str> = path.split('/').collect();
-    for (i, seg) in segments.iter().enumerate() {
-        match *seg {
-            "." => {
-                if i == segments.len() - 1 {
-                    out.push("");
-                }
-            }
-            ".." => {
-                if out.len() > 1 {
-                    out.pop();
-                }
-                if i == segments.len() - 1 {
-                    out.push("");
-                }
-            }
-            s => out.push(s),
-        }
-    }
-    let mut path = out.join("/");
-    if !path.starts_with('/') {
-        path.insert(0, '/');
-    }
-    match query {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
-    }
 }
 
 #[cfg(test)]
@@ -404,27 +334,5 @@ mod tests {
             Some(("PUT".into(), "https://a.test/x/z".into()))
         );
         assert_eq!(redirect_step(u, "GET", 200, "z"), None);
-        assert_eq!(
-            resolve(u, "HTTPS://B.test:443/p#frag"),
-            Some("https://b.test/p".into())
-        );
-        assert_eq!(resolve(u, "//c.test/p"), Some("https://c.test/p".into()));
-        assert_eq!(resolve(u, "../up"), Some("https://a.test/up".into()));
-        assert_eq!(resolve(u, "?q=2"), Some("https://a.test/x/y?q=2".into()));
-    }
-
-    #[test]
-    fn urls_normalise_like_the_proxy() {
-        assert_eq!(
-            normalise_url("HTTP://Example.COM:80"),
-            "http://example.com/"
-        );
-        assert_eq!(
-            normalise_url("https://x.test:8443/a?b#c"),
-            "https://x.test:8443/a?b"
-        );
-        assert_eq!(normalise_url("https://x.test?q"), "https://x.test/?q");
-        assert_eq!(normalise_url("https://user:pw@x.test/"), "https://x.test/");
-        assert_eq!(normalise_url("/users/*"), "/users/*");
     }
 }

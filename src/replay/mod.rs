@@ -400,7 +400,7 @@ impl Replayer {
                                 canon = None;
                             }
                             method = next_method;
-                            url = matcher::normalise_url(&next_url);
+                            url = crate::urls::normalise(&next_url);
                             continue;
                         }
                     }

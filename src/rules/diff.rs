@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::json_path::differences;
 use super::{Canon, Rules};
-use crate::har::format::normalise_url;
 use crate::har::{HarError, HarFile, Header};
 
 /// One paired entry that changed.
@@ -56,7 +55,7 @@ pub fn diff(first: &HarFile, second: &HarFile) -> Result<Diff, HarError> {
         format!(
             "{} {}",
             r.method.to_ascii_uppercase(),
-            normalise_url(&r.url)
+            crate::urls::normalise(&r.url)
         )
     };
     let mut theirs: HashMap<String, Vec<usize>> = HashMap::new();

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::json_path::{differences, generalise};
 use super::{Canon, RuleSpec, Rules};
-use crate::har::format::{normalise_url, REDACTED};
+use crate::har::format::REDACTED;
 use crate::har::{HarError, HarFile};
 
 /// One thing that differs.
@@ -75,7 +75,7 @@ struct Side<'a> {
 }
 
 fn key_of(method: &str, url: &str) -> (String, String) {
-    let url = normalise_url(url);
+    let url = crate::urls::normalise(url);
     let without_query = url.split('?').next().unwrap_or("").to_string();
     (method.to_ascii_uppercase(), without_query)
 }

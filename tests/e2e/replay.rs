@@ -512,7 +512,7 @@ async fn replay_fixture(rel: &str) -> usize {
         let body = file.request_body(i).unwrap().unwrap_or_default();
         let key = (
             req.method.clone(),
-            harp::replay::matcher::normalise_url(&req.url),
+            harp::urls::normalise(&req.url),
             body.clone(),
         );
         // Only the entry replay must choose: the first complete one for this request.
@@ -525,7 +525,7 @@ async fn replay_fixture(rel: &str) -> usize {
             .filter(|(j, o)| {
                 (
                     o.request.method.clone(),
-                    harp::replay::matcher::normalise_url(&o.request.url),
+                    harp::urls::normalise(&o.request.url),
                     file.request_body(*j).unwrap().unwrap_or_default(),
                 ) == key
             })

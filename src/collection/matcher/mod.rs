@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::model::{parse_query, Example, RequestBody, Segment};
+use super::model::{Example, RequestBody, Segment};
 use crate::rules::{Canon, Rules};
+use crate::urls::query_pairs;
 
 /// The request as the matcher sees it.
 #[derive(Debug, Clone)]
@@ -39,7 +40,7 @@ impl<'a> MockRequest<'a> {
         Self {
             method,
             path,
-            query: parse_query(query),
+            query: query_pairs(query),
             headers,
             body,
         }
@@ -94,7 +95,7 @@ fn segments(path: &str) -> (Vec<String>, bool) {
     let segs = path
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(super::model::percent_decode_str)
+        .map(crate::urls::decode_segment)
         .collect();
     (segs, trailing)
 }
@@ -326,7 +327,7 @@ pub fn body_matches(example: &Example, request: &MockRequest<'_>, rules: &Rules)
             }
         }
         RequestBody::Form(pairs) => {
-            let mut got = parse_query(&String::from_utf8_lossy(request.body));
+            let mut got = query_pairs(&String::from_utf8_lossy(request.body));
             let mut want = pairs.clone();
             got.sort();
             want.sort();
