@@ -38,6 +38,32 @@ pub(super) struct MockArgs {
 }
 
 pub(super) async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
+    let mock = Arc::new(load(&args)?);
+    let what = describe(&mock, &args.path);
+    let watcher = tokio::spawn(watch(mock.clone()));
+    // A mock never forwards; the upstream client is only part of the proxy's shape.
+    let upstream = UpstreamArgs {
+        upstream_ca: Vec::new(),
+        insecure_upstream: false,
+        upstream_timeout: 60,
+        upstream_proxy: None,
+    };
+    serve_proxy(mock.clone(), &args.listen, &upstream, "harp mock", &what).await?;
+    watcher.abort();
+    let (served, not_found, unauthorized) = mock.summary();
+    let mut line = format!(
+        "served {served} from {}, not found {not_found}",
+        args.path.display()
+    );
+    if unauthorized > 0 {
+        line.push_str(&format!(", unauthorized {unauthorized}"));
+    }
+    say(line);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The mock of `args.path` with its environment, rules and options.
+fn load(args: &MockArgs) -> anyhow::Result<Mock> {
     let env = match &args.env {
         Some(path) => collection::load_env(path).map_err(bad_input)?,
         None => Variables::default(),
@@ -65,57 +91,40 @@ pub(super) async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
             rules: Arc::new(loaded.rules),
         },
     };
-    let mock = Arc::new(Mock::load(&args.path, env, options).map_err(bad_input)?);
+    Mock::load(&args.path, env, options).map_err(bad_input)
+}
+
+/// `N examples from PATH` (and how many malformed ones were dropped, each logged).
+fn describe(mock: &Mock, path: &std::path::Path) -> String {
     let examples = mock.examples();
     for why in &examples.dropped {
         tracing::warn!("dropped a malformed example: {why}");
     }
-    let what = format!(
+    format!(
         "{} examples from {}{}",
         examples.examples.len(),
-        args.path.display(),
+        path.display(),
         if examples.dropped.is_empty() {
             String::new()
         } else {
             format!(", {} malformed dropped", examples.dropped.len())
         }
-    );
-    drop(examples);
+    )
+}
 
-    // Hot reload: look at the file twice a second, loading off the async workers so a
-    // big or strange file never holds up serving or shutdown.
-    let watched = mock.clone();
-    let watcher = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let mock = watched.clone();
-            let reloaded = tokio::task::spawn_blocking(move || mock.reload_if_changed()).await;
-            match reloaded.ok().flatten() {
-                Some(Ok(n)) => tracing::info!("reloaded: {n} examples"),
-                Some(Err(why)) => {
-                    tracing::warn!("not reloaded, still serving the previous examples: {why}")
-                }
-                None => {}
+/// Hot reload: looks at the file twice a second, loading off the async workers so a big
+/// or strange file never holds up serving or shutdown.
+async fn watch(mock: Arc<Mock>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let m = mock.clone();
+        let reloaded = tokio::task::spawn_blocking(move || m.reload_if_changed()).await;
+        match reloaded.ok().flatten() {
+            Some(Ok(n)) => tracing::info!("reloaded: {n} examples"),
+            Some(Err(why)) => {
+                tracing::warn!("not reloaded, still serving the previous examples: {why}")
             }
+            None => {}
         }
-    });
-    // A mock never forwards; the upstream client is only part of the proxy's shape.
-    let upstream = UpstreamArgs {
-        upstream_ca: Vec::new(),
-        insecure_upstream: false,
-        upstream_timeout: 60,
-        upstream_proxy: None,
-    };
-    serve_proxy(mock.clone(), &args.listen, &upstream, "harp mock", &what).await?;
-    watcher.abort();
-    let (served, not_found, unauthorized) = mock.summary();
-    let mut line = format!(
-        "served {served} from {}, not found {not_found}",
-        args.path.display()
-    );
-    if unauthorized > 0 {
-        line.push_str(&format!(", unauthorized {unauthorized}"));
     }
-    say(line);
-    Ok(ExitCode::SUCCESS)
 }

@@ -222,9 +222,9 @@ impl ReplaySession {
         })
     }
 
-    /// Writes what --record-missing recorded; returns the summary lines (counts, then
-    /// each unmatched request with its nearest entry) and whether any request was
-    /// unmatched.
+    /// Writes what --record-missing recorded and the report; returns the summary lines
+    /// (counts, then each unmatched request with its nearest entry, unused and old
+    /// entries) and what fails the run.
     pub(super) fn finish(&self) -> anyhow::Result<Finished> {
         let mut lines = Vec::new();
         if let Some(missing) = &self.missing {
@@ -234,7 +234,32 @@ impl ReplaySession {
                 self.path.display()
             ));
         }
-        let s = self.replayer.summary();
+        let summary = self.replayer.summary();
+        lines.push(self.counts_line(&summary));
+        lines.extend(self.unmatched_lines());
+        let report = self.replayer.report();
+        let unused_failed = self.unused_lines(&report, &mut lines);
+        let stale_failed = match &self.stale {
+            Some((warning, true)) => {
+                lines.push(format!("failing: --max-age: {warning}"));
+                true
+            }
+            _ => false,
+        };
+        if let Some(path) = &self.report {
+            write_report(path, &report)?;
+            lines.push(format!("report written to {}", path.display()));
+        }
+        Ok(Finished {
+            lines,
+            unmatched: has_unmatched(&summary),
+            unused_failed,
+            stale_failed,
+        })
+    }
+
+    /// `served N from HAR, unmatched N`, and the other outcomes that happened.
+    fn counts_line(&self, s: &harp::replay::Summary) -> String {
         let mut line = format!(
             "served {} from {}, unmatched {}",
             s.served,
@@ -251,84 +276,85 @@ impl ReplaySession {
                 line.push_str(&format!(", {what} {n}"));
             }
         }
-        lines.push(line);
+        line
+    }
+
+    /// The first [`SUMMARY_UNMATCHED`] distinct unmatched requests with their nearest
+    /// entry, then how many more.
+    fn unmatched_lines(&self) -> Vec<String> {
         let (unmatched, not_listed) = self.replayer.unmatched();
         let shown = unmatched.len().min(SUMMARY_UNMATCHED);
-        for u in &unmatched[..shown] {
-            let near = match u.nearest.first() {
-                Some(m) => format!(
-                    " (nearest: #{} {} {}: {}{})",
-                    m.entry,
-                    m.method,
-                    m.url,
-                    m.differences.join("; "),
-                    m.rule
-                        .as_ref()
-                        .map(|r| format!("; would match with {r}"))
-                        .unwrap_or_default()
-                ),
-                None => String::new(),
-            };
-            lines.push(format!(
-                "  unmatched {}x {} {}{near}",
-                u.count, u.method, u.url
-            ));
-        }
+        let mut lines: Vec<String> = unmatched[..shown]
+            .iter()
+            .map(|u| {
+                let near = match u.nearest.first() {
+                    Some(m) => format!(
+                        " (nearest: #{} {} {}: {}{})",
+                        m.entry,
+                        m.method,
+                        m.url,
+                        m.differences.join("; "),
+                        m.rule
+                            .as_ref()
+                            .map(|r| format!("; would match with {r}"))
+                            .unwrap_or_default()
+                    ),
+                    None => String::new(),
+                };
+                format!("  unmatched {}x {} {}{near}", u.count, u.method, u.url)
+            })
+            .collect();
         let more = (unmatched.len() - shown) as u64 + not_listed;
         if more > 0 {
             lines.push(format!(
                 "  and {more} more distinct unmatched request(s) (GET http://harp.local/__harp/calls lists them)"
             ));
         }
-        let report = self.replayer.report();
-        let mut unused_failed = false;
-        if let (Some(policy), false) = (self.unused, report.unused.is_empty()) {
-            lines.push(format!(
-                "{} of {} entries never used:",
-                report.unused.len(),
-                report.entries
-            ));
-            for u in report.unused.iter().take(SUMMARY_UNUSED) {
-                lines.push(format!("  #{} {} {}", u.entry, u.method, u.url));
-            }
-            if report.unused.len() > SUMMARY_UNUSED {
-                lines.push(format!(
-                    "  and {} more (--report R.json lists them all; harp prune drops them)",
-                    report.unused.len() - SUMMARY_UNUSED
-                ));
-            }
-            if policy == UnusedArg::Fail {
-                lines.push("failing: --unused fail and entries were never used".into());
-                unused_failed = true;
-            }
-        }
-        let stale_failed = match &self.stale {
-            Some((warning, true)) => {
-                lines.push(format!("failing: --max-age: {warning}"));
-                true
-            }
-            _ => false,
-        };
-        if let Some(path) = &self.report {
-            let text = if path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("xml"))
-            {
-                report.to_junit()
-            } else {
-                report.to_json()
-            };
-            harp::output::write_atomic(path, text.as_bytes(), None)
-                .with_context(|| format!("writing the report {}", path.display()))?;
-            lines.push(format!("report written to {}", path.display()));
-        }
-        Ok(Finished {
-            lines,
-            unmatched: has_unmatched(&s),
-            unused_failed,
-            stale_failed,
-        })
+        lines
     }
+
+    /// With `--unused`, the entries never used (the first [`SUMMARY_UNUSED`]); true when
+    /// that fails the run.
+    fn unused_lines(&self, report: &harp::replay::report::Report, lines: &mut Vec<String>) -> bool {
+        let Some(policy) = self.unused else {
+            return false;
+        };
+        if report.unused.is_empty() {
+            return false;
+        }
+        lines.push(format!(
+            "{} of {} entries never used:",
+            report.unused.len(),
+            report.entries
+        ));
+        for u in report.unused.iter().take(SUMMARY_UNUSED) {
+            lines.push(format!("  #{} {} {}", u.entry, u.method, u.url));
+        }
+        if report.unused.len() > SUMMARY_UNUSED {
+            lines.push(format!(
+                "  and {} more (--report R.json lists them all; harp prune drops them)",
+                report.unused.len() - SUMMARY_UNUSED
+            ));
+        }
+        if policy == UnusedArg::Fail {
+            lines.push("failing: --unused fail and entries were never used".into());
+        }
+        policy == UnusedArg::Fail
+    }
+}
+
+/// The report at `path`: JUnit XML when it ends in `.xml`, else JSON.
+fn write_report(path: &Path, report: &harp::replay::report::Report) -> anyhow::Result<()> {
+    let text = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+    {
+        report.to_junit()
+    } else {
+        report.to_json()
+    };
+    harp::output::write_atomic(path, text.as_bytes(), None)
+        .with_context(|| format!("writing the report {}", path.display()))
 }
 
 pub(super) async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {

@@ -59,31 +59,8 @@ enum Session {
 }
 
 pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    if args.update && args.replay.report.is_some() {
-        eprintln!("harp run: --report describes a replay; with --update nothing is written there");
-    }
-    let session = if args.update {
-        Session::Record(RecordSession::prepare(
-            &args.har,
-            &args.urls,
-            &args.record,
-            &args.rules,
-            Existing::Replace,
-        )?)
-    } else {
-        Session::Replay(ReplaySession::prepare(
-            &args.har,
-            &args.urls,
-            &args.replay,
-            &args.record,
-            &args.rules,
-        )?)
-    };
-    let notes = match &session {
-        Session::Record(s) => &s.notes,
-        Session::Replay(s) => &s.notes,
-    };
-    notes.iter().for_each(|n| eprintln!("{n}"));
+    let session = Session::prepare(&args)?;
+    session.notes().iter().for_each(|n| eprintln!("{n}"));
     let (tls, upstream) = proxy_parts(&args.ca_dir, &args.upstream)?;
     let trust = Trust::write(&args.ca_dir, tls.ca().cert_pem(), tls.ca().cert_path())?;
     let listener = bind(&args.listen).await?;
@@ -98,7 +75,6 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
         args.har.display()
     );
-
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let stop = async {
         let _ = stop_rx.await;
@@ -122,26 +98,67 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             stop,
         )),
     };
-
-    // harp outlives a Ctrl-C aimed at the command: the command decides when it is done.
-    let signals = shutdown_signal().context("installing signal handlers")?;
-    tokio::spawn(async move {
-        signals.await;
-        tracing::info!("signal received; waiting for the command to exit");
-    });
-
-    let status = command_for(&args.command, &proxy_url, &trust)
-        .status()
-        .await
-        .map_err(super::bad_input)
-        .with_context(|| format!("cannot run {:?}", args.command[0]))?;
-
+    let status = run_command(&args.command, &proxy_url, &trust).await?;
     let _ = stop_tx.send(());
     server.await.context("the proxy task failed")??;
     let code = status.code().map_or(1, |c| c.clamp(0, 255) as u8);
     let keep = code == 0 || args.update_always;
     let failed = finish(&session, &args.har, keep, code)?;
     Ok(ExitCode::from(if code == 0 && failed { 1 } else { code }))
+}
+
+impl Session {
+    /// The recording (`--update`) or replay session, checked before anything listens.
+    fn prepare(args: &RunArgs) -> anyhow::Result<Self> {
+        if !args.update {
+            return Ok(Session::Replay(ReplaySession::prepare(
+                &args.har,
+                &args.urls,
+                &args.replay,
+                &args.record,
+                &args.rules,
+            )?));
+        }
+        if args.replay.report.is_some() {
+            eprintln!(
+                "harp run: --report describes a replay; with --update nothing is written there"
+            );
+        }
+        Ok(Session::Record(RecordSession::prepare(
+            &args.har,
+            &args.urls,
+            &args.record,
+            &args.rules,
+            Existing::Replace,
+        )?))
+    }
+
+    /// What to tell the user before traffic starts.
+    fn notes(&self) -> &[String] {
+        match self {
+            Session::Record(s) => &s.notes,
+            Session::Replay(s) => &s.notes,
+        }
+    }
+}
+
+/// Runs the command to its end. harp outlives a Ctrl-C aimed at the command: the command
+/// decides when it is done.
+async fn run_command(
+    argv: &[String],
+    proxy_url: &str,
+    trust: &Trust,
+) -> anyhow::Result<std::process::ExitStatus> {
+    let signals = shutdown_signal().context("installing signal handlers")?;
+    tokio::spawn(async move {
+        signals.await;
+        tracing::info!("signal received; waiting for the command to exit");
+    });
+    command_for(argv, proxy_url, trust)
+        .status()
+        .await
+        .map_err(super::bad_input)
+        .with_context(|| format!("cannot run {:?}", argv[0]))
 }
 
 /// What makes the command trust harp's CA: files written into the CA folder.

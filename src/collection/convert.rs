@@ -36,92 +36,139 @@ pub fn har_to_collection(file: &HarFile, name: &str) -> Result<Value, HarError> 
 
 /// Converts a loaded HAR into a v2.1 collection named `name`, saying what was left out.
 pub fn convert(file: &HarFile, name: &str) -> Result<Conversion, HarError> {
-    let mut notes = Vec::new();
-    // Hosts in first-seen order: folder and variable per scheme + authority.
-    let mut origins: Vec<String> = Vec::new();
-    // (origin index, method, url) → item, in first-seen order.
-    let mut items: Vec<(usize, String, String, Vec<Value>, Value)> = Vec::new();
-    let mut item_index: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for (i, entry) in file.har.log.entries.iter().enumerate() {
+    let mut builder = Builder::default();
+    for i in 0..file.har.log.entries.len() {
+        builder.add(file, i)?;
+    }
+    Ok(builder.finish(file, name))
+}
+
+/// One item: a method and URL, with an example per entry.
+struct Item {
+    origin: usize,
+    method: String,
+    /// Path and query.
+    rest: String,
+    examples: Vec<Value>,
+    request: Value,
+}
+
+/// A collection being built: a folder and a `baseUrl` variable per origin (scheme and
+/// authority, in first-seen order), an item per method and URL.
+#[derive(Default)]
+struct Builder {
+    origins: Vec<String>,
+    items: Vec<Item>,
+    item_index: BTreeMap<(String, String), usize>,
+    notes: Vec<String>,
+}
+
+impl Builder {
+    /// Adds entry `i` as an example (of a new item, or of the item of its method and
+    /// URL), or notes why it is left out.
+    fn add(&mut self, file: &HarFile, i: usize) -> Result<(), HarError> {
+        let entry = &file.har.log.entries[i];
+        let label = || {
+            format!(
+                "entry {i} ({} {})",
+                entry.request.method,
+                crate::calllog::clip(&entry.request.url, 120)
+            )
+        };
         // An exchange that never completed has no response to save as an example.
         if entry.is_incomplete() || entry.response.status < 100 {
-            notes.push(format!(
-                "entry {i} ({} {}): left out: the exchange never completed (status {})",
-                entry.request.method,
-                crate::calllog::clip(&entry.request.url, 120),
-                entry.response.status
+            let status = entry.response.status;
+            self.notes.push(format!(
+                "{}: left out: the exchange never completed (status {status})",
+                label()
             ));
-            continue;
+            return Ok(());
         }
         let url = crate::urls::normalise(&entry.request.url);
         let Some((origin, rest)) = split_origin(&url) else {
             let scheme = url.split(':').next().unwrap_or("");
-            notes.push(format!(
-                "entry {i} ({} {}): left out: a {scheme}: URL is not a request a mock can serve (only http and https)",
-                entry.request.method,
-                crate::calllog::clip(&entry.request.url, 120),
+            self.notes.push(format!(
+                "{}: left out: a {scheme}: URL is not a request a mock can serve (only http and https)",
+                label()
             ));
-            continue;
+            return Ok(());
         };
-        let origin_index = match origins.iter().position(|o| *o == origin) {
+        let origin = self.origin_index(origin);
+        let var = format!("baseUrl{origin}");
+        let request = request_json(file, i, &var, rest, &mut self.notes)?;
+        let example = example_json(file, i, request.clone(), &mut self.notes)?;
+        let key = (entry.request.method.clone(), url.clone());
+        match self.item_index.get(&key) {
+            Some(&k) => self.items[k].examples.push(example),
+            None => {
+                self.item_index.insert(key, self.items.len());
+                self.items.push(Item {
+                    origin,
+                    method: entry.request.method.clone(),
+                    rest: rest.to_string(),
+                    examples: vec![example],
+                    request,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn origin_index(&mut self, origin: String) -> usize {
+        match self.origins.iter().position(|o| *o == origin) {
             Some(p) => p,
             None => {
-                origins.push(origin.clone());
-                origins.len() - 1
-            }
-        };
-        let var = format!("baseUrl{origin_index}");
-        let request = request_json(file, i, &var, rest, &mut notes)?;
-        let key = (entry.request.method.clone(), url.clone());
-        let example = example_json(file, i, request.clone(), &mut notes)?;
-        match item_index.get(&key) {
-            Some(&k) => items[k].3.push(example),
-            None => {
-                item_index.insert(key, items.len());
-                items.push((
-                    origin_index,
-                    entry.request.method.clone(),
-                    rest.to_string(),
-                    vec![example],
-                    request,
-                ));
+                self.origins.push(origin);
+                self.origins.len() - 1
             }
         }
     }
-    let mut folders: Vec<Value> = origins
-        .iter()
-        .map(|o| json!({"name": crate::urls::split(o).map_or(o.as_str(), |p| p.authority), "item": []}))
-        .collect();
-    for (origin_index, method, rest, mut examples, request) in items {
-        dedupe_names(&mut examples);
-        if let Some(list) = folders[origin_index]["item"].as_array_mut() {
-            list.push(json!({
-                "name": format!("{method} {rest}"),
-                "request": request,
-                "response": examples,
-            }));
+
+    /// The collection: folders of items, the `baseUrl` variables, and `info`.
+    fn finish(self, file: &HarFile, name: &str) -> Conversion {
+        let mut folders: Vec<Value> = self
+            .origins
+            .iter()
+            .map(|o| json!({"name": crate::urls::split(o).map_or(o.as_str(), |p| p.authority), "item": []}))
+            .collect();
+        for mut item in self.items {
+            dedupe_names(&mut item.examples);
+            if let Some(list) = folders[item.origin]["item"].as_array_mut() {
+                list.push(json!({
+                    "name": format!("{} {}", item.method, item.rest),
+                    "request": item.request,
+                    "response": item.examples,
+                }));
+            }
+        }
+        let variables: Vec<Value> = self
+            .origins
+            .iter()
+            .enumerate()
+            .map(|(i, o)| json!({"key": format!("baseUrl{i}"), "value": o, "type": "string"}))
+            .collect();
+        let file_name = file.path.file_name().map_or_else(
+            || file.path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let collection = json!({
+            "info": {
+                "_postman_id": pseudo_uuid(name, file.har.log.entries.len()),
+                "name": name,
+                "description": format!(
+                    "Converted by harp from {file_name} ({} entries).",
+                    file.har.log.entries.len()
+                ),
+                "schema": SCHEMA_V21,
+            },
+            "item": folders,
+            "variable": variables,
+        });
+        Conversion {
+            collection,
+            notes: self.notes,
         }
     }
-    let variables: Vec<Value> = origins
-        .iter()
-        .enumerate()
-        .map(|(i, o)| json!({"key": format!("baseUrl{i}"), "value": o, "type": "string"}))
-        .collect();
-    let collection = json!({
-        "info": {
-            "_postman_id": pseudo_uuid(name, file.har.log.entries.len()),
-            "name": name,
-            "description": format!(
-                "Converted by harp from {} ({} entries).",
-                file.path.file_name().map_or_else(|| file.path.display().to_string(), |n| n.to_string_lossy().into_owned()),
-                file.har.log.entries.len()
-            ),
-            "schema": SCHEMA_V21,
-        },
-        "item": folders,
-        "variable": variables,
-    });
-    Ok(Conversion { collection, notes })
 }
 
 /// `https://host:port` and `/path?query` of a normalised absolute URL.

@@ -219,51 +219,16 @@ fn example(
     let req = original
         .or(request)
         .ok_or("no originalRequest and no item request")?;
-    let method_of = |r: Option<&Value>| {
-        r.and_then(|r| r.get("method"))
-            .and_then(Value::as_str)
-            .map(str::to_ascii_uppercase)
-    };
-    let url_of = |r: Option<&Value>| -> Option<Value> {
-        match r? {
-            Value::String(url) if !url.trim().is_empty() => Some(Value::String(url.clone())),
-            Value::Object(_) => r?.get("url").filter(|u| has_url(u)).cloned(),
-            _ => None,
-        }
-    };
     if !req.is_object() && !req.is_string() {
         return Err("request is neither a URL nor an object".into());
     }
-    let method = method_of(original)
-        .or_else(|| method_of(request))
-        .unwrap_or_else(|| "GET".to_string());
-    let url = url_of(original)
-        .or_else(|| url_of(request))
-        .unwrap_or(Value::Null);
+    let (method, url) = method_and_url(original, request);
     let SplitUrl {
         path,
         trailing_slash,
         query,
     } = split_url(&url, vars)?;
-    // An example saved with neither `code` nor `status` is served as 200, as Postman's
-    // editor shows it; a code or status that is present but not a status is malformed.
-    let code = match (response.get("code"), response.get("status")) {
-        (None | Some(Value::Null), None | Some(Value::Null)) => 200,
-        (code, status) => match code {
-            Some(Value::Number(n)) => n.as_u64(),
-            Some(Value::String(s)) => s.trim().parse().ok(),
-            _ => None,
-        }
-        .or_else(|| {
-            text_of(status)
-                .split_whitespace()
-                .next()
-                .and_then(|s| s.parse().ok())
-        })
-        .filter(|c| (100..=999).contains(c))
-        .ok_or("no valid status code")? as u16,
-    };
-    let body_base64 = response.get("_harpBodyEncoding").and_then(Value::as_str) == Some("base64");
+    let (body, body_base64) = response_body(response, vars);
     Ok(Example {
         order,
         id: response
@@ -281,16 +246,70 @@ fn example(
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect(),
         request_body: body_of(req.get("body"), vars),
-        code,
+        code: status_code(response)?,
         headers: headers_of(response.get("header"), vars),
-        body: match response.get("body") {
-            Some(Value::String(s)) if body_base64 => s.clone(),
-            Some(Value::String(s)) => vars.resolve(s),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
-        },
+        body,
         body_base64,
     })
+}
+
+/// The method (GET when none is given) and URL of an example: the example's own
+/// request first, the item's where it says nothing.
+fn method_and_url(original: Option<&Value>, request: Option<&Value>) -> (String, Value) {
+    let method_of = |r: Option<&Value>| {
+        r.and_then(|r| r.get("method"))
+            .and_then(Value::as_str)
+            .map(str::to_ascii_uppercase)
+    };
+    let url_of = |r: Option<&Value>| -> Option<Value> {
+        match r? {
+            Value::String(url) if !url.trim().is_empty() => Some(Value::String(url.clone())),
+            Value::Object(_) => r?.get("url").filter(|u| has_url(u)).cloned(),
+            _ => None,
+        }
+    };
+    let method = method_of(original)
+        .or_else(|| method_of(request))
+        .unwrap_or_else(|| "GET".to_string());
+    let url = url_of(original)
+        .or_else(|| url_of(request))
+        .unwrap_or(Value::Null);
+    (method, url)
+}
+
+/// An example's status. One saved with neither `code` nor `status` is served as 200,
+/// as Postman's editor shows it; a code or status that is present but not a status is
+/// malformed.
+fn status_code(response: &Value) -> Result<u16, String> {
+    match (response.get("code"), response.get("status")) {
+        (None | Some(Value::Null), None | Some(Value::Null)) => Ok(200),
+        (code, status) => match code {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .or_else(|| {
+            text_of(status)
+                .split_whitespace()
+                .next()
+                .and_then(|s| s.parse().ok())
+        })
+        .filter(|c| (100..=999).contains(c))
+        .map(|c| c as u16)
+        .ok_or_else(|| "no valid status code".to_string()),
+    }
+}
+
+/// The response body (variables resolved, unless it is base64) and whether it is base64.
+fn response_body(response: &Value, vars: &Variables) -> (String, bool) {
+    let base64 = response.get("_harpBodyEncoding").and_then(Value::as_str) == Some("base64");
+    let body = match response.get("body") {
+        Some(Value::String(s)) if base64 => s.clone(),
+        Some(Value::String(s)) => vars.resolve(s),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    (body, base64)
 }
 
 /// True when a URL value names something (a non-empty string, or an object with a
@@ -402,39 +421,11 @@ fn split_url(url: &Value, vars: &Variables) -> Result<SplitUrl, String> {
     let path = path_text
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|seg| {
-            if let Some(name) = seg.strip_prefix(':') {
-                match path_vars
-                    .get(name)
-                    .map(|v| vars.resolve(v))
-                    .filter(|v| !v.is_empty() && !v.contains("{{"))
-                {
-                    Some(value) => Segment::Text(value),
-                    None => Segment::Var(name.to_string()),
-                }
-            } else if seg.contains("{{") {
-                let whole = seg
-                    .strip_prefix("{{")
-                    .and_then(|s| s.strip_suffix("}}"))
-                    .filter(|name| !name.contains("{{") && !name.contains("}}"));
-                Segment::Var(whole.unwrap_or("").trim().to_string())
-            } else {
-                Segment::Text(decode_segment(seg))
-            }
-        })
+        .map(|seg| segment_of(seg, &path_vars, vars))
         .collect();
     // The structured query list knows which parameters are disabled; prefer it.
     let query = match query_list.and_then(Value::as_array) {
-        Some(list) => list
-            .iter()
-            .filter(|q| !q.get("disabled").and_then(Value::as_bool).unwrap_or(false))
-            .map(|q| {
-                (
-                    vars.resolve(&text_of(q.get("key"))),
-                    vars.resolve(&text_of(q.get("value"))),
-                )
-            })
-            .collect(),
+        Some(list) => enabled_pairs(list, vars),
         None => query_pairs(query_text),
     };
     Ok(SplitUrl {
@@ -442,6 +433,42 @@ fn split_url(url: &Value, vars: &Variables) -> Result<SplitUrl, String> {
         trailing_slash,
         query,
     })
+}
+
+/// One path segment: `:name` (its value when the URL's variables give one), a whole
+/// `{{name}}`, or text, percent-decoded.
+fn segment_of(seg: &str, path_vars: &Variables, vars: &Variables) -> Segment {
+    if let Some(name) = seg.strip_prefix(':') {
+        return match path_vars
+            .get(name)
+            .map(|v| vars.resolve(v))
+            .filter(|v| !v.is_empty() && !v.contains("{{"))
+        {
+            Some(value) => Segment::Text(value),
+            None => Segment::Var(name.to_string()),
+        };
+    }
+    if seg.contains("{{") {
+        let whole = seg
+            .strip_prefix("{{")
+            .and_then(|s| s.strip_suffix("}}"))
+            .filter(|name| !name.contains("{{") && !name.contains("}}"));
+        return Segment::Var(whole.unwrap_or("").trim().to_string());
+    }
+    Segment::Text(decode_segment(seg))
+}
+
+/// The enabled `key`/`value` pairs of a structured query list, variables resolved.
+fn enabled_pairs(list: &[Value], vars: &Variables) -> Vec<(String, String)> {
+    list.iter()
+        .filter(|q| !q.get("disabled").and_then(Value::as_bool).unwrap_or(false))
+        .map(|q| {
+            (
+                vars.resolve(&text_of(q.get("key"))),
+                vars.resolve(&text_of(q.get("value"))),
+            )
+        })
+        .collect()
 }
 
 /// A request URL as matching needs it.
