@@ -64,6 +64,23 @@ pub(super) struct MaxAge {
     fail: bool,
 }
 
+impl MaxAge {
+    /// The warning when entries of `har` are older than this, with whether it fails the
+    /// run; None when none is.
+    fn warning(&self, path: &Path, har: &har::Har) -> Option<(String, bool)> {
+        let found = har::age::stale_entries(har, self.age, std::time::SystemTime::now());
+        let oldest = found.oldest?;
+        let warning = format!(
+            "{}: {} of {} entries were recorded more than {} ago (the oldest {oldest}); re-record them with harp run --update",
+            path.display(),
+            found.count,
+            har.log.entries.len(),
+            self.text
+        );
+        Some((warning, self.fail))
+    }
+}
+
 fn parse_max_age(text: &str) -> Result<MaxAge, String> {
     let (age, policy) = match text.rsplit_once(':') {
         Some((age, policy)) => (age, policy),
@@ -175,18 +192,10 @@ impl ReplaySession {
                 path.display()
             ));
         }
-        let stale = flags.max_age.as_ref().and_then(|max| {
-            let found = har::age::stale_entries(&file.har, max.age, std::time::SystemTime::now());
-            let oldest = found.oldest?;
-            let warning = format!(
-                "{}: {} of {} entries were recorded more than {} ago (the oldest {oldest}); re-record them with harp run --update",
-                path.display(),
-                found.count,
-                file.har.log.entries.len(),
-                max.text
-            );
-            Some((warning, max.fail))
-        });
+        let stale = flags
+            .max_age
+            .as_ref()
+            .and_then(|max| max.warning(path, &file.har));
         if let Some((warning, _)) = &stale {
             notes.push(format!("warning: {warning}"));
         }

@@ -114,6 +114,38 @@ impl Journal {
     }
 }
 
+/// The header and exchange lines of a journal's text; None when it holds no complete
+/// header. A torn last line (a write cut short) is ignored; damage before it is an
+/// error.
+fn parse(text: &[u8], path: &Path) -> Result<Option<(Header, Vec<Line>)>, HarError> {
+    let bad = |reason: String| HarError::Journal {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut lines = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .peekable();
+    let header: Header = match lines.next().map(serde_json::from_slice::<Header>) {
+        Some(Ok(header)) => header,
+        Some(Err(e)) if lines.peek().is_some() => {
+            return Err(bad(format!("not a harp journal: {e}")))
+        }
+        _ => return Ok(None),
+    };
+    let mut recovered: Vec<Line> = Vec::new();
+    while let Some(line) = lines.next() {
+        match serde_json::from_slice::<Line>(line) {
+            Ok(line) => recovered.push(line),
+            Err(_) if lines.peek().is_none() => {
+                tracing::warn!("{}: ignoring a torn last line", path.display());
+            }
+            Err(e) => return Err(bad(format!("line {} is damaged: {e}", recovered.len() + 2))),
+        }
+    }
+    Ok(Some((header, recovered)))
+}
+
 /// Folds a leftover journal of `har_path` into the HAR (replacing it, or adding to its
 /// entries when the recording was appending) and deletes the journal. Returns how many
 /// exchanges it recovered, or `None` when there was no journal or it held no exchange
@@ -133,35 +165,11 @@ pub fn recover(har_path: &Path) -> Result<Option<usize>, HarError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(HarError::Io { path, source }),
     };
-    let bad = |reason: String| HarError::Journal {
-        path: path.clone(),
-        reason,
-    };
-    let mut lines = text
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .peekable();
-    let header: Header = match lines.next().map(serde_json::from_slice::<Header>) {
-        Some(Ok(header)) => header,
-        Some(Err(e)) if lines.peek().is_some() => {
-            return Err(bad(format!("not a harp journal: {e}")))
-        }
+    let Some((header, mut recovered)) = parse(&text, &path)? else {
         // Nothing (or a torn header): the recording died before any exchange finished.
-        _ => {
-            let _ = std::fs::remove_file(&path);
-            return Ok(None);
-        }
+        let _ = std::fs::remove_file(&path);
+        return Ok(None);
     };
-    let mut recovered: Vec<Line> = Vec::new();
-    while let Some(line) = lines.next() {
-        match serde_json::from_slice::<Line>(line) {
-            Ok(line) => recovered.push(line),
-            Err(_) if lines.peek().is_none() => {
-                tracing::warn!("{}: ignoring a torn last line", path.display());
-            }
-            Err(e) => return Err(bad(format!("line {} is damaged: {e}", recovered.len() + 2))),
-        }
-    }
     // The same exchange twice (a line rewritten after a partial write): keep the last.
     recovered.reverse();
     recovered.sort_by_key(|l| l.id);

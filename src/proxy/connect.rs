@@ -144,23 +144,7 @@ where
     let tls = match tokio::time::timeout(limit, start.into_stream(config)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(err)) => {
-            let text = err.to_string();
-            let rejected = [
-                "UnknownCA",
-                "BadCertificate",
-                "CertificateUnknown",
-                "unknown ca",
-                "bad certificate",
-            ]
-            .iter()
-            .any(|k| text.contains(k));
-            if rejected && shared.first_rejection(&host) {
-                tracing::warn!(
-                    "a client rejected harp's certificate for {host} ({text}): it does not trust harp's CA; run `harp ca` for how to trust it, or point the client at it (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS; `harp run` sets these)"
-                );
-            } else {
-                tracing::debug!("TLS handshake with {client_addr} for {host} failed: {err}");
-            }
+            report_handshake_failure(&shared, &host, client_addr, &err);
             return;
         }
         Err(_) => {
@@ -178,6 +162,33 @@ where
         authority,
     };
     serve_http(shared, tls, route, client_addr, protocols).await;
+}
+
+/// A failed handshake with a client: one WARN per host when the client rejected harp's
+/// certificate (it does not trust harp's CA), naming what to do; else a debug line.
+fn report_handshake_failure(
+    shared: &Shared,
+    host: &str,
+    client_addr: SocketAddr,
+    err: &std::io::Error,
+) {
+    let text = err.to_string();
+    let rejected = [
+        "UnknownCA",
+        "BadCertificate",
+        "CertificateUnknown",
+        "unknown ca",
+        "bad certificate",
+    ]
+    .iter()
+    .any(|k| text.contains(k));
+    if rejected && shared.first_rejection(host) {
+        tracing::warn!(
+            "a client rejected harp's certificate for {host} ({text}): it does not trust harp's CA; run `harp ca` for how to trust it, or point the client at it (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS; `harp run` sets these)"
+        );
+    } else {
+        tracing::debug!("TLS handshake with {client_addr} for {host} failed: {err}");
+    }
 }
 
 async fn tunnel<S>(

@@ -27,32 +27,30 @@ pub(super) async fn forward(
     if is_upgrade(&req) {
         return upgrade(upstream, req, ctx, observer).await;
     }
-    let Some(observer) = observer else {
-        headers::for_upstream(req.headers_mut());
-        return match upstream.send(req).await {
-            Ok(up) => for_client(up.response.map(boxed)),
-            Err(err) => {
-                tracing::warn!("{err}");
-                err.to_response()
+    match observer {
+        Some(observer) => observed(upstream, stopper, req, ctx, observer).await,
+        None => {
+            headers::for_upstream(req.headers_mut());
+            match upstream.send(req).await {
+                Ok(up) => for_client(up.response.map(boxed)),
+                Err(err) => {
+                    tracing::warn!("{err}");
+                    err.to_response()
+                }
             }
-        };
-    };
+        }
+    }
+}
 
-    let limits = observer.limits();
-    let (mut parts, body) = req.into_parts();
-    let request_body: Arc<Mutex<Option<Captured>>> = Arc::default();
-    let slot = request_body.clone();
-    let body = Tap::new(body, limits.clone(), None, move |c| {
-        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
-    });
-    let seen = RequestSeen::head(&parts.method, &parts.uri, parts.version, &parts.headers);
-    // The observer sees the request as the client sent it; the upstream gets it
-    // prepared.
-    headers::for_upstream(&mut parts.headers);
-    let sent = Instant::now();
-    let result = upstream.send(Request::from_parts(parts, boxed(body))).await;
-    let take_request = move |mut seen: RequestSeen| {
-        seen.body = request_body
+/// The request body as the tap captured it, once the body has ended.
+#[derive(Clone, Default)]
+struct RequestCapture(Arc<Mutex<Option<Captured>>>);
+
+impl RequestCapture {
+    /// `seen` with the captured body (an empty, closed one when none came).
+    fn complete(&self, mut seen: RequestSeen) -> RequestSeen {
+        seen.body = self
+            .0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()
@@ -62,14 +60,37 @@ pub(super) async fn forward(
                 end: BodyEnd::Closed,
             });
         seen
-    };
-    let up = match result {
+    }
+}
+
+/// Forwards with both bodies tapped; the observer gets the exchange when the response
+/// body ends (or at once when the upstream fails).
+async fn observed(
+    upstream: &Upstream,
+    stopper: &Stopper,
+    req: Request<Body>,
+    ctx: RequestContext,
+    observer: Arc<dyn Observer>,
+) -> Response<Body> {
+    let limits = observer.limits();
+    let (mut parts, body) = req.into_parts();
+    let capture = RequestCapture::default();
+    let slot = capture.clone();
+    let body = Tap::new(body, limits.clone(), None, move |c| {
+        *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+    });
+    // The observer sees the request as the client sent it; the upstream gets it
+    // prepared.
+    let seen = RequestSeen::head(&parts.method, &parts.uri, parts.version, &parts.headers);
+    headers::for_upstream(&mut parts.headers);
+    let sent = Instant::now();
+    let up = match upstream.send(Request::from_parts(parts, boxed(body))).await {
         Ok(up) => up,
         Err(err) => {
             tracing::warn!("{err}");
             observer.exchange(FinishedExchange {
                 ctx,
-                request: take_request(seen),
+                request: capture.complete(seen),
                 response: Err(err.to_string()),
                 server_addr: None,
                 wait: sent.elapsed(),
@@ -86,7 +107,7 @@ pub(super) async fn forward(
     let body = Tap::new(body, limits, Some(&stopper.taps), move |captured| {
         observer.exchange(FinishedExchange {
             ctx,
-            request: take_request(seen),
+            request: capture.complete(seen),
             response: Ok(ResponseSeen {
                 status,
                 version,

@@ -166,21 +166,10 @@ pub async fn serve<H: Handler>(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
                     let open = shared.stopper.connections.enter();
                     let shared = shared.clone();
                     tokio::spawn(async move {
-                        // A connection that never sends a byte is closed after the
-                        // header time-out, not kept forever.
-                        let mut first = [0u8; 1];
-                        let limit = shared.config.header_read_timeout;
-                        if let Ok(Ok(n)) = tokio::time::timeout(limit, stream.peek(&mut first)).await {
-                            if n > 0 {
-                                serve_http(shared, stream, Route::Listener, addr, Protocols::Any).await;
-                            }
-                        } else {
-                            tracing::debug!("{addr} sent nothing for {} s; closed", limit.as_secs());
-                        }
+                        accepted_connection(shared, stream, addr).await;
                         drop(open);
                         drop(slot);
                     });
@@ -206,6 +195,21 @@ pub async fn serve<H: Handler>(
         );
     }
     Ok(report)
+}
+
+/// Serves one accepted connection. One that never sends a byte is closed after the
+/// header time-out, not kept forever.
+async fn accepted_connection(shared: Arc<Shared>, stream: tokio::net::TcpStream, addr: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let mut first = [0u8; 1];
+    let limit = shared.config.header_read_timeout;
+    match tokio::time::timeout(limit, stream.peek(&mut first)).await {
+        Ok(Ok(n)) if n > 0 => {
+            serve_http(shared, stream, Route::Listener, addr, Protocols::Any).await
+        }
+        Ok(_) => {}
+        Err(_) => tracing::debug!("{addr} sent nothing for {} s; closed", limit.as_secs()),
+    }
 }
 
 /// Serves HTTP on one client connection (the listener's, or a tunnel's) until it closes

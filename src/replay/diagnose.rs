@@ -134,35 +134,12 @@ fn compare(entry: &Recorded, req: &Asked<'_>, rules: &Rules) -> (u32, Vec<String
     }
     ignorable.possible = diffs.is_empty();
     if a.query != b.query {
-        let missing: Vec<&str> = a
-            .query
-            .iter()
-            .filter(|p| !b.query.contains(p))
-            .copied()
-            .collect();
-        let extra: Vec<&str> = b
-            .query
-            .iter()
-            .filter(|p| !a.query.contains(p))
-            .copied()
-            .collect();
-        distance += (missing.len() + extra.len()) as u32;
-        let mut text = String::from("query");
-        if !missing.is_empty() {
-            text.push_str(&format!(" recorded {}", missing.join("&")));
-        }
-        if !extra.is_empty() {
-            text.push_str(&format!(
-                "{} request has {}",
-                if missing.is_empty() { "" } else { ";" },
-                extra.join("&")
-            ));
-        }
-        if missing.is_empty() && extra.is_empty() {
-            text.push_str(" parameter order");
+        let (text, names, only_order) = query_difference(&a.query, &b.query);
+        distance += names.len() as u32;
+        if only_order {
             ignorable.possible = false;
         }
-        ignorable.query = names_of(&[missing, extra].concat());
+        ignorable.query = names_of(&names);
         diffs.push(text);
     }
     if entry.method != req.method {
@@ -179,6 +156,37 @@ fn compare(entry: &Recorded, req: &Asked<'_>, rules: &Rules) -> (u32, Vec<String
         ignorable.possible = false;
     }
     (distance, diffs, ignorable)
+}
+
+/// How two sorted query lists differ: the words, the parameters only one side has, and
+/// whether only their order differs.
+fn query_difference<'a>(recorded: &[&'a str], sent: &[&'a str]) -> (String, Vec<&'a str>, bool) {
+    let missing: Vec<&str> = recorded
+        .iter()
+        .filter(|p| !sent.contains(p))
+        .copied()
+        .collect();
+    let extra: Vec<&str> = sent
+        .iter()
+        .filter(|p| !recorded.contains(p))
+        .copied()
+        .collect();
+    let mut text = String::from("query");
+    if !missing.is_empty() {
+        text.push_str(&format!(" recorded {}", missing.join("&")));
+    }
+    if !extra.is_empty() {
+        text.push_str(&format!(
+            "{} request has {}",
+            if missing.is_empty() { "" } else { ";" },
+            extra.join("&")
+        ));
+    }
+    let only_order = missing.is_empty() && extra.is_empty();
+    if only_order {
+        text.push_str(" parameter order");
+    }
+    (text, [missing, extra].concat(), only_order)
 }
 
 /// How the bodies differ: JSON field by field (naming the GraphQL operation), else sizes.
