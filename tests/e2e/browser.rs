@@ -61,7 +61,8 @@ async fn chromium_records_then_replays_over_intercepted_h2() {
         &origin_glob,
         "--upstream-ca",
         &ca,
-    ]);
+    ])
+    .await;
     let home = tempfile::tempdir().unwrap();
     trust_in_nss(home.path(), &harp.path("certs"));
     let url = origin.https_url("/browser");
@@ -70,7 +71,7 @@ async fn chromium_records_then_replays_over_intercepted_h2() {
         .await
         .unwrap();
     assert!(dom.contains("<h1>browser page</h1>"), "{dom}");
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     let har = read_har(&stopped.dir.join("browser.har"));
     let e = entries(&har);
@@ -95,13 +96,14 @@ async fn chromium_records_then_replays_over_intercepted_h2() {
     let replay = Harp::start_in(
         stopped.into_dir(),
         &["replay", "--har", "browser.har", "--url", &origin_glob],
-    );
+    )
+    .await;
     let (proxy, h, u) = (replay.proxy_url(), home.path().to_path_buf(), url.clone());
     let dom = tokio::task::spawn_blocking(move || chromium_dump(&h, &proxy, &u))
         .await
         .unwrap();
     assert!(dom.contains("<h1>browser page</h1>"), "{dom}");
-    let stopped = replay.stop();
+    let stopped = replay.stop().await;
     assert!(
         stopped.stdout.contains("from browser.har, unmatched 0"),
         "{}",

@@ -107,7 +107,7 @@ async fn deployment_serves(
         "{name}"
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let harp = Harp::start_in(dir, &args);
+    let harp = Harp::start_in(dir, &args).await;
     let ready = container["readinessProbe"]["httpGet"]["path"]
         .as_str()
         .unwrap();
@@ -121,10 +121,10 @@ async fn deployment_serves(
     let (status, body) = probe(&harp, annotations["prometheus.io/path"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     assert!(body.contains("harp_up 1"), "{body}");
-    harp.stop();
+    harp.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn the_replay_manifest_runs_and_answers_its_probes() {
     let hars = repo().join("hars");
     let dir = tempfile::tempdir().unwrap();
@@ -151,7 +151,7 @@ async fn the_mock_manifest_runs_and_answers_its_probes() {
     deployment_serves("harp-mock.yaml", dir, &[("/collections/", &here)], "mock").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn the_dockerfiles_command_serves_the_bundled_example() {
     let text = std::fs::read_to_string(repo().join("deploy/Dockerfile")).unwrap();
     let json_line = |keyword: &str| -> Vec<String> {
@@ -171,9 +171,9 @@ async fn the_dockerfiles_command_serves_the_bundled_example() {
     );
     assert!(text.contains("USER 65532"), "runs as non-root");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let harp = Harp::start(&args);
+    let harp = Harp::start(&args).await;
     let (status, body) = probe(&harp, "/__harp/health").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"entries\": 6"), "{body}");
-    harp.stop();
+    harp.stop().await;
 }

@@ -1,11 +1,9 @@
 //! Shared test harness: the origin server, the harp process, and clients.
 
-#![allow(dead_code)]
-
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,8 +36,6 @@ pub struct Origin {
     pub key_file: PathBuf,
     /// Connections accepted so far on both ports.
     pub connections: Arc<AtomicUsize>,
-    /// Requests served so far (method, path and query, protocol version).
-    pub requests: Arc<Mutex<Vec<String>>>,
     _dir: tempfile::TempDir,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -129,7 +125,6 @@ impl Origin {
             cert_file,
             key_file,
             connections,
-            requests,
             _dir: dir,
             tasks: vec![plain, secure],
         }
@@ -472,22 +467,15 @@ async fn route(
 
 /// A running `harp` process.
 pub struct Harp {
-    pub child: Child,
+    child: tokio::process::Child,
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
-    /// The rest of stdout and all of stderr, drained by threads so a chatty harp never
+    /// The rest of stdout and all of stderr, drained by tasks so a chatty harp never
     /// blocks on a full pipe.
-    stdout: Option<std::thread::JoinHandle<String>>,
-    stderr: Option<std::thread::JoinHandle<String>>,
+    stdout: Option<tokio::task::JoinHandle<String>>,
+    stderr: Option<tokio::task::JoinHandle<String>>,
     /// Everything printed up to and including the listening line.
     pub first_line: String,
-}
-
-impl Drop for Harp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// What a stopped harp printed.
@@ -504,16 +492,46 @@ pub fn harp_bin() -> &'static str {
     env!("CARGO_BIN_EXE_harp")
 }
 
+/// Which HTTP versions a test client may speak to harp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Http {
+    /// HTTP/1.1 only.
+    One,
+    /// HTTP/2 where TLS offers it (ALPN), else HTTP/1.1.
+    Negotiated,
+}
+
+/// A stopping signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGINT, as Ctrl-C sends.
+    Interrupt,
+    /// SIGTERM, as service managers send.
+    Terminate,
+}
+
+/// Reads everything `from` still has, as text.
+fn drain<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    mut from: R,
+) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut text = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut from, &mut text).await;
+        String::from_utf8_lossy(&text).into_owned()
+    })
+}
+
 impl Harp {
     /// Starts `harp ARGS --listen 127.0.0.1:0` in a fresh temp dir (its cwd, so `certs/`
     /// lands there) and waits for the listening line.
-    pub fn start(args: &[&str]) -> Harp {
+    pub async fn start(args: &[&str]) -> Harp {
         let dir = tempfile::tempdir().unwrap();
-        Self::start_in(dir, args)
+        Self::start_in(dir, args).await
     }
 
-    pub fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Harp {
-        let mut child = Command::new(harp_bin())
+    pub async fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Harp {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(harp_bin())
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
             .current_dir(dir.path())
@@ -522,34 +540,30 @@ impl Harp {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
+        let stderr = drain(child.stderr.take().unwrap());
+        let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
         let mut preamble = String::new();
-        let start = Instant::now();
-        loop {
-            line.clear();
-            let n = stdout.read_line(&mut line).unwrap();
-            preamble.push_str(&line);
-            if n == 0 {
-                let mut err = String::new();
-                child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
-                panic!("harp exited before listening: {err}");
+        let listening = async {
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if stdout.read_line(&mut line).await.unwrap() == 0 {
+                    return None;
+                }
+                preamble.push_str(&line);
+                if line.contains("listening on http://") {
+                    return Some(line);
+                }
             }
-            if line.contains("listening on http://") {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "no listening line"
-            );
-        }
+        };
+        let line = match tokio::time::timeout(Duration::from_secs(20), listening).await {
+            Ok(Some(line)) => line,
+            Ok(None) => panic!("harp exited before listening: {}", stderr.await.unwrap()),
+            Err(_) => panic!("no listening line within 20 s"),
+        };
         let addr = line
             .split("listening on http://")
             .nth(1)
@@ -559,20 +573,12 @@ impl Harp {
             .unwrap()
             .parse()
             .unwrap();
-        let drain = |mut from: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = from.read_to_string(&mut text);
-                text
-            })
-        };
-        let stderr = child.stderr.take().map(|e| drain(Box::new(e)));
         Harp {
             child,
             addr,
             dir,
-            stdout: Some(drain(Box::new(stdout))),
-            stderr,
+            stdout: Some(drain(stdout)),
+            stderr: Some(stderr),
             first_line: preamble,
         }
     }
@@ -591,8 +597,8 @@ impl Harp {
 
     /// A reqwest client going through harp and trusting harp's CA; it does not decode
     /// content codings, so it sees bodies exactly as sent.
-    pub fn client(&self, http1_only: bool) -> reqwest::Client {
-        self.client_builder(http1_only)
+    pub fn client(&self, http: Http) -> reqwest::Client {
+        self.client_builder(http)
             .no_gzip()
             .no_brotli()
             .build()
@@ -600,45 +606,40 @@ impl Harp {
     }
 
     /// A client that decodes gzip and br, as browsers do.
-    pub fn decoding_client(&self, http1_only: bool) -> reqwest::Client {
-        self.client_builder(http1_only).build().unwrap()
+    pub fn decoding_client(&self, http: Http) -> reqwest::Client {
+        self.client_builder(http).build().unwrap()
     }
 
-    pub fn client_builder(&self, http1_only: bool) -> reqwest::ClientBuilder {
-        let mut b = reqwest::Client::builder()
+    pub fn client_builder(&self, http: Http) -> reqwest::ClientBuilder {
+        let b = reqwest::Client::builder()
             .proxy(reqwest::Proxy::all(self.proxy_url()).unwrap())
             .add_root_certificate(reqwest::Certificate::from_pem(&self.ca_pem()).unwrap())
             .timeout(Duration::from_secs(20));
-        if http1_only {
-            b = b.http1_only();
+        match http {
+            Http::One => b.http1_only(),
+            Http::Negotiated => b,
         }
-        b
     }
 
-    /// Sends `signal` (INT or TERM) and waits for the process to exit.
-    pub fn stop_with(mut self, signal: &str) -> Stopped {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let start = Instant::now();
-        let code = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status.code();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "harp did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+    /// Sends `signal` and waits (at most 30 s) for the process to exit.
+    pub async fn stop_with(mut self, signal: Stop) -> Stopped {
+        use nix::sys::signal::{kill, Signal};
+        let pid = nix::unistd::Pid::from_raw(self.child.id().expect("harp runs") as i32);
+        let signal = match signal {
+            Stop::Interrupt => Signal::SIGINT,
+            Stop::Terminate => Signal::SIGTERM,
         };
+        kill(pid, signal).unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("harp did not stop within 30 s")
+            .unwrap();
         let mut stdout = self.first_line.clone();
-        stdout.push_str(&self.stdout.take().unwrap().join().unwrap());
-        let stderr = self.stderr.take().unwrap().join().unwrap();
+        stdout.push_str(&self.stdout.take().unwrap().await.unwrap());
+        let stderr = self.stderr.take().unwrap().await.unwrap();
         let tmp = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         Stopped {
-            code,
+            code: status.code(),
             stdout,
             stderr,
             dir: tmp.path().to_path_buf(),
@@ -646,8 +647,19 @@ impl Harp {
         }
     }
 
-    pub fn stop(self) -> Stopped {
-        self.stop_with("INT")
+    /// Kills harp (SIGKILL, no chance to clean up) and waits for it to be gone.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("harp runs")
+    }
+
+    /// Stops harp as Ctrl-C does.
+    pub async fn stop(self) -> Stopped {
+        self.stop_with(Stop::Interrupt).await
     }
 }
 

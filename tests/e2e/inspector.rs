@@ -73,7 +73,7 @@ async fn replay_inspector_shows_calls_live_and_explains_a_miss() {
         har_entry("http://app.test/unused", "text/plain", "never asked"),
     ]}});
     std::fs::write(dir.path().join("i.har"), har.to_string()).unwrap();
-    let harp = Harp::start_in(dir, &["replay", "--har", "i.har"]);
+    let harp = Harp::start_in(dir, &["replay", "--har", "i.har"]).await;
     let seen = browse(
         "replay",
         &[
@@ -110,7 +110,7 @@ async fn replay_inspector_shows_calls_live_and_explains_a_miss() {
         "the host is the same: {seen}"
     );
     assert_eq!(seen["unused"], json!(["1"]), "{seen}");
-    harp.stop();
+    harp.stop().await;
     for view in ["calls", "served", "miss", "entries"] {
         assert!(shots_dir().join(format!("replay-{view}.png")).exists());
     }
@@ -126,7 +126,7 @@ async fn private_mock_inspector_needs_the_key() {
                                 "body": "{\"id\":\"{{id}}\"}", "originalRequest": {"method": "GET", "url": "{{baseUrl}}/users/:id"}}]}]
     });
     std::fs::write(dir.path().join("m.json"), collection.to_string()).unwrap();
-    let harp = Harp::start_in(dir, &["mock", "m.json", "--api-key", "s3cret"]);
+    let harp = Harp::start_in(dir, &["mock", "m.json", "--api-key", "s3cret"]).await;
     let base = format!("http://{}", harp.addr);
     let plain = reqwest::Client::builder()
         .no_proxy()
@@ -161,13 +161,13 @@ async fn private_mock_inspector_needs_the_key() {
         seen["servedBody"].as_str().unwrap().contains("\"42\""),
         "{seen}"
     );
-    harp.stop();
+    harp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn record_inspector_lists_entries_as_they_are_recorded() {
     let origin = Origin::start().await;
-    let harp = Harp::start(&["record", "--har", "r.har"]);
+    let harp = Harp::start(&["record", "--har", "r.har"]).await;
     let seen = browse(
         "record",
         &[
@@ -188,7 +188,7 @@ async fn record_inspector_lists_entries_as_they_are_recorded() {
         rows.iter().any(|r| r.contains(&origin.http_url("/page"))),
         "{seen}"
     );
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert!(stopped.stdout.contains("recorded"), "{}", stopped.stdout);
 }
 
@@ -202,8 +202,8 @@ async fn record_missing_entries_reach_the_inspector_live() {
         har_entry("http://app.test/known", "text/plain", "known"),
     ]}});
     std::fs::write(dir.path().join("m.har"), har.to_string()).unwrap();
-    let harp = Harp::start_in(dir, &["replay", "--har", "m.har", "--record-missing"]);
-    let c = harp.client(true);
+    let harp = Harp::start_in(dir, &["replay", "--har", "m.har", "--record-missing"]).await;
+    let c = harp.client(Http::One);
     // The event stream, open before the call.
     let events = c
         .get("http://harp.local/__harp/events")
@@ -276,7 +276,7 @@ async fn record_missing_entries_reach_the_inspector_live() {
     );
     // An open event stream does not hold up stopping.
     let started = std::time::Instant::now();
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "stop took {:?}: {}",

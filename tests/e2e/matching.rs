@@ -44,7 +44,7 @@ fn write_har(dir: &Path, name: &str, entries: Vec<Value>) {
 }
 
 fn no_redirects(harp: &Harp) -> reqwest::Client {
-    harp.client_builder(false)
+    harp.client_builder(Http::Negotiated)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
@@ -73,13 +73,14 @@ async fn redacted_and_ignored_values_never_decide_a_match() {
             "--upstream-ca",
             origin.ca_file.to_str().unwrap(),
         ],
-    );
+    )
+    .await;
     assert!(
         harp.first_line.contains("matching rules from harp.toml"),
         "{}",
         harp.first_line
     );
-    let c = harp.client(false);
+    let c = harp.client(Http::Negotiated);
     let r = c
         .get(origin.https_url("/api/users?token=s3cret&t=1"))
         .send()
@@ -98,7 +99,7 @@ async fn redacted_and_ignored_values_never_decide_a_match() {
         r.text().await.unwrap().contains("hunter2"),
         "the client still sees the real body"
     );
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     let raw = std::fs::read_to_string(stopped.dir.join("s.har")).unwrap();
     assert!(!raw.contains("s3cret") && !raw.contains("hunter2"), "{raw}");
     let har = read_har(&stopped.dir.join("s.har"));
@@ -126,8 +127,8 @@ async fn redacted_and_ignored_values_never_decide_a_match() {
     );
 
     // Replay: the rules in harp.toml make redacted and ignored values irrelevant.
-    let harp = Harp::start_in(stopped.into_dir(), &["replay", "--har", "s.har"]);
-    let c = harp.client(false);
+    let harp = Harp::start_in(stopped.into_dir(), &["replay", "--har", "s.har"]).await;
+    let c = harp.client(Http::Negotiated);
     let (status, body) = text(
         c.get(origin.https_url("/api/users?token=live&t=999"))
             .send()
@@ -170,7 +171,7 @@ async fn redacted_and_ignored_values_never_decide_a_match() {
     )
     .await;
     assert_eq!(status, 502, "a parameter no rule names still decides");
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert!(stopped.stdout.contains("served 2"), "{}", stopped.stdout);
 }
 
@@ -200,8 +201,8 @@ async fn params_only_form_entries_check_the_body() {
             ),
         ],
     );
-    let harp = Harp::start_in(dir, &["replay", "--har", "f.har"]);
-    let c = harp.client(true);
+    let harp = Harp::start_in(dir, &["replay", "--har", "f.har"]).await;
+    let c = harp.client(Http::One);
     let post = |body: &'static str| {
         c.post("http://forms.test/submit")
             .header("content-type", "application/x-www-form-urlencoded")
@@ -217,7 +218,7 @@ async fn params_only_form_entries_check_the_body() {
         (200, "one".into())
     );
     assert_eq!(post("a=3&b=x+y").await.unwrap().status(), 502);
-    harp.stop();
+    harp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -252,8 +253,8 @@ async fn graphql_matches_on_operation_normalised_query_and_variables() {
             ),
         ],
     );
-    let harp = Harp::start_in(dir, &["replay", "--har", "g.har"]);
-    let c = harp.client(false);
+    let harp = Harp::start_in(dir, &["replay", "--har", "g.har"]).await;
+    let c = harp.client(Http::Negotiated);
     let ask = |body: Value| {
         c.post("http://api.test/graphql")
             .header("content-type", "application/json")
@@ -278,7 +279,7 @@ async fn graphql_matches_on_operation_normalised_query_and_variables() {
         body.contains("GraphQL operation GetUser: body JSON differs at $.variables.id"),
         "{body}"
     );
-    harp.stop();
+    harp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -309,8 +310,9 @@ async fn misses_name_the_rule_and_reports_list_them_as_json_and_junit() {
     let harp = Harp::start_in(
         dir,
         &["replay", "--har", "r.har", "--report", "out/report.json"],
-    );
-    let c = harp.client(false);
+    )
+    .await;
+    let c = harp.client(Http::Negotiated);
     for _ in 0..2 {
         let (status, body) = text(
             c.get("http://app.test/list?page=1&t=200")
@@ -327,7 +329,7 @@ async fn misses_name_the_rule_and_reports_list_them_as_json_and_junit() {
             "{body}"
         );
     }
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert!(
         stopped.stdout.contains("would match with --ignore-query t"),
         "{}",
@@ -363,8 +365,9 @@ async fn misses_name_the_rule_and_reports_list_them_as_json_and_junit() {
             "--report",
             "junit.xml",
         ],
-    );
-    let c = harp.client(false);
+    )
+    .await;
+    let c = harp.client(Http::Negotiated);
     assert_eq!(
         text(
             c.get("http://app.test/list?page=2&t=5")
@@ -387,7 +390,7 @@ async fn misses_name_the_rule_and_reports_list_them_as_json_and_junit() {
         .await,
         (200, "list".into())
     );
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     let xml = std::fs::read_to_string(stopped.dir.join("junit.xml")).unwrap();
     assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
     assert!(
@@ -449,7 +452,8 @@ async fn a_redirect_cycle_under_fallback_goes_to_the_network() {
             "--not-found",
             "fallback",
         ],
-    );
+    )
+    .await;
     let (status, body) = text(
         no_redirects(&harp)
             .get(origin.http_url("/page"))
@@ -463,11 +467,12 @@ async fn a_redirect_cycle_under_fallback_goes_to_the_network() {
         (200, "<h1>hi</h1>"),
         "the real origin answered"
     );
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     let harp = Harp::start_in(
         stopped.into_dir(),
         &["replay", "--har", "c.har", "--follow-redirects"],
-    );
+    )
+    .await;
     let (status, body) = text(
         no_redirects(&harp)
             .get(origin.http_url("/page"))
@@ -478,7 +483,7 @@ async fn a_redirect_cycle_under_fallback_goes_to_the_network() {
     .await;
     assert_eq!(status, 502);
     assert!(body.contains("redirect cycle"), "{body}");
-    harp.stop();
+    harp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -492,9 +497,10 @@ async fn noise_finds_the_rules_that_make_two_recordings_replay() {
         let harp = Harp::start_in(
             dir.take().unwrap(),
             &["record", "--har", &name, "--upstream-ca", &ca],
-        );
+        )
+        .await;
         session(&harp, &origin, t, &format!("req-{run}")).await;
-        dir = Some(harp.stop().into_dir());
+        dir = Some(harp.stop().await.into_dir());
     }
     let dir = dir.unwrap();
     let out = run_harp(dir.path(), &["noise", "1.har", "2.har"]);
@@ -516,11 +522,11 @@ async fn noise_finds_the_rules_that_make_two_recordings_replay() {
     );
     std::fs::write(dir.path().join("harp.toml"), toml).unwrap();
     // A third session, replayed from the first recording with the rules noise found.
-    let harp = Harp::start_in(dir, &["replay", "--har", "1.har"]);
+    let harp = Harp::start_in(dir, &["replay", "--har", "1.har"]).await;
     for (status, _) in session(&harp, &origin, "300", "req-3").await {
         assert!(status < 300, "served from 1.har");
     }
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert!(
         stopped.stdout.contains("served 2 from 1.har, unmatched 0"),
         "{}",
@@ -530,7 +536,7 @@ async fn noise_finds_the_rules_that_make_two_recordings_replay() {
 
 /// One session: a GET with a cache-buster and a request id, a POST with an id in its JSON.
 async fn session(harp: &Harp, origin: &Origin, t: &str, id: &str) -> Vec<(u16, String)> {
-    let c = harp.client(false);
+    let c = harp.client(Http::Negotiated);
     let a = c
         .get(origin.https_url(&format!("/api/users?page=1&t={t}")))
         .header("x-request-id", id)
@@ -552,8 +558,8 @@ async fn session(harp: &Harp, origin: &Origin, t: &str, id: &str) -> Vec<(u16, S
 async fn url_globs_normalise_like_playwright() {
     let origin = Origin::start().await;
     let upper = format!("HTTP://127.0.0.1:{}", origin.http.port());
-    let harp = Harp::start(&["record", "--har", "g.har", "--url", &upper]);
-    let c = harp.client(true);
+    let harp = Harp::start(&["record", "--har", "g.har", "--url", &upper]).await;
+    let c = harp.client(Http::One);
     assert_eq!(
         c.get(origin.http_url("/")).send().await.unwrap().status(),
         200
@@ -566,7 +572,7 @@ async fn url_globs_normalise_like_playwright() {
             .status(),
         200
     );
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     let list = entries(&read_har(&stopped.dir.join("g.har")));
     let urls: Vec<&str> = list
         .iter()
@@ -610,7 +616,7 @@ async fn postman_path_variables_faker_uid_and_case_rules_in_the_mock() {
         "[match]\nignore-json = [\"$.nonce\"]\n",
     )
     .unwrap();
-    let harp = Harp::start_in(dir, &["mock", "m.json"]);
+    let harp = Harp::start_in(dir, &["mock", "m.json"]).await;
     let base = format!("http://{}", harp.addr);
     let c = reqwest::Client::builder()
         .no_proxy()
@@ -675,7 +681,7 @@ async fn postman_path_variables_faker_uid_and_case_rules_in_the_mock() {
     );
     let r = search("application/json", "{\"q\": \"go\"}").await.unwrap();
     assert_eq!(r.status(), 404, "the body must still match");
-    harp.stop();
+    harp.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -754,7 +760,7 @@ async fn convert_names_what_it_leaves_out_and_newman_runs_the_result() {
 
     // newman (which refused invalid header names with ERR_INVALID_HTTP_TOKEN) runs it
     // against harp's mock of the same collection.
-    let mock = Harp::start_in(dir, &["mock", "x.json"]);
+    let mock = Harp::start_in(dir, &["mock", "x.json"]).await;
     let newman = std::process::Command::new("newman")
         .args([
             "run",
@@ -775,7 +781,7 @@ async fn convert_names_what_it_leaves_out_and_newman_runs_the_result() {
         String::from_utf8_lossy(&newman.stdout),
         String::from_utf8_lossy(&newman.stderr)
     );
-    let stopped = mock.stop();
+    let stopped = mock.stop().await;
     assert!(stopped.stdout.contains("served 3"), "{}", stopped.stdout);
 }
 
@@ -838,13 +844,13 @@ async fn prune_drops_the_entries_a_report_says_were_never_used() {
             entry("GET", "http://app.test/old", None, 200, json!([]), "old"),
         ],
     );
-    let harp = Harp::start_in(dir, &["replay", "--har", "p.har", "--report", "r.json"]);
-    let c = harp.client(true);
+    let harp = Harp::start_in(dir, &["replay", "--har", "p.har", "--report", "r.json"]).await;
+    let c = harp.client(Http::One);
     assert_eq!(
         text(c.get("http://app.test/used").send().await.unwrap()).await,
         (200, "used".into())
     );
-    let dir = harp.stop().into_dir();
+    let dir = harp.stop().await.into_dir();
     let out = run_harp(
         dir.path(),
         &["prune", "p.har", "--report", "r.json", "--dry-run"],

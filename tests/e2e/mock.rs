@@ -27,10 +27,10 @@ fn postman_fixtures() -> Vec<PathBuf> {
     out
 }
 
-fn start_mock(path: &Path, extra: &[&str]) -> Harp {
+async fn start_mock(path: &Path, extra: &[&str]) -> Harp {
     let mut args = vec!["mock", path.to_str().unwrap()];
     args.extend_from_slice(extra);
-    Harp::start(&args)
+    Harp::start(&args).await
 }
 
 /// A plain client (no proxy): the mock is used as Postman's mock URL is.
@@ -88,14 +88,14 @@ fn request_target(e: &collection::Example) -> String {
     path
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn every_example_of_every_fixture_collection_is_reachable() {
     let client = plain();
     let mut total = 0;
     for path in postman_fixtures() {
         let examples = collection::load_examples(&path, &Variables::default())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let mock = start_mock(&path, &[]);
+        let mock = start_mock(&path, &[]).await;
         let base = format!("http://{}", mock.addr);
         for e in &examples.examples {
             let target = request_target(e);
@@ -186,7 +186,7 @@ async fn every_example_of_every_fixture_collection_is_reachable() {
             }
             total += 1;
         }
-        let stopped = mock.stop();
+        let stopped = mock.stop().await;
         assert!(
             stopped.stdout.contains("not found 0"),
             "{}: {}",
@@ -270,8 +270,8 @@ fn converter_output_snapshot() {
 async fn record_convert_mock_round_trip_and_newman() {
     let origin = Origin::start().await;
     let ca = origin.ca_file.display().to_string();
-    let recorder = Harp::start(&["record", "--har", "s.har", "--upstream-ca", &ca]);
-    let c = recorder.decoding_client(false);
+    let recorder = Harp::start(&["record", "--har", "s.har", "--upstream-ca", &ca]).await;
+    let c = recorder.decoding_client(Http::Negotiated);
     let mut seen = Vec::new();
     for (method, url, body) in [
         ("GET", origin.https_url("/api/users"), None),
@@ -295,7 +295,7 @@ async fn record_convert_mock_round_trip_and_newman() {
         let r = rb.send().await.unwrap();
         seen.push((method, url, r.status().as_u16(), r.bytes().await.unwrap()));
     }
-    let dir = recorder.stop().into_dir();
+    let dir = recorder.stop().await.into_dir();
     let out = run_harp(
         dir.path(),
         &["convert", "s.har", "-o", "s.postman_collection.json"],
@@ -308,7 +308,7 @@ async fn record_convert_mock_round_trip_and_newman() {
         out.stdout
     );
 
-    let mock = Harp::start_in(dir, &["mock", "s.postman_collection.json"]);
+    let mock = Harp::start_in(dir, &["mock", "s.postman_collection.json"]).await;
     let client = plain();
     for (method, url, status, body) in &seen {
         let path = &url[url.find("://").unwrap() + 3..];
@@ -384,7 +384,7 @@ async fn record_convert_mock_round_trip_and_newman() {
         assert_eq!(x["response"]["code"], *status, "{name}");
     }
     assert_eq!(report["run"]["failures"].as_array().unwrap().len(), 0);
-    let stopped = mock.stop();
+    let stopped = mock.stop().await;
     assert!(stopped.stdout.contains("served 12"), "{}", stopped.stdout);
 }
 
@@ -419,7 +419,7 @@ async fn keyed_json(client: &reqwest::Client, url: String) -> Value {
     r.text().await.unwrap().parse().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn mock_features_key_delay_env_dynamic_headers_proxy_reload() {
     let dir = tempfile::tempdir().unwrap();
     let coll = write_collection(
@@ -440,7 +440,8 @@ async fn mock_features_key_delay_env_dynamic_headers_proxy_reload() {
             "--env",
             "env.json",
         ],
-    );
+    )
+    .await;
     let base = format!("http://{}", mock.addr);
     let client = plain();
 
@@ -481,7 +482,7 @@ async fn mock_features_key_delay_env_dynamic_headers_proxy_reload() {
     assert_ne!(v["id"], again["id"], "{{{{$guid}}}} is fresh per response");
 
     // As a proxy, plain and intercepted HTTPS.
-    let proxied = mock.client(false);
+    let proxied = mock.client(Http::Negotiated);
     let r = proxied
         .get("https://api.test/hello?lang=fr")
         .header("x-api-key", "s3cret")
@@ -553,7 +554,7 @@ async fn mock_features_key_delay_env_dynamic_headers_proxy_reload() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let v: Value = keyed_json(&client, format!("{base}/hello?lang=fr")).await;
     assert_eq!(v["greeting"], "reloaded");
-    let stopped = mock.stop();
+    let stopped = mock.stop().await;
     assert!(
         stopped
             .stderr

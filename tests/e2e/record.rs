@@ -20,13 +20,13 @@ fn record_args<'a>(har: &'a str, extra: &'a [String]) -> Vec<&'a str> {
     args
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn records_http_and_https_over_h1_and_h2_field_by_field() {
     let origin = Origin::start().await;
     let extra = upstream_ca_args(&origin);
-    let harp = Harp::start(&record_args("out.har", &extra));
-    let h2 = harp.client(false);
-    let h1 = harp.client(true);
+    let harp = Harp::start(&record_args("out.har", &extra)).await;
+    let h2 = harp.client(Http::Negotiated);
+    let h1 = harp.client(Http::One);
 
     let r = h1
         .get(origin.http_url("/api/users?page=2&q=a%20b"))
@@ -79,7 +79,7 @@ async fn records_http_and_https_over_h1_and_h2_field_by_field() {
         .unwrap();
     assert_eq!(r.headers().get_all("set-cookie").iter().count(), 2);
 
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     assert!(
         stopped.stdout.contains("recorded 7 exchange(s) to out.har"),
@@ -193,7 +193,7 @@ async fn records_http_and_https_over_h1_and_h2_field_by_field() {
     assert_eq!(set_cookies.len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn url_globs_select_what_is_recorded_and_the_rest_still_flows() {
     let origin = Origin::start().await;
     let mut extra = upstream_ca_args(&origin);
@@ -203,13 +203,13 @@ async fn url_globs_select_what_is_recorded_and_the_rest_still_flows() {
         "--url".into(),
         "**/{bin,none}".into(),
     ]);
-    let harp = Harp::start(&record_args("api.har", &extra));
-    let client = harp.client(false);
+    let harp = Harp::start(&record_args("api.har", &extra)).await;
+    let client = harp.client(Http::Negotiated);
     for path in ["/api/users", "/page", "/bin", "/gzip", "/api/echo?x=1"] {
         let r = client.get(origin.https_url(path)).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
     }
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     let har = read_har(&stopped.dir.join("api.har"));
     let urls: Vec<String> = entries(&har)
         .iter()
@@ -236,7 +236,7 @@ async fn curl_through_the_proxy_over_https_http_and_ip_literals() {
     }
     let origin = Origin::start().await;
     let extra = upstream_ca_args(&origin);
-    let harp = Harp::start(&record_args("curl.har", &extra));
+    let harp = Harp::start(&record_args("curl.har", &extra)).await;
     let ca = harp.path("certs/ca.pem");
     let run = |url: String, more: &[&str]| {
         let out = std::process::Command::new("curl")
@@ -278,7 +278,7 @@ async fn curl_through_the_proxy_over_https_http_and_ip_literals() {
         "hello gzip world"
     );
 
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert_eq!(stopped.code, Some(0));
     let har = read_har(&stopped.dir.join("curl.har"));
     let entries = entries(&har);
@@ -306,8 +306,8 @@ async fn curl_through_the_proxy_over_https_http_and_ip_literals() {
 async fn upstream_failures_answer_502_naming_upstream_and_reason() {
     let origin = Origin::start().await;
     // No --upstream-ca: the origin's certificate cannot be verified.
-    let harp = Harp::start(&["record", "--har", "fail.har", "--upstream-timeout", "1"]);
-    let client = harp.client(false);
+    let harp = Harp::start(&["record", "--har", "fail.har", "--upstream-timeout", "1"]).await;
+    let client = harp.client(Http::Negotiated);
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_port = closed.local_addr().unwrap().port();
@@ -346,7 +346,7 @@ async fn upstream_failures_answer_502_naming_upstream_and_reason() {
     let r = client.get(origin.http_url("/page")).send().await.unwrap();
     assert_eq!(r.status(), 200);
 
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert_eq!(stopped.code, Some(0));
     assert_valid_har(&std::fs::read(stopped.dir.join("fail.har")).unwrap());
     let har = read_har(&stopped.dir.join("fail.har"));
@@ -362,18 +362,18 @@ async fn upstream_failures_answer_502_naming_upstream_and_reason() {
     assert_eq!(entries[3]["response"]["status"], 200);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn insecure_upstream_skips_verification_with_a_warning() {
     let origin = Origin::start().await;
-    let harp = Harp::start(&["record", "--har", "x.har", "--insecure-upstream"]);
+    let harp = Harp::start(&["record", "--har", "x.har", "--insecure-upstream"]).await;
     let r = harp
-        .client(false)
+        .client(Http::Negotiated)
         .get(origin.https_url("/page"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert!(
         stopped.stderr.contains("NOT verified"),
         "{}",
@@ -385,7 +385,7 @@ async fn insecure_upstream_skips_verification_with_a_warning() {
 async fn untrusting_client_and_hostile_input_do_not_disturb_others() {
     let origin = Origin::start().await;
     let extra = upstream_ca_args(&origin);
-    let harp = Harp::start(&record_args("hostile.har", &extra));
+    let harp = Harp::start(&record_args("hostile.har", &extra)).await;
 
     // A client that does not trust harp's CA aborts the handshake.
     let untrusting = reqwest::Client::builder()
@@ -446,14 +446,14 @@ async fn untrusting_client_and_hostile_input_do_not_disturb_others() {
 
     // Others are still served and recorded.
     let r = harp
-        .client(false)
+        .client(Http::Negotiated)
         .get(origin.https_url("/api/users"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert_eq!(stopped.code, Some(0));
     assert_eq!(
         stopped
@@ -477,15 +477,19 @@ async fn untrusting_client_and_hostile_input_do_not_disturb_others() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn fifty_concurrent_https_clients_are_each_recorded_once() {
     let origin = Origin::start().await;
     let extra = upstream_ca_args(&origin);
-    let harp = Harp::start(&record_args("many.har", &extra));
+    let harp = Harp::start(&record_args("many.har", &extra)).await;
     let mut tasks = Vec::new();
     for i in 0..50 {
         // A client each: 50 connections, 50 TLS handshakes with harp.
-        let client = harp.client(i % 2 == 0);
+        let client = harp.client(if i % 2 == 0 {
+            Http::One
+        } else {
+            Http::Negotiated
+        });
         let url = origin.https_url(&format!("/item/{i}"));
         tasks.push(tokio::spawn(async move {
             let r = client.get(&url).send().await.unwrap();
@@ -496,7 +500,7 @@ async fn fifty_concurrent_https_clients_are_each_recorded_once() {
     for (i, t) in tasks.into_iter().enumerate() {
         assert_eq!(t.await.unwrap(), format!("path /item/{i}"));
     }
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     let har = read_har(&stopped.dir.join("many.har"));
     let mut urls: Vec<String> = entries(&har)
         .iter()
@@ -511,7 +515,7 @@ async fn fifty_concurrent_https_clients_are_each_recorded_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_http_inside_connect_is_recorded() {
     let origin = Origin::start().await;
-    let harp = Harp::start(&["record", "--har", "t.har"]);
+    let harp = Harp::start(&["record", "--har", "t.har"]).await;
     let mut s = TcpStream::connect(harp.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let target = format!("127.0.0.1:{}", origin.http.port());
@@ -528,7 +532,7 @@ async fn plain_http_inside_connect_is_recorded() {
         out.starts_with("HTTP/1.1 200") && out.ends_with("<h1>hi</h1>"),
         "{out}"
     );
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     // Plain HTTP inside the tunnel is recognised and recorded like absolute-form HTTP
     // (undici's ProxyAgent and https-proxy-agent send http:// this way).
     let har = read_har(&stopped.dir.join("t.har"));
@@ -538,7 +542,7 @@ async fn plain_http_inside_connect_is_recorded() {
     assert_eq!(all[0]["response"]["content"]["text"], "<h1>hi</h1>");
 
     // And replayed the same way, with no network.
-    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "t.har"]);
+    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "t.har"]).await;
     let before = origin.connections.load(std::sync::atomic::Ordering::SeqCst);
     let mut s = TcpStream::connect(replay.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -554,7 +558,7 @@ async fn plain_http_inside_connect_is_recorded() {
         out.starts_with("HTTP/1.1 200") && out.ends_with("<h1>hi</h1>"),
         "{out}"
     );
-    let stopped = replay.stop();
+    let stopped = replay.stop().await;
     assert!(stopped.stdout.contains("served 1"), "{}", stopped.stdout);
     assert_eq!(
         origin.connections.load(std::sync::atomic::Ordering::SeqCst),
@@ -562,7 +566,7 @@ async fn plain_http_inside_connect_is_recorded() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn sigterm_writes_the_har_and_minimal_mode_omits_details() {
     let origin = Origin::start().await;
     let harp = Harp::start(&[
@@ -573,15 +577,16 @@ async fn sigterm_writes_the_har_and_minimal_mode_omits_details() {
         "minimal",
         "--content",
         "omit",
-    ]);
+    ])
+    .await;
     let r = harp
-        .client(true)
+        .client(Http::One)
         .get(origin.http_url("/cookies"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let stopped = harp.stop_with("TERM");
+    let stopped = harp.stop_with(Stop::Terminate).await;
     assert_eq!(stopped.code, Some(0));
     assert!(stopped.stdout.contains("recorded 1 exchange(s)"));
     assert_valid_har(&std::fs::read(stopped.dir.join("min.har")).unwrap());
@@ -599,11 +604,11 @@ async fn sigterm_writes_the_har_and_minimal_mode_omits_details() {
     assert_eq!(e["response"]["content"]["size"], 7);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn in_flight_exchange_finishes_before_the_har_is_written() {
     let origin = Origin::start().await;
-    let harp = Harp::start(&["record", "--har", "slow.har"]);
-    let client = harp.client(true);
+    let harp = Harp::start(&["record", "--har", "slow.har"]).await;
+    let client = harp.client(Http::One);
     let url = origin.http_url("/api/echo");
     let pending = tokio::spawn(async move {
         // The body arrives in two parts, 300 ms apart.
@@ -629,9 +634,7 @@ async fn in_flight_exchange_finishes_before_the_har_is_written() {
             .unwrap()
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let stopped = tokio::task::spawn_blocking(move || harp.stop())
-        .await
-        .unwrap();
+    let stopped = harp.stop().await;
     assert_eq!(pending.await.unwrap(), "first second");
     assert_eq!(stopped.code, Some(0));
     let e = &entries(&read_har(&stopped.dir.join("slow.har")))[0];
@@ -753,7 +756,7 @@ async fn websocket_round_trip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + 
 async fn websocket_upgrades_pass_through_while_recording() {
     let origin = Origin::start().await;
     let extra = upstream_ca_args(&origin);
-    let harp = Harp::start(&record_args("ws.har", &extra));
+    let harp = Harp::start(&record_args("ws.har", &extra)).await;
 
     // ws:// through the plain proxy (absolute form).
     let mut plain = tokio::net::TcpStream::connect(harp.addr).await.unwrap();
@@ -798,7 +801,7 @@ async fn websocket_upgrades_pass_through_while_recording() {
     drop(tls);
     drop(plain);
 
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     let e = entries(&read_har(&stopped.dir.join("ws.har")));
     assert_eq!(e.len(), 2);
@@ -824,7 +827,8 @@ async fn silent_connections_and_idle_tunnels_are_closed_port_zero_refused() {
         "1",
         "--body-idle-timeout",
         "1",
-    ]);
+    ])
+    .await;
     // A connection that never sends a byte is closed after the header time-out.
     let mut silent = TcpStream::connect(harp.addr).unwrap();
     silent
@@ -882,7 +886,7 @@ async fn silent_connections_and_idle_tunnels_are_closed_port_zero_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_max_connections_clients_wait_until_one_closes() {
     let origin = Origin::start().await;
-    let harp = Harp::start(&["record", "--har", "max.har", "--max-connections", "1"]);
+    let harp = Harp::start(&["record", "--har", "max.har", "--max-connections", "1"]).await;
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: x\r\n\r\n",
         origin.http_url("/page")
@@ -914,6 +918,6 @@ async fn past_max_connections_clients_wait_until_one_closes() {
     assert!(read_answer(&mut second)
         .unwrap()
         .starts_with("HTTP/1.1 200"));
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert_eq!(stopped.code, Some(0));
 }

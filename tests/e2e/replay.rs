@@ -28,8 +28,8 @@ struct Seen {
 }
 
 async fn session(harp: &Harp, origin: &Origin, multipart_type: &str, boundary: &str) -> Vec<Seen> {
-    let h2 = harp.decoding_client(false);
-    let h1 = harp.decoding_client(true);
+    let h2 = harp.decoding_client(Http::Negotiated);
+    let h1 = harp.decoding_client(Http::One);
     let mut seen = Vec::new();
     let push = |what: &'static str, r: reqwest::Response| async move {
         let status = r.status().as_u16();
@@ -143,27 +143,27 @@ async fn session(harp: &Harp, origin: &Origin, multipart_type: &str, boundary: &
     seen
 }
 
-fn replay_in(dir: tempfile::TempDir, extra: &[&str]) -> Harp {
+async fn replay_in(dir: tempfile::TempDir, extra: &[&str]) -> Harp {
     let mut args = vec!["replay", "--har", "rec.har"];
     args.extend_from_slice(extra);
-    Harp::start_in(dir, &args)
+    Harp::start_in(dir, &args).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn recorded_session_replays_byte_for_byte_with_no_network() {
     let origin = Origin::start().await;
     let ca = origin.ca_file.display().to_string();
-    let recorder = Harp::start(&["record", "--har", "rec.har", "--upstream-ca", &ca]);
+    let recorder = Harp::start(&["record", "--har", "rec.har", "--upstream-ca", &ca]).await;
     let recorded = session(&recorder, &origin, MULTIPART_A, "XXAAAXX").await;
     assert_eq!(recorded[10].body, b"count 1");
     assert_eq!(recorded[11].body, b"count 2");
-    let stopped = recorder.stop();
+    let stopped = recorder.stop().await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     let dir = stopped.into_dir();
     let before = origin.connections.load(Ordering::SeqCst);
 
     // Default: the first matching entry, always.
-    let replayer = replay_in(dir, &[]);
+    let replayer = replay_in(dir, &[]).await;
     let replayed = session(&replayer, &origin, MULTIPART_B, "YYBBBYY").await;
     for (r, p) in recorded.iter().zip(&replayed) {
         assert_eq!(r.status, p.status, "{}", r.what);
@@ -190,7 +190,7 @@ async fn recorded_session_replays_byte_for_byte_with_no_network() {
     );
     // gzip and br bodies arrive decoded, with no content-encoding the body does not have.
     let raw = replayer
-        .client(true)
+        .client(Http::One)
         .get(origin.https_url("/gzip"))
         .send()
         .await
@@ -198,7 +198,7 @@ async fn recorded_session_replays_byte_for_byte_with_no_network() {
     assert!(raw.headers().get("content-encoding").is_none());
     assert_eq!(raw.headers()["content-length"], "16");
     assert_eq!(raw.bytes().await.unwrap().as_ref(), b"hello gzip world");
-    let stopped = replayer.stop();
+    let stopped = replayer.stop().await;
     assert_eq!(stopped.code, Some(0));
     assert!(stopped.stdout.contains("unmatched 0"), "{}", stopped.stdout);
     assert_eq!(
@@ -208,8 +208,8 @@ async fn recorded_session_replays_byte_for_byte_with_no_network() {
     );
 
     // --sequence: recorded order, the last one repeating.
-    let replayer = replay_in(stopped.into_dir(), &["--sequence"]);
-    let client = replayer.client(true);
+    let replayer = replay_in(stopped.into_dir(), &["--sequence"]).await;
+    let client = replayer.client(Http::One);
     for expected in ["count 1", "count 2", "count 2"] {
         let body = client
             .get(origin.http_url("/counter"))
@@ -221,16 +221,16 @@ async fn recorded_session_replays_byte_for_byte_with_no_network() {
             .unwrap();
         assert_eq!(body, expected);
     }
-    let stopped = replayer.stop();
+    let stopped = replayer.stop().await;
 
     // --follow-redirects: the final response straight away; without it, the 302.
     let no_follow = |h: &Harp| {
-        h.client_builder(false)
+        h.client_builder(Http::Negotiated)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap()
     };
-    let replayer = replay_in(stopped.into_dir(), &["--follow-redirects"]);
+    let replayer = replay_in(stopped.into_dir(), &["--follow-redirects"]).await;
     let r = no_follow(&replayer)
         .get(origin.https_url("/r1"))
         .send()
@@ -238,8 +238,8 @@ async fn recorded_session_replays_byte_for_byte_with_no_network() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), r#"{"users":["ada","linus"]}"#);
-    let stopped = replayer.stop();
-    let replayer = replay_in(stopped.into_dir(), &[]);
+    let stopped = replayer.stop().await;
+    let replayer = replay_in(stopped.into_dir(), &[]).await;
     let r = no_follow(&replayer)
         .get(origin.https_url("/r1"))
         .send()
@@ -247,7 +247,7 @@ async fn recorded_session_replays_byte_for_byte_with_no_network() {
         .unwrap();
     assert_eq!(r.status(), 302);
     assert_eq!(r.headers()["location"], "r2");
-    replayer.stop();
+    replayer.stop().await;
     assert_eq!(origin.connections.load(Ordering::SeqCst), before);
 }
 
@@ -255,8 +255,8 @@ async fn recorded_session_replays_byte_for_byte_with_no_network() {
 async fn misses_are_explained_logged_and_summarised() {
     let origin = Origin::start().await;
     let ca = origin.ca_file.display().to_string();
-    let recorder = Harp::start(&["record", "--har", "rec.har", "--upstream-ca", &ca]);
-    let c = recorder.client(false);
+    let recorder = Harp::start(&["record", "--har", "rec.har", "--upstream-ca", &ca]).await;
+    let c = recorder.client(Http::Negotiated);
     c.get(origin.https_url("/api/users?page=1"))
         .send()
         .await
@@ -267,11 +267,11 @@ async fn misses_are_explained_logged_and_summarised() {
         .await
         .unwrap();
     c.get(origin.https_url("/loop")).send().await.unwrap_err(); // too many redirects
-    let dir = recorder.stop().into_dir();
+    let dir = recorder.stop().await.into_dir();
     let before = origin.connections.load(Ordering::SeqCst);
 
-    let replayer = replay_in(dir, &["--follow-redirects"]);
-    let c = replayer.client(false);
+    let replayer = replay_in(dir, &["--follow-redirects"]).await;
+    let c = replayer.client(Http::Negotiated);
     let r = c
         .get(origin.https_url("/api/users?page=2"))
         .send()
@@ -363,7 +363,7 @@ async fn misses_are_explained_logged_and_summarised() {
     assert!(out.contains("HTTP/1.1 502 Bad Gateway"), "{out}");
     assert!(out.contains("x-harp-unmatched: 1"), "{out}");
 
-    let stopped = replayer.stop();
+    let stopped = replayer.stop().await;
     assert_eq!(stopped.code, Some(0));
     assert!(
         stopped
@@ -383,28 +383,28 @@ async fn misses_are_explained_logged_and_summarised() {
     assert_eq!(origin.connections.load(Ordering::SeqCst), before);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn fallback_and_record_missing_use_the_network() {
     let origin = Origin::start().await;
     let ca = origin.ca_file.display().to_string();
-    let recorder = Harp::start(&["record", "--har", "rec.har"]);
+    let recorder = Harp::start(&["record", "--har", "rec.har"]).await;
     recorder
-        .client(true)
+        .client(Http::One)
         .get(origin.http_url("/page"))
         .send()
         .await
         .unwrap();
-    let dir = recorder.stop().into_dir();
+    let dir = recorder.stop().await.into_dir();
 
-    let replayer = replay_in(dir, &["--not-found", "fallback", "--upstream-ca", &ca]);
+    let replayer = replay_in(dir, &["--not-found", "fallback", "--upstream-ca", &ca]).await;
     let r = replayer
-        .client(false)
+        .client(Http::Negotiated)
         .get(origin.https_url("/api/users"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let stopped = replayer.stop();
+    let stopped = replayer.stop().await;
     assert!(
         stopped.stdout.contains("forwarded (fallback) 1"),
         "{}",
@@ -419,8 +419,9 @@ async fn fallback_and_record_missing_use_the_network() {
     let replayer = replay_in(
         stopped.into_dir(),
         &["--record-missing", "--upstream-ca", &ca],
-    );
-    let c = replayer.client(false);
+    )
+    .await;
+    let c = replayer.client(Http::Negotiated);
     assert_eq!(
         c.get(origin.https_url("/api/users"))
             .send()
@@ -439,7 +440,7 @@ async fn fallback_and_record_missing_use_the_network() {
             .unwrap(),
         "<h1>hi</h1>"
     );
-    let stopped = replayer.stop();
+    let stopped = replayer.stop().await;
     assert!(
         stopped.stdout.contains("rec.har now holds 2 exchange(s)"),
         "{}",
@@ -448,8 +449,8 @@ async fn fallback_and_record_missing_use_the_network() {
 
     // Now offline: both are served.
     let before = origin.connections.load(Ordering::SeqCst);
-    let replayer = replay_in(stopped.into_dir(), &[]);
-    let c = replayer.client(false);
+    let replayer = replay_in(stopped.into_dir(), &[]).await;
+    let c = replayer.client(Http::Negotiated);
     assert_eq!(
         c.get(origin.https_url("/api/users"))
             .send()
@@ -460,7 +461,7 @@ async fn fallback_and_record_missing_use_the_network() {
             .unwrap(),
         r#"{"users":["ada","linus"]}"#
     );
-    replayer.stop();
+    replayer.stop().await;
     assert_eq!(origin.connections.load(Ordering::SeqCst), before);
 }
 
@@ -497,9 +498,9 @@ async fn replay_fixture(rel: &str) -> usize {
         .unwrap();
     }
     let file = harp::har::read_har_file(&dir.path().join(&name)).unwrap();
-    let harp = Harp::start_in(dir, &["replay", "--har", &name]);
+    let harp = Harp::start_in(dir, &["replay", "--har", &name]).await;
     let client = harp
-        .client_builder(false)
+        .client_builder(Http::Negotiated)
         .no_gzip()
         .no_brotli()
         .redirect(reqwest::redirect::Policy::none())
@@ -602,7 +603,7 @@ async fn replay_fixture(rel: &str) -> usize {
         }
         checked += 1;
     }
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert!(
         stopped.stdout.contains("unmatched 0"),
         "{rel}: {}",
@@ -611,7 +612,7 @@ async fn replay_fixture(rel: &str) -> usize {
     checked
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn every_servable_playwright_and_mitmproxy_entry_replays() {
     let mut total = 0;
     for rel in [
@@ -788,12 +789,12 @@ async fn harp_run_update_records_around_a_command() {
     assert_eq!(origin.connections.load(Ordering::SeqCst), before);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn misses_are_bounded_paged_and_summarised_briefly() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(example_har(), dir.path().join("example.har")).unwrap();
-    let harp = Harp::start_in(dir, &["replay", "--har", "example.har"]);
-    let client = harp.client(true);
+    let harp = Harp::start_in(dir, &["replay", "--har", "example.har"]).await;
+    let client = harp.client(Http::One);
     // 1,030 distinct misses, one of them with a 60 KB URL.
     let huge = format!("http://api.example.test/{}", "x".repeat(60_000));
     assert_eq!(client.get(&huge).send().await.unwrap().status(), 502);
@@ -836,7 +837,7 @@ async fn misses_are_bounded_paged_and_summarised_briefly() {
         "{}",
         clipped.len()
     );
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert!(
         stopped
             .stdout

@@ -221,11 +221,11 @@ fn the_schema_check_is_not_vacuous() {
     assert!(result.is_err());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn attach_mode_stores_each_body_once_beside_the_har() {
     let origin = Origin::start().await;
-    let harp = Harp::start(&["record", "--har", "att.har", "--content", "attach"]);
-    let client = harp.client(true);
+    let harp = Harp::start(&["record", "--har", "att.har", "--content", "attach"]).await;
+    let client = harp.client(Http::One);
     for _ in 0..2 {
         client
             .get(origin.http_url("/api/users"))
@@ -251,7 +251,7 @@ async fn attach_mode_stores_each_body_once_beside_the_har() {
         .send()
         .await
         .unwrap();
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     let json = std::fs::read(stopped.dir.join("att.har")).unwrap();
     assert_valid_har(&json);
@@ -297,8 +297,8 @@ async fn attach_mode_stores_each_body_once_beside_the_har() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zip_output_is_playwrights_layout_and_reads_back() {
     let origin = Origin::start().await;
-    let harp = Harp::start(&["record", "--har", "rec.zip"]);
-    let client = harp.client(true);
+    let harp = Harp::start(&["record", "--har", "rec.zip"]).await;
+    let client = harp.client(Http::One);
     assert_eq!(
         client
             .get(origin.http_url("/page"))
@@ -317,7 +317,7 @@ async fn zip_output_is_playwrights_layout_and_reads_back() {
             .status(),
         200
     );
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert_eq!(
         stopped.code,
         Some(0),
@@ -505,8 +505,8 @@ fn bad_input_exits_2_with_one_line_naming_file_and_entry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_no_finished_exchange() {
     let origin = Origin::start().await;
-    let mut harp = Harp::start(&["record", "--har", "crash.har"]);
-    let client = harp.client(true);
+    let mut harp = Harp::start(&["record", "--har", "crash.har"]).await;
+    let client = harp.client(Http::One);
     for i in 0..3 {
         let r = client
             .get(origin.http_url(&format!("/n/{i}")))
@@ -521,8 +521,7 @@ async fn kill_9_loses_no_finished_exchange() {
         4,
         "header + 3 exchanges"
     );
-    harp.child.kill().unwrap(); // SIGKILL
-    harp.child.wait().unwrap();
+    harp.kill().await; // SIGKILL
     assert!(!harp.path("crash.har").exists());
 
     // Any harp command on the path folds the journal in.
@@ -546,34 +545,33 @@ async fn kill_9_loses_no_finished_exchange() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_new_recording_after_a_crash_resumes_and_append_adds() {
     let origin = Origin::start().await;
-    let mut first = Harp::start(&["record", "--har", "r.zip"]);
+    let mut first = Harp::start(&["record", "--har", "r.zip"]).await;
     first
-        .client(true)
+        .client(Http::One)
         .get(origin.http_url("/bin"))
         .send()
         .await
         .unwrap();
-    first.child.kill().unwrap();
-    first.child.wait().unwrap();
+    first.kill().await;
     let dir = std::mem::replace(&mut first.dir, tempfile::tempdir().unwrap());
     drop(first);
 
-    let second = Harp::start_in(dir, &["record", "--har", "r.zip"]);
+    let second = Harp::start_in(dir, &["record", "--har", "r.zip"]).await;
     assert!(
         second.first_line.contains("recovered 1 exchange(s)"),
         "{}",
         second.first_line
     );
     second
-        .client(true)
+        .client(Http::One)
         .get(origin.http_url("/page"))
         .send()
         .await
         .unwrap();
-    let stopped = second.stop();
+    let stopped = second.stop().await;
     assert!(
         stopped.stdout.contains("recovered 1 exchange(s)"),
         "{}",
@@ -591,14 +589,14 @@ async fn a_new_recording_after_a_crash_resumes_and_append_adds() {
     // --append adds to a finished HAR; without it the HAR is replaced.
     let tmp = tempfile::tempdir().unwrap();
     std::fs::copy(stopped.dir.join("r.zip"), tmp.path().join("r.zip")).unwrap();
-    let third = Harp::start_in(tmp, &["record", "--har", "r.zip", "--append"]);
+    let third = Harp::start_in(tmp, &["record", "--har", "r.zip", "--append"]).await;
     third
-        .client(true)
+        .client(Http::One)
         .get(origin.http_url("/api/users"))
         .send()
         .await
         .unwrap();
-    let stopped = third.stop();
+    let stopped = third.stop().await;
     assert!(
         stopped.stdout.contains("recorded 3 exchange(s)"),
         "{}",
@@ -612,26 +610,25 @@ async fn a_new_recording_after_a_crash_resumes_and_append_adds() {
 async fn kill_9_while_appending_then_check_replay_and_record_work() {
     let origin = Origin::start().await;
     // A HAR with two entries.
-    let first = Harp::start(&["record", "--har", "app.har"]);
+    let first = Harp::start(&["record", "--har", "app.har"]).await;
     for i in 0..2 {
         first
-            .client(true)
+            .client(Http::One)
             .get(origin.http_url(&format!("/old/{i}")))
             .send()
             .await
             .unwrap();
     }
-    let dir = first.stop().into_dir();
+    let dir = first.stop().await.into_dir();
     // Appending, killed mid-way.
-    let mut second = Harp::start_in(dir, &["record", "--har", "app.har", "--append"]);
+    let mut second = Harp::start_in(dir, &["record", "--har", "app.har", "--append"]).await;
     second
-        .client(true)
+        .client(Http::One)
         .get(origin.http_url("/new/0"))
         .send()
         .await
         .unwrap();
-    second.child.kill().unwrap(); // SIGKILL
-    second.child.wait().unwrap();
+    second.kill().await; // SIGKILL
     assert!(
         second.path("app.har.harp-lock").exists(),
         "a stale lock is left"
@@ -660,8 +657,8 @@ async fn kill_9_while_appending_then_check_replay_and_record_work() {
         ]
     );
     // A new recording takes the stale lock over.
-    let third = Harp::start_in(dir, &["record", "--har", "app.har", "--append"]);
-    let stopped = third.stop();
+    let third = Harp::start_in(dir, &["record", "--har", "app.har", "--append"]).await;
+    let stopped = third.stop().await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     assert_eq!(entries(&read_har(&stopped.dir.join("app.har"))).len(), 3);
     assert!(!stopped.dir.join("app.har.harp-lock").exists());
@@ -670,14 +667,14 @@ async fn kill_9_while_appending_then_check_replay_and_record_work() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_recorder_on_the_same_har_is_refused_naming_the_first() {
     let origin = Origin::start().await;
-    let first = Harp::start(&["record", "--har", "one.har"]);
+    let first = Harp::start(&["record", "--har", "one.har"]).await;
     first
-        .client(true)
+        .client(Http::One)
         .get(origin.http_url("/a"))
         .send()
         .await
         .unwrap();
-    let pid = first.child.id();
+    let pid = first.pid();
     let out = run_harp(
         first.dir.path(),
         &["record", "--har", "one.har", "--listen", "127.0.0.1:0"],
@@ -692,7 +689,7 @@ async fn a_second_recorder_on_the_same_har_is_refused_naming_the_first() {
     let out = run_harp(first.dir.path(), &["check", "one.har"]);
     assert_ne!(out.code, Some(0), "no HAR yet: {}", out.stdout);
     assert!(first.path("one.har.harp-journal").exists());
-    let stopped = first.stop();
+    let stopped = first.stop().await;
     assert_eq!(entries(&read_har(&stopped.dir.join("one.har"))).len(), 1);
 }
 

@@ -183,9 +183,9 @@ async fn nginx_session(harp: &Harp, nginx_port: u16) -> Vec<Seen> {
             body,
         ));
     }
-    for http1 in [true, false] {
+    for http in [Http::One, Http::Negotiated] {
         let r = harp
-            .client(http1)
+            .client(http)
             .get(url("/api/users.json"))
             .send()
             .await
@@ -193,7 +193,7 @@ async fn nginx_session(harp: &Harp, nginx_port: u16) -> Vec<Seen> {
         let status = r.status().as_u16();
         let body = r.bytes().await.unwrap().to_vec();
         seen.push((
-            format!("reqwest h1={http1}"),
+            format!("reqwest {http:?}"),
             "GET".into(),
             "/api/users.json".into(),
             status,
@@ -203,12 +203,12 @@ async fn nginx_session(harp: &Harp, nginx_port: u16) -> Vec<Seen> {
     seen
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn http1_and_h2_clients_through_harp_to_nginx_with_http2() {
     let origin = Origin::start().await;
     let nginx = Nginx::start(&origin);
     let ca = origin.ca_file.display().to_string();
-    let harp = Harp::start(&["record", "--har", "n.har", "--upstream-ca", &ca]);
+    let harp = Harp::start(&["record", "--har", "n.har", "--upstream-ca", &ca]).await;
     let recorded = nginx_session(&harp, nginx.port).await;
     for (client, method, path, status, body) in &recorded {
         let expected = match path.as_str() {
@@ -228,7 +228,7 @@ async fn http1_and_h2_clients_through_harp_to_nginx_with_http2() {
             assert_eq!(body, b"5242880", "{client}: HEAD content-length");
         }
     }
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     let har_bytes = std::fs::read(stopped.dir.join("n.har")).unwrap();
     assert_valid_har(&har_bytes);
@@ -241,7 +241,7 @@ async fn http1_and_h2_clients_through_harp_to_nginx_with_http2() {
 
     // Offline: nginx is gone; every client gets the same statuses and bytes.
     nginx.stop();
-    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "n.har"]);
+    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "n.har"]).await;
     let port = har["log"]["entries"][0]["request"]["url"]
         .as_str()
         .unwrap()
@@ -258,7 +258,7 @@ async fn http1_and_h2_clients_through_harp_to_nginx_with_http2() {
     for (r, p) in recorded.iter().zip(&replayed) {
         assert_eq!(r, p, "replay differs from the recording");
     }
-    let stopped = replay.stop();
+    let stopped = replay.stop().await;
     assert!(stopped.stdout.contains("unmatched 0"), "{}", stopped.stdout);
 }
 
@@ -267,7 +267,7 @@ async fn grpc_unary_and_server_streaming_record_and_replay() {
     let origin = Origin::start().await;
     let server = GrpcServer::start(&origin);
     let ca = origin.ca_file.display().to_string();
-    let harp = Harp::start(&["record", "--har", "g.har", "--upstream-ca", &ca]);
+    let harp = Harp::start(&["record", "--har", "g.har", "--upstream-ca", &ca]).await;
     let grpc_port = server.port;
     let call = |harp: &Harp| {
         let out = through_proxy(
@@ -293,7 +293,7 @@ async fn grpc_unary_and_server_streaming_record_and_replay() {
     );
     assert_eq!(live["unary_trailers"]["x-trailer"], "unary");
     assert_eq!(live["stream_trailers"]["x-trailer"], "stream");
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     let har = read_har(&stopped.dir.join("g.har"));
     let all = entries(&har);
     assert_eq!(all.len(), 2, "{har:#}");
@@ -310,21 +310,21 @@ async fn grpc_unary_and_server_streaming_record_and_replay() {
 
     // Replay with the server stopped: the same answers, trailers included.
     drop(server);
-    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "g.har"]);
+    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "g.har"]).await;
     let replayed = call(&replay);
     assert_eq!(replayed, live);
-    let stopped = replay.stop();
+    let stopped = replay.stop().await;
     assert!(stopped.stdout.contains("served 2"), "{}", stopped.stdout);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn server_sent_events_stream_through_while_recording() {
     let origin = Origin::start().await;
     let ca = origin.ca_file.display().to_string();
-    let harp = Harp::start(&["record", "--har", "sse.har", "--upstream-ca", &ca]);
+    let harp = Harp::start(&["record", "--har", "sse.har", "--upstream-ca", &ca]).await;
     // An endless stream: a buffering proxy would never deliver a byte.
     let mut r = harp
-        .client(false)
+        .client(Http::Negotiated)
         .get(origin.https_url("/sse?ms=50"))
         .send()
         .await
@@ -342,7 +342,7 @@ async fn server_sent_events_stream_through_while_recording() {
     drop(r);
     // A finite one, read to its end over HTTP/1.1.
     let finite = harp
-        .client(true)
+        .client(Http::One)
         .get(origin.http_url("/sse?n=3&ms=20"))
         .send()
         .await
@@ -352,7 +352,7 @@ async fn server_sent_events_stream_through_while_recording() {
         .unwrap();
     assert_eq!(finite.matches("data: event").count(), 3);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     let har = read_har(&stopped.dir.join("sse.har"));
     let endless = entry_for(&entries(&har), "GET", "/sse?ms=50");
     let text = endless["response"]["content"]["text"].as_str().unwrap();
@@ -366,9 +366,9 @@ async fn server_sent_events_stream_through_while_recording() {
     assert_eq!(done["response"]["content"]["text"], finite);
     assert!(done["response"].get("_harpStreamClosed").is_none());
 
-    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "sse.har"]);
+    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "sse.har"]).await;
     let again = replay
-        .client(true)
+        .client(Http::One)
         .get(origin.http_url("/sse?n=3&ms=20"))
         .send()
         .await
@@ -382,7 +382,7 @@ async fn server_sent_events_stream_through_while_recording() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trailers_over_chunked_http1_are_recorded_and_replayed() {
     let origin = Origin::start().await;
-    let harp = Harp::start(&["record", "--har", "t.har"]);
+    let harp = Harp::start(&["record", "--har", "t.har"]).await;
     let raw = |addr: std::net::SocketAddr, url: &str| -> String {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -402,7 +402,7 @@ async fn trailers_over_chunked_http1_are_recorded_and_replayed() {
             .contains("\r\nx-checksum: abc123\r\n"),
         "{live}"
     );
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     let har = read_har(&stopped.dir.join("t.har"));
     let e = &entries(&har)[0];
     assert_eq!(e["response"]["content"]["text"], "part one, part two");
@@ -410,7 +410,7 @@ async fn trailers_over_chunked_http1_are_recorded_and_replayed() {
         e["response"]["_trailers"],
         serde_json::json!([{"name": "x-checksum", "value": "abc123"}])
     );
-    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "t.har"]);
+    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "t.har"]).await;
     let replayed = raw(replay.addr, &origin.http_url("/trailers"));
     assert!(
         replayed.contains("transfer-encoding: chunked"),
@@ -426,7 +426,7 @@ async fn trailers_over_chunked_http1_are_recorded_and_replayed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_h2c_upgrade_offer_is_dropped_and_the_bodies_recorded() {
     let origin = Origin::start().await;
-    let harp = Harp::start(&["record", "--har", "h2c.har"]);
+    let harp = Harp::start(&["record", "--har", "h2c.har"]).await;
     let proxy = harp.proxy_url();
     let ca = harp.path("certs/ca.pem");
     // curl --http2 on http:// offers `Upgrade: h2c`; the origin answers a plain 200.
@@ -443,7 +443,7 @@ async fn an_h2c_upgrade_offer_is_dropped_and_the_bodies_recorded() {
         ],
     );
     assert_eq!((status, body.as_slice()), (201, &b"ping"[..]));
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     let har = read_har(&stopped.dir.join("h2c.har"));
     let e = entry_for(&entries(&har), "POST", "/api/echo");
     assert_eq!(e["request"]["postData"]["text"], "ping");
@@ -452,7 +452,7 @@ async fn an_h2c_upgrade_offer_is_dropped_and_the_bodies_recorded() {
         har_header(&e["request"]["headers"], "upgrade").is_some(),
         "recorded as sent"
     );
-    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "h2c.har"]);
+    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "h2c.har"]).await;
     let (status, _, body) = curl(
         &replay.proxy_url(),
         &ca,
@@ -468,12 +468,12 @@ async fn an_h2c_upgrade_offer_is_dropped_and_the_bodies_recorded() {
     assert_eq!((status, body.as_slice()), (201, &b"ping"[..]));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_big_attached_body_streams_to_its_payload_file() {
     let origin = Origin::start().await;
-    let harp = Harp::start(&["record", "--har", "big.har", "--content", "attach"]);
+    let harp = Harp::start(&["record", "--har", "big.har", "--content", "attach"]).await;
     let body = harp
-        .client(true)
+        .client(Http::One)
         .get(origin.http_url("/big?mb=24"))
         .send()
         .await
@@ -489,7 +489,7 @@ async fn a_big_attached_body_streams_to_its_payload_file() {
         "journal is {} bytes",
         journal.len()
     );
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     let har = read_har(&stopped.dir.join("big.har"));
     let e = &entries(&har)[0];
     let file = e["response"]["content"]["_file"].as_str().unwrap();
@@ -508,9 +508,9 @@ async fn a_big_attached_body_streams_to_its_payload_file() {
         .filter(|n| n.starts_with(".harp-body-"))
         .collect();
     assert!(leftovers.is_empty(), "spill files left: {leftovers:?}");
-    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "big.har"]);
+    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "big.har"]).await;
     let again = replay
-        .client(false)
+        .client(Http::Negotiated)
         .get(origin.http_url("/big?mb=24"))
         .send()
         .await
@@ -521,16 +521,20 @@ async fn a_big_attached_body_streams_to_its_payload_file() {
     assert!(again == body);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn stopping_under_load_keeps_every_exchange_a_client_completed() {
     let origin = Origin::start().await;
     let ca = origin.ca_file.display().to_string();
-    let harp = Harp::start(&["record", "--har", "load.har", "--upstream-ca", &ca]);
+    let harp = Harp::start(&["record", "--har", "load.har", "--upstream-ca", &ca]).await;
     let done: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let mut tasks = Vec::new();
     for client_no in 0..32 {
         // Keep-alive clients, half over h2, half over HTTP/1.1, plain and HTTPS.
-        let client = harp.client(client_no % 2 == 0);
+        let client = harp.client(if client_no % 2 == 0 {
+            Http::One
+        } else {
+            Http::Negotiated
+        });
         let done = done.clone();
         let base = if client_no % 4 < 2 {
             origin.https_url("")
@@ -554,7 +558,7 @@ async fn stopping_under_load_keeps_every_exchange_a_client_completed() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     for t in tasks {
         let _ = t.await;
@@ -592,16 +596,22 @@ async fn recording_through_an_upstream_proxy() {
         &ca,
         "--upstream-proxy",
         &good,
-    ]);
+    ])
+    .await;
     // https goes through the proxy's CONNECT, http in absolute form.
     for url in [origin.https_url("/api/users"), origin.http_url("/page")] {
-        let r = harp.client(false).get(&url).send().await.unwrap();
+        let r = harp
+            .client(Http::Negotiated)
+            .get(&url)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{url}: {}", r.text().await.unwrap());
     }
     let log = corp.log();
     assert!(log.contains("CONNECT"), "{log}");
     assert!(log.contains("/page"), "{log}");
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     assert_eq!(entries(&read_har(&stopped.dir.join("via.har"))).len(), 2);
 
     // Wrong credentials: the proxy refuses, and harp says so.
@@ -614,9 +624,10 @@ async fn recording_through_an_upstream_proxy() {
         &ca,
         "--upstream-proxy",
         &bad,
-    ]);
+    ])
+    .await;
     let r = harp
-        .client(false)
+        .client(Http::Negotiated)
         .get(origin.https_url("/api/users"))
         .send()
         .await
@@ -629,7 +640,7 @@ async fn recording_through_an_upstream_proxy() {
         "{text}"
     );
     let r = harp
-        .client(false)
+        .client(Http::Negotiated)
         .get(origin.http_url("/page"))
         .send()
         .await
@@ -641,16 +652,20 @@ async fn recording_through_an_upstream_proxy() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn load_with_origin_faults_records_each_completed_exchange_once() {
     let origin = Origin::start().await;
     let ca = origin.ca_file.display().to_string();
-    let harp = Harp::start(&["record", "--har", "faults.har", "--upstream-ca", &ca]);
+    let harp = Harp::start(&["record", "--har", "faults.har", "--upstream-ca", &ca]).await;
     let completed: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for c in 0..16 {
-        let client = harp.client(c % 2 == 0);
+        let client = harp.client(if c % 2 == 0 {
+            Http::One
+        } else {
+            Http::Negotiated
+        });
         let url = origin.https_url("");
         let (completed, failed) = (completed.clone(), failed.clone());
         tasks.push(tokio::spawn(async move {
@@ -681,7 +696,7 @@ async fn load_with_origin_faults_records_each_completed_exchange_once() {
     let failed = failed.load(Ordering::SeqCst);
     assert_eq!(completed.len() + failed, 400);
     assert!(failed > 20 && completed.len() > 250, "{failed} failed");
-    let stopped = harp.stop();
+    let stopped = harp.stop().await;
     let har = read_har(&stopped.dir.join("faults.har"));
     let all = entries(&har);
     for (url, text) in &completed {
@@ -701,8 +716,8 @@ async fn load_with_origin_faults_records_each_completed_exchange_once() {
     assert_eq!(all.len(), 400);
 
     // Replay serves every completed exchange as it was.
-    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "faults.har"]);
-    let client = replay.client(false);
+    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "faults.har"]).await;
+    let client = replay.client(Http::Negotiated);
     for (url, text) in &completed {
         let r = client.get(url).send().await.unwrap();
         assert_eq!(r.status(), 200);
