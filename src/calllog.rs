@@ -3,18 +3,18 @@
 
 /// Most calls kept for `/__harp/calls` (the oldest are dropped first). With URLs and
 /// differences clipped to [`MAX_URL_TEXT`] the log stays under ~60 MB.
-pub const CALL_LOG_SIZE: usize = 10_000;
+const CALL_LOG_SIZE: usize = 10_000;
 
 /// Calls per page of `/__harp/calls` unless `?limit=` says otherwise (at most
 /// [`CALL_LOG_SIZE`]).
-pub const DEFAULT_CALLS_PAGE: usize = 1_000;
+const DEFAULT_CALLS_PAGE: usize = 1_000;
 
 /// Longest URL kept in diagnostics, call logs and summaries (longer ones are clipped
 /// with `…`), so a flood of huge unmatched URLs cannot grow harp's memory.
 pub const MAX_URL_TEXT: usize = 1024;
 
 /// The last [`CALL_LOG_SIZE`] calls, oldest first, shared by the tasks that serve.
-pub struct CallLog<T> {
+pub(crate) struct CallLog<T> {
     calls: std::sync::Mutex<std::collections::VecDeque<T>>,
 }
 
@@ -28,7 +28,7 @@ impl<T> Default for CallLog<T> {
 
 impl<T: Clone> CallLog<T> {
     /// Adds a call, dropping the oldest past [`CALL_LOG_SIZE`].
-    pub fn push(&self, call: T) {
+    pub(crate) fn push(&self, call: T) {
         let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         if calls.len() == CALL_LOG_SIZE {
             calls.pop_front();
@@ -37,13 +37,13 @@ impl<T: Clone> CallLog<T> {
     }
 
     /// The newest call for which `pred` holds.
-    pub fn find(&self, pred: impl Fn(&T) -> bool) -> Option<T> {
+    pub(crate) fn find(&self, pred: impl Fn(&T) -> bool) -> Option<T> {
         let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         calls.iter().rev().find(|c| pred(c)).cloned()
     }
 
     /// `limit` calls after skipping `offset`, and how many the log holds.
-    pub fn page(&self, offset: usize, limit: usize) -> (Vec<T>, usize) {
+    pub(crate) fn page(&self, offset: usize, limit: usize) -> (Vec<T>, usize) {
         let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         (
             calls.iter().skip(offset).take(limit).cloned().collect(),
@@ -65,7 +65,7 @@ pub fn clip(text: &str, max: usize) -> String {
 }
 
 /// `?offset=&limit=` of a call-log request (defaults 0 and [`DEFAULT_CALLS_PAGE`]).
-pub fn page_of(uri: &http::Uri) -> (usize, usize) {
+pub(crate) fn page_of(uri: &http::Uri) -> (usize, usize) {
     let mut offset = 0;
     let mut limit = DEFAULT_CALLS_PAGE;
     for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {

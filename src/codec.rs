@@ -34,7 +34,7 @@ pub fn decode(content_encoding: &str, body: &[u8], limit: u64) -> Result<Vec<u8>
 
 /// [`decode`], borrowing `body` when there is nothing to undo (no copy of a large
 /// identity body).
-pub fn decode_cow<'a>(
+pub(crate) fn decode_cow<'a>(
     content_encoding: &str,
     body: &'a [u8],
     limit: u64,
@@ -71,7 +71,7 @@ pub fn decode_cow<'a>(
 
 /// A reader that undoes `content_encoding` over `raw` as it is read (for bodies too big
 /// to decode in memory). Raw deflate is not guessed here: `deflate` means zlib.
-pub fn decoding_reader<'a>(
+pub(crate) fn decoding_reader<'a>(
     content_encoding: &str,
     raw: impl Read + 'a,
 ) -> Result<Box<dyn Read + 'a>, DecodeError> {
@@ -90,7 +90,7 @@ pub fn decoding_reader<'a>(
 }
 
 /// True when `content_encoding` names no coding to undo.
-pub fn is_identity(content_encoding: &str) -> bool {
+pub(crate) fn is_identity(content_encoding: &str) -> bool {
     content_encoding
         .split(',')
         .all(|c| matches!(c.trim().to_ascii_lowercase().as_str(), "" | "identity"))
@@ -112,7 +112,7 @@ fn read_capped(reader: impl Read, coding: &str, limit: u64) -> Result<Vec<u8>, D
 }
 
 /// The MIME type without parameters, lower-cased (`text/html; charset=utf-8` → `text/html`).
-pub fn essence(mime: &str) -> String {
+pub(crate) fn essence(mime: &str) -> String {
     mime.split(';')
         .next()
         .unwrap_or("")
@@ -122,7 +122,7 @@ pub fn essence(mime: &str) -> String {
 
 /// True for MIME types whose bodies are text: `text/*`, JSON, XML, JavaScript, forms,
 /// GraphQL, YAML, SVG and their `+json`/`+xml` variants.
-pub fn is_textual(mime: &str) -> bool {
+pub(crate) fn is_textual(mime: &str) -> bool {
     let m = essence(mime);
     m.starts_with("text/")
         || m.ends_with("+json")
@@ -144,7 +144,7 @@ pub fn is_textual(mime: &str) -> bool {
 }
 
 /// The `boundary` parameter of a `multipart/form-data` content type.
-pub fn multipart_boundary(content_type: &str) -> Option<&str> {
+pub(crate) fn multipart_boundary(content_type: &str) -> Option<&str> {
     if !essence(content_type).starts_with("multipart/form-data") {
         return None;
     }
@@ -170,7 +170,7 @@ pub struct FormPart {
 
 /// The parts of a `multipart/form-data` body (empty when the content type has no
 /// boundary or the body has no well-formed part).
-pub fn multipart_parts(body: &[u8], content_type: &str) -> Vec<FormPart> {
+pub(crate) fn multipart_parts(body: &[u8], content_type: &str) -> Vec<FormPart> {
     let Some(boundary) = multipart_boundary(content_type) else {
         return Vec::new();
     };

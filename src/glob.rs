@@ -22,18 +22,13 @@ pub struct GlobError {
 pub struct UrlGlobs {
     /// The compiled set; `None` when no glob was given.
     set: Option<GlobSet>,
-    /// The globs as given, for messages.
-    sources: Vec<String>,
 }
 
 impl UrlGlobs {
     /// Compiles `globs`; an empty list matches every URL.
     pub fn new<S: AsRef<str>>(globs: &[S]) -> Result<Self, GlobError> {
         if globs.is_empty() {
-            return Ok(Self {
-                set: None,
-                sources: Vec::new(),
-            });
+            return Ok(Self { set: None });
         }
         let mut builder = GlobSetBuilder::new();
         for glob in globs {
@@ -57,23 +52,15 @@ impl UrlGlobs {
                 .join(" "),
             reason: e.to_string(),
         })?;
-        Ok(Self {
-            set: Some(set),
-            sources: globs.iter().map(|g| g.as_ref().to_string()).collect(),
-        })
+        Ok(Self { set: Some(set) })
     }
 
     /// True when `url` matches one of the globs (or no glob was given).
-    pub fn is_match(&self, url: &str) -> bool {
+    pub(crate) fn is_match(&self, url: &str) -> bool {
         match &self.set {
             None => true,
             Some(set) => set.is_match(url),
         }
-    }
-
-    /// The globs as given.
-    pub fn sources(&self) -> &[String] {
-        &self.sources
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// The temporary name for a file being written to `path`: hidden, beside it (so the
 /// rename stays within one file system), and unique to this process.
-pub fn temp_path(path: &Path, tag: &str) -> PathBuf {
+pub(crate) fn temp_path(path: &Path, tag: &str) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -25,7 +25,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<
 }
 
 /// Writes `path` atomically with `fill` writing the contents into the temporary file.
-pub fn write_atomic_with(
+pub(crate) fn write_atomic_with(
     path: &Path,
     mode: Option<u32>,
     fill: impl FnOnce(&mut File) -> io::Result<()>,

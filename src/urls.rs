@@ -72,7 +72,7 @@ pub fn split(url: &str) -> Option<Parts<'_>> {
 }
 
 /// The port a scheme implies (`http` 80, `https` 443; `ws`/`wss` likewise).
-pub fn default_port(scheme: &str) -> Option<u16> {
+pub(crate) fn default_port(scheme: &str) -> Option<u16> {
     match scheme.to_ascii_lowercase().as_str() {
         "http" | "ws" => Some(80),
         "https" | "wss" => Some(443),
@@ -82,7 +82,7 @@ pub fn default_port(scheme: &str) -> Option<u16> {
 
 /// The host (IPv6 literals without brackets, for connecting) and port (the scheme's
 /// default when absent; 80 for a URI without scheme) of a request URI.
-pub fn host_port(uri: &http::Uri) -> (&str, u16) {
+pub(crate) fn host_port(uri: &http::Uri) -> (&str, u16) {
     let host = uri
         .host()
         .unwrap_or_default()
@@ -164,7 +164,7 @@ pub fn resolve(base: &str, location: &str) -> Option<String> {
 
 /// The path of a Postman-style URL: drops `scheme://host[:port]`, or a leading host
 /// without scheme (`{{url}}/x`, `localhost:3000/x`); `/` when nothing follows the host.
-pub fn strip_host(url: &str) -> &str {
+pub(crate) fn strip_host(url: &str) -> &str {
     let rest = match url.find("://") {
         Some(i) => &url[i + 3..],
         None if url.starts_with('/') => return url,
@@ -177,7 +177,7 @@ pub fn strip_host(url: &str) -> &str {
 }
 
 /// Decoded `key=value` pairs of a query string (`+` as space, bad escapes kept).
-pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
@@ -185,7 +185,7 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 
 /// One path segment, percent-decoded (invalid escapes and non-UTF-8 bytes kept as
 /// they are, never a panic).
-pub fn decode_segment(segment: &str) -> String {
+pub(crate) fn decode_segment(segment: &str) -> String {
     percent_encoding::percent_decode_str(segment)
         .decode_utf8_lossy()
         .into_owned()

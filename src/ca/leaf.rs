@@ -74,7 +74,8 @@ impl LeafIssuer {
     }
 
     /// Sets how many hosts keep a cached config (at least one).
-    pub fn with_cache_size(self, capacity: usize) -> Self {
+    #[cfg(test)]
+    fn with_cache_size(self, capacity: usize) -> Self {
         if let Ok(mut cache) = self.cache.lock() {
             cache.capacity = capacity.max(1);
         }
@@ -87,13 +88,14 @@ impl LeafIssuer {
     }
 
     /// How many hosts currently have a cached config.
-    pub fn cached_hosts(&self) -> usize {
+    #[cfg(test)]
+    fn cached_hosts(&self) -> usize {
         self.cache.lock().map(|c| c.map.len()).unwrap_or(0)
     }
 
     /// The TLS server config presenting a certificate for `host` (a DNS name or an IP
     /// literal, IPv6 with or without brackets), minted on first use.
-    pub fn server_config(&self, host: &str) -> Result<Arc<ServerConfig>, CaError> {
+    pub(crate) fn server_config(&self, host: &str) -> Result<Arc<ServerConfig>, CaError> {
         let host = normalise_host(host);
         if let Some(config) = self
             .cache

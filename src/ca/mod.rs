@@ -20,7 +20,7 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 /// File name of the CA certificate inside the CA folder.
-pub const CERT_FILE: &str = "ca.pem";
+const CERT_FILE: &str = "ca.pem";
 /// File name of the CA private key inside the CA folder.
 pub const KEY_FILE: &str = "ca-key.pem";
 

@@ -8,7 +8,7 @@ use rustls::pki_types::CertificateDer;
 use super::CaError;
 
 /// Where Linux distributions (Debian, Fedora, Alpine) and macOS keep the system roots.
-pub const SYSTEM_BUNDLES: &[&str] = &[
+const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",
     "/etc/ssl/cert.pem",

@@ -17,7 +17,7 @@ use crate::codec;
 use crate::har::{HarError, HarFile};
 
 /// The schema URL a v2.1 collection declares.
-pub const SCHEMA_V21: &str = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
+const SCHEMA_V21: &str = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
 
 /// A converted collection and what the conversion left out or changed, one line each
 /// naming the entry.

@@ -1,7 +1,7 @@
 //! Postman's dynamic variables (`{{$guid}}`, `{{$randomEmail}}`, ...), fresh for every
 //! response, and the path variables a request gives an example (`{{userId}}` from
 //! `/users/{{userId}}` or `/users/:userId`). Fake data comes from the `fake` crate's
-//! English locale; [`SUPPORTED`] lists every name filled. Unknown names stay literal,
+//! English locale; `SUPPORTED` (in the tests) lists every name filled. Unknown names stay literal,
 //! as Postman leaves them.
 
 use std::time::{Duration, SystemTime};
@@ -27,7 +27,8 @@ use fake::Fake;
 use crate::har::format::iso8601;
 
 /// Every `{{$name}}` harp fills.
-pub const SUPPORTED: &[&str] = &[
+#[cfg(test)]
+const SUPPORTED: &[&str] = &[
     "$guid",
     "$randomUUID",
     "$timestamp",
@@ -306,7 +307,7 @@ const TRANSACTIONS: &[&str] = &["deposit", "withdrawal", "payment", "invoice"];
 
 /// The value of the dynamic variable `name` (with its `$`), or `None` when harp does not
 /// know it.
-pub fn dynamic_value(name: &str) -> Option<String> {
+fn dynamic_value(name: &str) -> Option<String> {
     let s = |v: String| Some(v);
     match name {
         "$guid" | "$randomUUID" => s(uuid_v4()),

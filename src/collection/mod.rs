@@ -52,7 +52,7 @@ pub enum CollectionError {
 }
 
 /// Largest collection or environment file read.
-pub const MAX_COLLECTION_BYTES: u64 = 256 << 20;
+const MAX_COLLECTION_BYTES: u64 = 256 << 20;
 
 fn read_json(path: &Path) -> Result<serde_json::Value, CollectionError> {
     let bytes = crate::input::read_regular_file(path, MAX_COLLECTION_BYTES).map_err(|source| {
@@ -76,7 +76,7 @@ fn read_json(path: &Path) -> Result<serde_json::Value, CollectionError> {
 }
 
 /// True for paths harp reads as HAR (`.har`, `.zhar`, `.zip`).
-pub fn is_har_path(path: &Path) -> bool {
+fn is_har_path(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "har" | "zhar" | "zip"))

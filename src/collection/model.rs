@@ -20,7 +20,7 @@ impl Variables {
     }
 
     /// Reads `[{key, value, enabled?, disabled?}]` (collection `variable`, environment `values`).
-    pub fn extend_from(&mut self, list: Option<&Value>) {
+    pub(crate) fn extend_from(&mut self, list: Option<&Value>) {
         for v in list.and_then(Value::as_array).into_iter().flatten() {
             let enabled = v.get("enabled").and_then(Value::as_bool).unwrap_or(true)
                 && !v.get("disabled").and_then(Value::as_bool).unwrap_or(false);
@@ -52,7 +52,7 @@ impl Variables {
 /// `text` with each `{{name}}` (name trimmed) replaced by `value(name)`; names it has no
 /// value for, and an unclosed `{{`, stay as written. The one `{{…}}` scanner: collection
 /// variables, path variables and dynamic variables all go through it.
-pub fn substitute(text: &str, value: impl Fn(&str) -> Option<String>) -> String {
+pub(crate) fn substitute(text: &str, value: impl Fn(&str) -> Option<String>) -> String {
     if !text.contains("{{") {
         return text.to_string();
     }
@@ -327,7 +327,7 @@ fn has_url(url: &Value) -> bool {
 }
 
 /// Text of a JSON value: strings as they are, numbers and booleans printed, null empty.
-pub fn text_of(v: Option<&Value>) -> String {
+pub(crate) fn text_of(v: Option<&Value>) -> String {
     match v {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),

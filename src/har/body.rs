@@ -12,7 +12,7 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
 
 /// The bytes of an embedded body: `text` itself, or its base64 decoding when `encoding`
 /// is `base64` (white space inside the base64 is ignored, as some exporters wrap lines).
-pub fn decode_text(text: &str, encoding: Option<&str>) -> Result<Vec<u8>, BodyError> {
+pub(crate) fn decode_text(text: &str, encoding: Option<&str>) -> Result<Vec<u8>, BodyError> {
     match encoding.map(str::trim) {
         None | Some("") => Ok(text.as_bytes().to_vec()),
         Some(e) if e.eq_ignore_ascii_case("base64") => {
@@ -43,7 +43,7 @@ pub enum BodyError {
 
 /// Embeds `bytes` as text when they are valid UTF-8 and `textual`, else as base64.
 /// Returns `(text, encoding)`.
-pub fn encode_text(bytes: &[u8], textual: bool) -> (String, Option<String>) {
+pub(crate) fn encode_text(bytes: &[u8], textual: bool) -> (String, Option<String>) {
     match std::str::from_utf8(bytes) {
         Ok(text) if textual => (text.to_string(), None),
         _ => (

@@ -9,7 +9,7 @@ use http::Version;
 pub const REDACTED: &str = "[REDACTED]";
 
 /// The HAR spelling of an HTTP version.
-pub fn version_str(version: Version) -> &'static str {
+pub(crate) fn version_str(version: Version) -> &'static str {
     match version {
         Version::HTTP_09 => "HTTP/0.9",
         Version::HTTP_10 => "HTTP/1.0",
@@ -20,7 +20,7 @@ pub fn version_str(version: Version) -> &'static str {
 }
 
 /// ISO 8601 in UTC with milliseconds, as browsers write `startedDateTime`.
-pub fn iso8601(t: SystemTime) -> String {
+pub(crate) fn iso8601(t: SystemTime) -> String {
     let t = time::OffsetDateTime::from(t);
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"

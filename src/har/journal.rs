@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{storage, Entry, Har, HarError, Storage};
 
 /// The journal's file name for the HAR at `har_path`.
-pub fn journal_path(har_path: &Path) -> PathBuf {
+fn journal_path(har_path: &Path) -> PathBuf {
     let name = har_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

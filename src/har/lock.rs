@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::HarError;
 
 /// The lock file's name for the HAR at `har_path`.
-pub fn lock_path(har_path: &Path) -> PathBuf {
+pub(crate) fn lock_path(har_path: &Path) -> PathBuf {
     let name = har_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

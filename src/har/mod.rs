@@ -16,16 +16,19 @@ mod reader;
 mod storage;
 mod writer;
 
-pub use body::{decode_text, encode_text, BodyError};
+pub(crate) use body::encode_text;
+pub use body::BodyError;
 pub use journal::Journal;
-pub use lock::{lock_path, Lock};
+pub use lock::Lock;
 pub use model::{
     Content, Creator, Entry, Extra, Har, Header, Log, PostData, Request, Response, Timings,
 };
 pub use payload::PayloadError;
-pub use reader::{parse_har, read_har_file, read_har_file_with, read_stored, HarFile, ReadLimits};
-pub use storage::{attach_entry, save, Storage};
-pub use writer::{check_writable, to_pretty_json, write_har};
+pub(crate) use reader::parse_har;
+pub use reader::{read_har_file, read_har_file_with, read_stored, HarFile, ReadLimits};
+pub(crate) use storage::attach_entry;
+pub use storage::{save, Storage};
+pub use writer::{check_writable, write_har};
 
 use std::path::PathBuf;
 

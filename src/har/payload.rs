@@ -7,12 +7,12 @@ use sha1::{Digest, Sha1};
 
 /// The file name a body is stored under: `sha1(bytes)` in hex, a dot, and an extension
 /// from the MIME type (`dat` when unknown), as Playwright names attachments.
-pub fn payload_name(bytes: &[u8], mime: &str) -> String {
+pub(crate) fn payload_name(bytes: &[u8], mime: &str) -> String {
     payload_name_for(&Sha1::digest(bytes).into(), mime)
 }
 
 /// [`payload_name`] from an already computed SHA-1 (bodies hashed as they streamed).
-pub fn payload_name_for(digest: &[u8; 20], mime: &str) -> String {
+pub(crate) fn payload_name_for(digest: &[u8; 20], mime: &str) -> String {
     let mut name = String::with_capacity(45);
     for b in digest.iter() {
         name.push_str(&format!("{b:02x}"));
@@ -23,7 +23,7 @@ pub fn payload_name_for(digest: &[u8; 20], mime: &str) -> String {
 }
 
 /// A file extension for a MIME type.
-pub fn extension_for(mime: &str) -> &'static str {
+fn extension_for(mime: &str) -> &'static str {
     let essence = crate::codec::essence(mime);
     match essence.as_str() {
         "application/json" | "text/json" => "json",
@@ -61,14 +61,14 @@ pub fn extension_for(mime: &str) -> &'static str {
 
 /// True when `file` already holds a payload of `len` bytes: payloads are named by
 /// content hash, so it is the same payload and is kept rather than written again.
-pub fn is_present(file: &Path, len: u64) -> bool {
+pub(crate) fn is_present(file: &Path, len: u64) -> bool {
     std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() == len)
 }
 
 /// Checks that a `_file` value is a plain relative path that stays inside its folder:
 /// not empty, not absolute, no `..`, no drive or root component, no NUL. Returns the
 /// normalised path (without `.` components), or why it is refused.
-pub fn safe_relative(name: &str) -> Result<PathBuf, PayloadError> {
+pub(crate) fn safe_relative(name: &str) -> Result<PathBuf, PayloadError> {
     let refuse = |why: &'static str| PayloadError::Name {
         name: name.to_string(),
         why,
@@ -135,7 +135,7 @@ pub enum PayloadError {
 
 /// Resolves `name` inside `dir` and checks, after following symlinks, that the result is
 /// a regular file still inside `dir`.
-pub fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf, PayloadError> {
+pub(crate) fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf, PayloadError> {
     let relative = safe_relative(name)?;
     let joined = dir.join(&relative);
     let io = |path: &Path| {

@@ -322,7 +322,7 @@ fn inflate(bytes: &[u8], path: &Path, max: u64) -> Result<Vec<u8>, HarError> {
 
 /// Parses HAR JSON leniently (BOM allowed); errors name `path` and the JSON line and
 /// column, the missing part, or the entry index.
-pub fn parse_har(bytes: &[u8], path: &Path) -> Result<Har, HarError> {
+pub(crate) fn parse_har(bytes: &[u8], path: &Path) -> Result<Har, HarError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match serde_json::from_slice::<Har>(bytes) {
         Ok(har) => Ok(har),

@@ -77,7 +77,7 @@ pub fn save(path: &Path, har: &Har, storage: Storage) -> Result<(), HarError> {
 /// Moves one entry's embedded bodies into payload files in `dir` (content-addressed:
 /// a file already there is kept), leaving `_file` references. A recording that attaches
 /// does this as each exchange finishes, so neither memory nor the journal holds bodies.
-pub fn attach_entry(entry: &mut Entry, dir: &Path) -> Result<(), PayloadError> {
+pub(crate) fn attach_entry(entry: &mut Entry, dir: &Path) -> Result<(), PayloadError> {
     let mut payloads = BTreeMap::new();
     detach_entry(entry, &mut payloads)?;
     for (name, bytes) in &payloads {

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{Har, HarError};
 
 /// Serialises `har` as pretty JSON (two-space indent, fields in model order, a final newline).
-pub fn to_pretty_json(har: &Har) -> Result<Vec<u8>, serde_json::Error> {
+pub(crate) fn to_pretty_json(har: &Har) -> Result<Vec<u8>, serde_json::Error> {
     let mut out = serde_json::to_vec_pretty(har)?;
     out.push(b'\n');
     Ok(out)

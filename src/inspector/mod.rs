@@ -29,16 +29,16 @@ use crate::proxy::body::{boxed, full, json_response};
 use crate::proxy::{Body, RequestContext, LOCAL_HOST};
 
 /// The page.
-pub const PAGE: &str = include_str!("page.html");
+const PAGE: &str = include_str!("page.html");
 
 /// Most call details kept (request headers and body, response), newest first dropped last.
-pub const MAX_DETAILS: usize = 1_000;
+const MAX_DETAILS: usize = 1_000;
 
 /// Most bytes of call details kept in all.
-pub const MAX_DETAIL_BYTES: usize = 32 << 20;
+const MAX_DETAIL_BYTES: usize = 32 << 20;
 
 /// Most bytes of one body kept for the inspector (the rest is marked as cut).
-pub const MAX_SHOWN_BODY: usize = 256 << 10;
+const MAX_SHOWN_BODY: usize = 256 << 10;
 
 /// Events buffered per page; a page that falls further behind is told to reload.
 const FEED_CAPACITY: usize = 1_024;
@@ -74,7 +74,7 @@ impl Feed {
 
 /// A response as the inspector shows it.
 #[derive(Debug, Clone, Default)]
-pub struct ResponseDetail {
+pub(crate) struct ResponseDetail {
     /// Status.
     pub status: u16,
     /// Headers.
@@ -87,7 +87,7 @@ pub struct ResponseDetail {
 
 /// What a call carried, kept for the inspector.
 #[derive(Debug, Clone, Default)]
-pub struct CallDetail {
+pub(crate) struct CallDetail {
     /// Request headers.
     pub request_headers: Vec<(String, String)>,
     /// Request body (at most [`MAX_SHOWN_BODY`] bytes).
@@ -119,7 +119,7 @@ const MASKED: &[&str] = &[
 
 impl CallDetail {
     /// The request side of a call (credential headers masked as `[REDACTED]`).
-    pub fn of_request(mut headers: Vec<(String, String)>, body: &Bytes) -> Self {
+    pub(crate) fn of_request(mut headers: Vec<(String, String)>, body: &Bytes) -> Self {
         for (name, value) in &mut headers {
             if MASKED.iter().any(|m| m.eq_ignore_ascii_case(name)) {
                 *value = crate::har::format::REDACTED.to_string();
@@ -150,13 +150,13 @@ type Kept = (VecDeque<(u64, Arc<CallDetail>)>, usize);
 
 /// The details of the last calls, bounded by [`MAX_DETAILS`] and [`MAX_DETAIL_BYTES`].
 #[derive(Debug, Default)]
-pub struct Details {
+pub(crate) struct Details {
     inner: Mutex<Kept>,
 }
 
 impl Details {
     /// Keeps the detail of call `id`, dropping the oldest past the bounds.
-    pub fn keep(&self, id: u64, detail: CallDetail) {
+    pub(crate) fn keep(&self, id: u64, detail: CallDetail) {
         let size = detail.size();
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (list, bytes) = &mut *guard;
@@ -170,7 +170,7 @@ impl Details {
     }
 
     /// The detail of call `id`, if still kept.
-    pub fn get(&self, id: u64) -> Option<Arc<CallDetail>> {
+    pub(crate) fn get(&self, id: u64) -> Option<Arc<CallDetail>> {
         let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         guard
             .0
@@ -182,7 +182,7 @@ impl Details {
 }
 
 /// A body for the page: text when it is UTF-8, else base64; with its type and sizes.
-pub fn body_json(bytes: &[u8], full_len: usize, content_type: &str) -> Value {
+pub(crate) fn body_json(bytes: &[u8], full_len: usize, content_type: &str) -> Value {
     let mut out =
         json!({"size": full_len, "mimeType": content_type, "truncated": full_len > bytes.len()});
     match crate::har::encode_text(bytes, true) {
@@ -193,7 +193,7 @@ pub fn body_json(bytes: &[u8], full_len: usize, content_type: &str) -> Value {
 }
 
 /// Headers as `[{name, value}]`.
-pub fn headers_json(headers: &[(String, String)]) -> Value {
+pub(crate) fn headers_json(headers: &[(String, String)]) -> Value {
     headers
         .iter()
         .map(|(n, v)| json!({"name": n, "value": v}))
@@ -209,7 +209,7 @@ pub fn content_type(headers: &[(String, String)]) -> &str {
 }
 
 /// The request side of a detail as JSON.
-pub fn request_json(detail: &CallDetail) -> Value {
+pub(crate) fn request_json(detail: &CallDetail) -> Value {
     json!({
         "headers": headers_json(&detail.request_headers),
         "body": body_json(&detail.request_body, detail.request_body_len, content_type(&detail.request_headers)),
@@ -217,7 +217,7 @@ pub fn request_json(detail: &CallDetail) -> Value {
 }
 
 /// A response detail as JSON.
-pub fn response_json(r: &ResponseDetail) -> Value {
+pub(crate) fn response_json(r: &ResponseDetail) -> Value {
     json!({
         "status": r.status,
         "headers": headers_json(&r.headers),
@@ -247,7 +247,7 @@ pub trait Inspect: Send + Sync {
 }
 
 /// True when `req` is addressed to `harp.local` (through the proxy).
-pub fn is_harp_local(req: &Request<Body>) -> bool {
+pub(crate) fn is_harp_local(req: &Request<Body>) -> bool {
     let host = req.uri().host().map(str::to_string).or_else(|| {
         req.headers()
             .get(header::HOST)

@@ -33,7 +33,7 @@ where
 }
 
 /// A plain-text answer made by harp (errors, diagnostics).
-pub fn text_response(status: StatusCode, text: impl Into<String>) -> Response<Body> {
+pub(crate) fn text_response(status: StatusCode, text: impl Into<String>) -> Response<Body> {
     let mut text = text.into();
     if !text.ends_with('\n') {
         text.push('\n');
@@ -48,7 +48,7 @@ pub fn text_response(status: StatusCode, text: impl Into<String>) -> Response<Bo
 }
 
 /// A JSON answer made by harp.
-pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+pub(crate) fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
     bytes.push(b'\n');
     let mut resp = Response::new(full(bytes));
@@ -63,7 +63,7 @@ pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<
 /// A request body that fails when its sender goes quiet for longer than a limit (a client
 /// that stalls mid-upload would otherwise hold its connection, and the upstream's, open
 /// forever).
-pub struct IdleLimited<B> {
+pub(crate) struct IdleLimited<B> {
     inner: B,
     limit: std::time::Duration,
     timer: std::pin::Pin<Box<tokio::time::Sleep>>,
@@ -71,7 +71,7 @@ pub struct IdleLimited<B> {
 
 impl<B> IdleLimited<B> {
     /// Wraps `inner`; each frame restarts the clock.
-    pub fn new(inner: B, limit: std::time::Duration) -> Self {
+    pub(crate) fn new(inner: B, limit: std::time::Duration) -> Self {
         Self {
             inner,
             limit,
@@ -121,7 +121,7 @@ where
 }
 
 /// Reads a whole body of at most `limit` bytes (trailers are dropped).
-pub async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, BoxError> {
+pub(crate) async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, BoxError> {
     let mut out = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {

@@ -17,7 +17,7 @@ const HOP_BY_HOP: &[HeaderName] = &[
 
 /// Headers as (name, value) text pairs in order, values decoded lossily: how matching,
 /// diagnostics and the inspector see them.
-pub fn to_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+pub(crate) fn to_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(n, v)| {
@@ -72,7 +72,7 @@ pub(super) fn for_client(headers: &mut HeaderMap) {
 
 /// True when `name` never describes the message itself (hop-by-hop or proxy-only), so a
 /// recording or a replayed answer leaves it out.
-pub fn is_transport(name: &str) -> bool {
+pub(crate) fn is_transport(name: &str) -> bool {
     const TRANSPORT: &[&str] = &[
         "connection",
         "keep-alive",
@@ -90,7 +90,7 @@ pub fn is_transport(name: &str) -> bool {
 /// True when `name` describes one transfer of a body rather than the resource: the
 /// transport headers above and `content-length`. A replayed or mocked answer leaves
 /// these out and lets the server side compute them for the bytes it sends.
-pub fn is_framing(name: &str) -> bool {
+pub(crate) fn is_framing(name: &str) -> bool {
     is_transport(name) || name.eq_ignore_ascii_case("content-length")
 }
 

@@ -14,7 +14,7 @@ mod headers;
 mod rewind;
 mod server;
 mod stop;
-pub mod tap;
+pub(crate) mod tap;
 mod upgrade;
 pub mod upstream;
 mod via;
@@ -27,12 +27,11 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
 pub use body::{Body, BoxError};
-pub use headers::to_pairs;
-pub use headers::{is_framing, is_transport};
+pub(crate) use headers::is_framing;
+pub(crate) use headers::to_pairs;
 pub use server::{serve, ProxyConfig};
 pub use stop::StopReport;
 pub use tap::{BodyEnd, Captured, TapLimits, Tapped};
-pub use upgrade::is_upgrade;
 pub use upstream::{Upstream, UpstreamConfig, UpstreamError};
 pub use via::UpstreamProxy;
 
@@ -221,4 +220,4 @@ impl<H: Handler> DynHandler for H {
 }
 
 /// The host name that always reaches harp's own endpoints.
-pub const LOCAL_HOST: &str = "harp.local";
+pub(crate) const LOCAL_HOST: &str = "harp.local";

@@ -13,28 +13,28 @@ use tokio::sync::{watch, Notify};
 
 /// Counts things in flight (connections, taps) and wakes waiters when none are left.
 #[derive(Default)]
-pub struct Counter {
+pub(crate) struct Counter {
     count: AtomicUsize,
     idle: Notify,
 }
 
 /// Held while one thing is in flight.
-pub struct CounterGuard(Arc<Counter>);
+pub(crate) struct CounterGuard(Arc<Counter>);
 
 impl Counter {
     /// Counts one more until the guard drops.
-    pub fn enter(self: &Arc<Self>) -> CounterGuard {
+    pub(crate) fn enter(self: &Arc<Self>) -> CounterGuard {
         self.count.fetch_add(1, Ordering::SeqCst);
         CounterGuard(self.clone())
     }
 
     /// How many are in flight.
-    pub fn get(&self) -> usize {
+    pub(crate) fn get(&self) -> usize {
         self.count.load(Ordering::SeqCst)
     }
 
     /// Waits until none is in flight or `limit` passes; true when none is left.
-    pub async fn wait_idle(&self, limit: Duration) -> bool {
+    async fn wait_idle(&self, limit: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let notified = self.idle.notified();

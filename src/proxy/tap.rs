@@ -227,7 +227,7 @@ impl Sink {
 }
 
 /// A body that passes its frames on and keeps a copy (see the module docs).
-pub struct Tap<B> {
+pub(crate) struct Tap<B> {
     inner: B,
     state: Option<(Sink, Completion)>,
     /// The inner body said it had nothing more (a body dropped unpolled at its end, such
@@ -239,7 +239,7 @@ pub struct Tap<B> {
 impl<B: HttpBody> Tap<B> {
     /// Wraps `inner`; `done` gets what passed, once, before the body's end goes on.
     /// `counter` counts taps still open (harp waits for them at stop).
-    pub fn new(
+    pub(crate) fn new(
         inner: B,
         limits: TapLimits,
         counter: Option<&Arc<Counter>>,

@@ -15,7 +15,7 @@ use super::upstream::{FailureKind, Upstream, UpstreamError};
 
 /// True when the request asks to switch protocols (`Connection: upgrade` + `Upgrade`),
 /// other than to `h2c`: that offer is dropped and the request forwarded as it is.
-pub fn is_upgrade<B>(req: &Request<B>) -> bool {
+pub(crate) fn is_upgrade<B>(req: &Request<B>) -> bool {
     let to_h2c_only = req
         .headers()
         .get_all(header::UPGRADE)

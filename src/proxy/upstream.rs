@@ -102,7 +102,7 @@ impl UpstreamError {
     }
 
     /// The 502 answer a client gets for this failure.
-    pub fn to_response(&self) -> Response<Body> {
+    pub(crate) fn to_response(&self) -> Response<Body> {
         let mut resp = text_response(StatusCode::BAD_GATEWAY, format!("harp: {self}"));
         resp.headers_mut()
             .insert("x-harp-error", http::HeaderValue::from_static("upstream"));
@@ -236,7 +236,7 @@ impl Upstream {
 
     /// A raw TCP connection to `host:port` (tunnels, upgrades): direct, or through the
     /// upstream proxy's CONNECT.
-    pub async fn connect_raw(&self, host: &str, port: u16) -> std::io::Result<TcpStream> {
+    pub(crate) async fn connect_raw(&self, host: &str, port: u16) -> std::io::Result<TcpStream> {
         if let Some(proxy) = &self.proxy {
             return proxy.tunnel(host, port, self.connect_timeout).await;
         }

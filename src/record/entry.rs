@@ -121,7 +121,7 @@ pub struct Exchange {
 }
 
 /// Builds the HAR entry for `x`.
-pub fn to_entry(x: &Exchange, opts: &EntryOptions) -> Entry {
+pub(crate) fn to_entry(x: &Exchange, opts: &EntryOptions) -> Entry {
     let full = opts.mode == Mode::Full;
     let (response, failed) = match &x.response {
         Ok(resp) => (response_of(resp, opts), false),

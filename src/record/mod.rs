@@ -11,10 +11,10 @@
 mod entry;
 pub mod retries;
 
-pub use crate::har::format::{iso8601, version_str, REDACTED};
+pub use crate::har::format::REDACTED;
+pub(crate) use entry::to_entry;
 pub use entry::{
-    to_entry, ContentPolicy, EntryOptions, Exchange, Mode, RequestRecord, ResponseRecord,
-    DEFAULT_REDACT,
+    ContentPolicy, EntryOptions, Exchange, Mode, RequestRecord, ResponseRecord, DEFAULT_REDACT,
 };
 
 use std::io::{Read, Write};
@@ -173,17 +173,7 @@ impl Recording {
         self.len() == 0
     }
 
-    /// The HAR document of everything recorded so far, entries in start order.
-    pub fn to_har(&self) -> Har {
-        let entries = self
-            .entries
-            .lock()
-            .map(|e| e.clone())
-            .unwrap_or_else(|poisoned| poisoned.into_inner().clone());
-        Self::har_of(entries)
-    }
-
-    /// Like [`Recording::to_har`], moving the entries out instead of copying them (at
+    /// The HAR document of everything recorded, entries in start order, moved out (at
     /// the end of a recording, when bodies may be large); the recording is empty after.
     pub fn take_har(&self) -> Har {
         let entries = std::mem::take(&mut *self.entries.lock().unwrap_or_else(|p| p.into_inner()));

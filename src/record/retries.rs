@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use crate::har::Entry;
 
 /// True when `status` says "try again": no response at all, 408, 429 or 5xx.
-pub fn is_failed_attempt(status: i64) -> bool {
+fn is_failed_attempt(status: i64) -> bool {
     status == 0 || status == 408 || status == 429 || status >= 500
 }
 

@@ -75,7 +75,7 @@ fn names_of(pairs: &[&str]) -> Vec<String> {
     names
 }
 
-struct Parts<'a> {
+pub struct Parts<'a> {
     scheme: &'a str,
     host: &'a str,
     path: &'a str,
@@ -238,7 +238,7 @@ fn body_difference(entry: &Recorded, req: &Asked<'_>, ignorable: &mut Ignorable)
 
 /// Most entries one miss compares with, whatever the HAR's size: a miss costs a
 /// bounded amount of work and cannot slow the requests that match.
-pub const NEAR_MISS_BUDGET: usize = 2048;
+const NEAR_MISS_BUDGET: usize = 2048;
 
 /// Entries grouped by host and by host + first path segment, so a miss compares only
 /// its likely neighbours.
@@ -354,7 +354,7 @@ pub fn nearest(
 const MAX_DIFF_TEXT: usize = 256;
 
 /// The 502 body for an unmatched request.
-pub fn unmatched_text(req: &Asked<'_>, har: &str, near: &[NearMiss]) -> String {
+pub(crate) fn unmatched_text(req: &Asked<'_>, har: &str, near: &[NearMiss]) -> String {
     let mut text = format!(
         "harp: no entry in {har} matches {} {}\n",
         req.method, req.url

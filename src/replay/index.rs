@@ -89,7 +89,7 @@ impl Index {
 
     /// Entries recorded for exactly this method and URL (as the rules compare URLs),
     /// in file order.
-    pub fn candidates(&self, method: &str, url: &str) -> &[usize] {
+    pub(crate) fn candidates(&self, method: &str, url: &str) -> &[usize] {
         self.by_key
             .get(key_of(method, &self.rules.match_url(url)).as_str())
             .map(Vec::as_slice)

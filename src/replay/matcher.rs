@@ -46,7 +46,7 @@ pub struct Recorded {
 /// forms as key/value lists). An entry that recorded only form `params` is compared on
 /// those. (Playwright checks POST only and compares bytes; harp checks every method that
 /// carries a body, so PUT/PATCH with different bodies are told apart too.)
-pub fn body_matches(entry: &Recorded, incoming: &Asked<'_>) -> bool {
+pub(crate) fn body_matches(entry: &Recorded, incoming: &Asked<'_>) -> bool {
     let Some(recorded) = &entry.canon else {
         return true;
     };
@@ -61,7 +61,7 @@ pub fn body_matches(entry: &Recorded, incoming: &Asked<'_>) -> bool {
 /// Rule 3: how many recorded headers appear with the same value (name case-insensitive,
 /// value exact) in the request. Redacted values never count, nor do headers the rules
 /// ignore (the index leaves them out of [`Recorded::headers`]).
-pub fn matching_headers(entry: &Recorded, incoming: &Asked<'_>) -> usize {
+fn matching_headers(entry: &Recorded, incoming: &Asked<'_>) -> usize {
     entry
         .headers
         .iter()
@@ -114,14 +114,14 @@ pub fn choose(
 }
 
 /// Statuses that redirect.
-pub fn is_redirect(status: u16) -> bool {
+pub(crate) fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
 /// Rule 4: the next request of a redirect: `location` resolved against `url`, and the
 /// method changed as fetch does (301/302 after POST and 303 after anything but GET/HEAD
 /// become GET).
-pub fn redirect_step(
+pub(crate) fn redirect_step(
     url: &str,
     method: &str,
     status: u16,

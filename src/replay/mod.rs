@@ -173,7 +173,7 @@ pub struct Unmatched {
 
 /// Most distinct unmatched requests remembered for the summary; further ones are only
 /// counted.
-pub const MAX_DISTINCT_UNMATCHED: usize = 1_000;
+const MAX_DISTINCT_UNMATCHED: usize = 1_000;
 
 /// Distinct unmatched requests: first-seen order, a lookup by (method, URL), and how
 /// many more distinct ones were not kept.

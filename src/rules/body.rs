@@ -55,7 +55,7 @@ fn sorted(mut pairs: Vec<(String, String)>) -> Vec<(String, String)> {
 }
 
 /// Form pairs decoded (`+` as space).
-pub fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(bytes).into_owned().collect()
 }
 
@@ -86,7 +86,7 @@ impl Canon {
     }
 
     /// A body known only by its fields (`postData.params`: `name`, `value`, `fileName`).
-    pub fn of_params(content_type: &str, params: &[Value]) -> Self {
+    pub(crate) fn of_params(content_type: &str, params: &[Value]) -> Self {
         let pairs: Vec<(String, String)> = params
             .iter()
             .map(|p| {
@@ -120,7 +120,7 @@ impl Canon {
 
     /// The GraphQL operation this body carries: its `operationName`, else the name its
     /// query declares, else `anonymous`; `None` when it is not a GraphQL request.
-    pub fn graphql_operation(&self) -> Option<String> {
+    pub(crate) fn graphql_operation(&self) -> Option<String> {
         let Canon::Json(Value::Object(map)) = self else {
             return None;
         };

@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use super::{RuleError, RuleSpec, Rules};
 
 /// The file name harp looks for beside a HAR or collection.
-pub const CONFIG_FILE: &str = "harp.toml";
+pub(crate) const CONFIG_FILE: &str = "harp.toml";
 
 /// Largest `harp.toml` read.
-pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// A rules file that cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -88,7 +88,7 @@ fn string_end(chars: &[char], start: usize) -> usize {
 }
 
 /// The operation's name as the query declares it (`query GetUser(...) {`), when it does.
-pub fn declared_name(query: &str) -> Option<String> {
+pub(crate) fn declared_name(query: &str) -> Option<String> {
     let normal = normalise(query);
     let rest = ["query ", "mutation ", "subscription "]
         .iter()

@@ -217,7 +217,7 @@ fn visit(doc: &mut Value, steps: &[Step], act: &mut dyn FnMut(&mut Value, &Step)
 
 /// One place two documents differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Difference {
+pub(crate) struct Difference {
     /// Where, as `$.a.b[0]`.
     pub path: String,
     /// The value on the first side (`absent` when missing), clipped.
@@ -228,11 +228,11 @@ pub struct Difference {
 
 /// Most differences listed; documents that differ in more places are reported as that
 /// many and no more.
-pub const MAX_DIFFERENCES: usize = 32;
+const MAX_DIFFERENCES: usize = 32;
 
 /// Where `a` and `b` differ (members present on one side only included), at most
 /// [`MAX_DIFFERENCES`] places, in document order of `a` then `b`.
-pub fn differences(a: &Value, b: &Value) -> Vec<Difference> {
+pub(crate) fn differences(a: &Value, b: &Value) -> Vec<Difference> {
     let mut out = Vec::new();
     diff_into(a, b, &mut String::from("$"), &mut out);
     out
@@ -300,7 +300,7 @@ fn push_key(path: &mut String, key: &str) {
 }
 
 /// `$.a[3].b` → `$.a[*].b`: a difference as a rule for every element.
-pub fn generalise(path: &str) -> String {
+pub(crate) fn generalise(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     let mut rest = path;
     while let Some(start) = rest.find('[') {

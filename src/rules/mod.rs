@@ -12,7 +12,7 @@ pub mod body;
 pub mod config;
 pub mod diff;
 pub mod graphql;
-pub mod json_path;
+pub(crate) mod json_path;
 pub mod noise;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub use body::Canon;
-pub use config::{load_beside, ConfigError, CONFIG_FILE};
+pub use config::{load_beside, ConfigError};
 pub use json_path::{JsonPath, JsonPathError};
 
 use crate::har::format::REDACTED;
@@ -209,18 +209,18 @@ impl Rules {
     }
 
     /// True when matching ignores query parameter `name`.
-    pub fn ignores_query(&self, name: &str) -> bool {
+    pub(crate) fn ignores_query(&self, name: &str) -> bool {
         self.unmatched_query.contains(name)
     }
 
     /// True when matching ignores header `name`.
-    pub fn ignores_header(&self, name: &str) -> bool {
+    pub(crate) fn ignores_header(&self, name: &str) -> bool {
         self.unmatched_headers.contains(name)
     }
 
     /// `url` as matching compares it: ignored query parameters left out (the others
     /// keep their order and spelling). Unchanged when no query rule applies.
-    pub fn match_url<'a>(&self, url: &'a str) -> std::borrow::Cow<'a, str> {
+    pub(crate) fn match_url<'a>(&self, url: &'a str) -> std::borrow::Cow<'a, str> {
         if self.unmatched_query.is_empty() {
             return url.into();
         }
@@ -234,7 +234,7 @@ impl Rules {
 
     /// `url` with the values of redacted query parameters replaced; `None` when nothing
     /// was redacted.
-    pub fn redact_url(&self, url: &str) -> Option<String> {
+    pub(crate) fn redact_url(&self, url: &str) -> Option<String> {
         if self.redacted_query.is_empty() {
             return None;
         }
@@ -249,12 +249,12 @@ impl Rules {
     }
 
     /// True when recording replaces the value of query parameter `name`.
-    pub fn redacts_query(&self, name: &str) -> bool {
+    pub(crate) fn redacts_query(&self, name: &str) -> bool {
         self.redacted_query.contains(name)
     }
 
     /// Removes every ignored (or redacted) JSON path from `doc`.
-    pub fn strip_json(&self, doc: &mut Value) {
+    pub(crate) fn strip_json(&self, doc: &mut Value) {
         for path in &self.unmatched_json {
             path.remove(doc);
         }
@@ -270,7 +270,7 @@ impl Rules {
     }
 
     /// True when recording redacts some JSON path.
-    pub fn redacts_json(&self) -> bool {
+    pub(crate) fn redacts_json(&self) -> bool {
         !self.redacted_json.is_empty()
     }
 }

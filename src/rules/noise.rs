@@ -66,7 +66,7 @@ const NOT_NOISE: &[&str] = &[
 ];
 
 /// Most entries of either recording compared, so the work stays bounded.
-pub const MAX_NOISE_ENTRIES: usize = 200_000;
+const MAX_NOISE_ENTRIES: usize = 200_000;
 
 struct Side<'a> {
     file: &'a HarFile,

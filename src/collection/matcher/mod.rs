@@ -142,7 +142,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
 /// `{{var}}`/`:var` segments as wildcards 80; numeric and UUID segments ignored 79;
 /// trailing slash and ids 75; nearest by edit distance 70 (at most 2 edits and 20% of the
 /// longer path, case-insensitive).
-pub fn path_score(
+pub(crate) fn path_score(
     example: &[Segment],
     example_trailing: bool,
     request_path: &str,
@@ -228,7 +228,7 @@ fn path_text(example: &[Segment]) -> String {
 }
 
 /// Edit distance between an example's path and a request path (lower-case).
-pub fn path_distance(example: &[Segment], request_path: &str) -> usize {
+fn path_distance(example: &[Segment], request_path: &str) -> usize {
     levenshtein(
         &path_text(example),
         &segments(request_path).0.join("/").to_ascii_lowercase(),
@@ -238,7 +238,7 @@ pub fn path_distance(example: &[Segment], request_path: &str) -> usize {
 /// Step 5: the query score: all parameters equal +10; some +10 × the share that match;
 /// none −(number of the example's parameters missing, at most 10). Names compare
 /// exactly, values case-insensitively (as Postman does).
-pub fn query_score(example: &[(String, String)], request: &[(String, String)]) -> i32 {
+pub(crate) fn query_score(example: &[(String, String)], request: &[(String, String)]) -> i32 {
     if example.is_empty() && request.is_empty() {
         return 10;
     }
@@ -266,7 +266,7 @@ pub fn query_score(example: &[(String, String)], request: &[(String, String)]) -
 
 /// Step 6 (headers): every named header has the same value on both sides, compared
 /// case-insensitively as Postman does (absent on both counts as equal).
-pub fn headers_match(example: &Example, request: &MockRequest<'_>, names: &[String]) -> bool {
+fn headers_match(example: &Example, request: &MockRequest<'_>, names: &[String]) -> bool {
     names.iter().all(|name| {
         let ex = example
             .request_headers
@@ -282,7 +282,7 @@ pub fn headers_match(example: &Example, request: &MockRequest<'_>, names: &[Stri
 
 /// True when `given` (an `x-mock-response-id`) names the example with id `id`: equal,
 /// or either in Postman's UID form `<ownerId>-<id>`.
-pub fn response_id_matches(id: &str, given: &str) -> bool {
+pub(crate) fn response_id_matches(id: &str, given: &str) -> bool {
     // `<ownerId>-<uuid>`: digits, a dash, then a whole 36-character UUID.
     fn bare(uid: &str) -> &str {
         match uid.split_once('-') {
@@ -303,7 +303,7 @@ pub fn response_id_matches(id: &str, given: &str) -> bool {
 
 /// Step 6 (body): the request body equals the example's: JSON by value (the rules'
 /// ignored fields left out), forms as key/value lists, text exactly (or trimmed).
-pub fn body_matches(example: &Example, request: &MockRequest<'_>, rules: &Rules) -> bool {
+pub(crate) fn body_matches(example: &Example, request: &MockRequest<'_>, rules: &Rules) -> bool {
     match &example.request_body {
         RequestBody::None => request.body.is_empty(),
         RequestBody::Raw(text) => {
@@ -457,7 +457,7 @@ impl MockIndex {
 /// when those cannot decide (a miss, a win by edit distance, or `x-mock-response-id`,
 /// which may name any example). Same answers as [`choose`], at a cost that does not
 /// grow with the collection.
-pub fn choose_indexed(
+pub(crate) fn choose_indexed(
     examples: &[Example],
     index: &MockIndex,
     req: &MockRequest<'_>,
