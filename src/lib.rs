@@ -12,6 +12,8 @@
 //! - [`har`]: the HAR model, lenient reading, layouts, journal.
 //! - [`collection`]: Postman collections: HAR conversion, the mock matcher and handler.
 //! - [`glob`]: Playwright-style URL globs.
+//! - [`urls`]: URLs in one place: splitting, the normal form the proxy and replay share,
+//!   `Location` resolution (the `url` crate), Postman path and query helpers.
 //! - [`rules`]: matching rules (ignore, redact), JSON paths, GraphQL, canonical bodies.
 //! - [`inspector`]: the inspector page and its routes, live feed and call details.
 //! - [`codec`]: content codings and MIME helpers.
@@ -21,8 +23,10 @@
 //!
 //! Dependencies point one way: `record`, `replay` and `collection` use `proxy`, `har` and
 //! `ca`; replay and collection never import record, collection never imports replay
-//! (HAR-format facts such as times, versions, redaction and URL normalisation live in
-//! [`har::format`]). `fuzzing` is the entry points of the fuzz targets.
+//! (HAR-format facts such as times, versions and redaction live in [`har::format`]; URL
+//! rules in [`urls`]; header rules in `proxy::headers`; the one atomic write in
+//! [`output`]). `fuzzing` is the entry points of the fuzz targets. Items are
+//! `pub(crate)` unless the binary, the tests, the benches or the fuzz targets use them.
 //!
 //! The command line lives in the binary; nothing here reads the environment, prints or
 //! exits.

@@ -87,6 +87,13 @@ pub(crate) fn is_transport(name: &str) -> bool {
     TRANSPORT.iter().any(|t| t.eq_ignore_ascii_case(name))
 }
 
+/// True when `name` is meant for the proxy itself (`Proxy-Authorization`,
+/// `Proxy-Connection`): it never reaches the server, nor a recording of the request.
+pub(crate) fn is_proxy_only(name: &str) -> bool {
+    name.eq_ignore_ascii_case("proxy-authorization")
+        || name.eq_ignore_ascii_case("proxy-connection")
+}
+
 /// True when `name` describes one transfer of a body rather than the resource: the
 /// transport headers above and `content-length`. A replayed or mocked answer leaves
 /// these out and lets the server side compute them for the bytes it sends.

@@ -27,8 +27,8 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
 pub use body::{Body, BoxError};
-pub(crate) use headers::is_framing;
 pub(crate) use headers::to_pairs;
+pub(crate) use headers::{is_framing, is_proxy_only};
 pub use server::{serve, ProxyConfig};
 pub use stop::StopReport;
 pub use tap::{BodyEnd, Captured, TapLimits, Tapped};

@@ -166,7 +166,7 @@ fn handshake_of<B>(req: &Request<B>, target: &Target) -> Result<Request<Body>, U
         .uri(path)
         .version(Version::HTTP_11);
     for (name, value) in req.headers() {
-        if name != "proxy-authorization" && name != "proxy-connection" {
+        if !super::headers::is_proxy_only(name.as_str()) {
             forward = forward.header(name, value);
         }
     }

@@ -327,10 +327,6 @@ fn failed_response(reason: &str) -> Response {
     }
 }
 
-/// Headers meant for the proxy itself: they never reached the server, so they are not
-/// part of the recorded request.
-const PROXY_ONLY: &[&str] = &["proxy-authorization", "proxy-connection"];
-
 fn is_redacted(name: &str, opts: &EntryOptions) -> bool {
     opts.redact.iter().any(|r| r.eq_ignore_ascii_case(name))
 }
@@ -338,7 +334,7 @@ fn is_redacted(name: &str, opts: &EntryOptions) -> bool {
 fn headers_of(headers: &HeaderMap, opts: &EntryOptions) -> Vec<Header> {
     headers
         .iter()
-        .filter(|(name, _)| !PROXY_ONLY.contains(&name.as_str()))
+        .filter(|(name, _)| !crate::proxy::is_proxy_only(name.as_str()))
         .map(|(name, value)| {
             let value = if is_redacted(name.as_str(), opts) {
                 if name == header::SET_COOKIE {

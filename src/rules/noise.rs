@@ -56,14 +56,9 @@ impl Noise {
 }
 
 /// Headers that say how a message travels, or follow from its body: never noise.
-const NOT_NOISE: &[&str] = &[
-    "content-length",
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "host",
-    "te",
-];
+fn is_not_noise(name: &str) -> bool {
+    crate::proxy::is_framing(name) || name.eq_ignore_ascii_case("host")
+}
 
 /// Most entries of either recording compared, so the work stays bounded.
 const MAX_NOISE_ENTRIES: usize = 200_000;
@@ -195,7 +190,7 @@ fn compare_headers(a: &Side<'_>, i: usize, b: &Side<'_>, j: usize, label: &str, 
             .headers
             .iter()
             .map(|h| (h.name.to_ascii_lowercase(), h.value.clone()))
-            .filter(|(n, _)| !n.starts_with(':') && !NOT_NOISE.contains(&n.as_str()))
+            .filter(|(n, _)| !n.starts_with(':') && !is_not_noise(n))
             .collect()
     };
     let (ha, hb) = (list(a, i), list(b, j));
