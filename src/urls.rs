@@ -10,7 +10,7 @@
 //! - [`resolve`]: a `Location` reference against a base URL (RFC 3986, by the `url`
 //!   crate).
 //! - Postman URLs, which are templates rather than URLs (`{{base}}/users/:id`):
-//!   [`strip_host`], [`query_pairs`] and [`decode_segment`] (by `percent-encoding` and
+//!   `strip_host`, `query_pairs` and `decode_segment` (by `percent-encoding` and
 //!   `form_urlencoded`, never panicking on a bad escape).
 
 /// The parts of an absolute URL.

@@ -2,7 +2,7 @@
 //!
 //! Owns: creating the root CA on first use (ECDSA P-256, ten years), storing it as
 //! `ca.pem` + `ca-key.pem` (the key with mode 0600) with a `.gitignore` beside them,
-//! reloading it, and issuing per-host leaf certificates ([`leaf`]). Knows nothing of
+//! reloading it, and issuing per-host leaf certificates (`leaf`). Knows nothing of
 //! HTTP or HAR.
 
 mod leaf;

@@ -21,7 +21,7 @@ pub const TRUSTSTORE_PASSWORD: &str = "changeit";
 /// Alias of harp's CA in the truststore.
 const HARP_ALIAS: &str = "harp-local-ca";
 
-/// The system's roots (the first bundle of [`SYSTEM_BUNDLES`] that exists) followed by
+/// The system's roots (the first bundle of `SYSTEM_BUNDLES` that exists) followed by
 /// `ca_pem`.
 pub fn bundle_with(ca_pem: &str) -> String {
     let mut bundle = SYSTEM_BUNDLES

@@ -79,7 +79,7 @@ pub(crate) struct ResponseDetail {
     pub status: u16,
     /// Headers.
     pub headers: Vec<(String, String)>,
-    /// Body (at most [`MAX_SHOWN_BODY`] bytes kept) and its full length.
+    /// Body (at most `MAX_SHOWN_BODY` bytes kept) and its full length.
     pub body: Bytes,
     /// The body's length before it was cut.
     pub body_len: usize,
@@ -90,7 +90,7 @@ pub(crate) struct ResponseDetail {
 pub(crate) struct CallDetail {
     /// Request headers.
     pub request_headers: Vec<(String, String)>,
-    /// Request body (at most [`MAX_SHOWN_BODY`] bytes).
+    /// Request body (at most `MAX_SHOWN_BODY` bytes).
     pub request_body: Bytes,
     /// The request body's length before it was cut.
     pub request_body_len: usize,
@@ -99,7 +99,7 @@ pub(crate) struct CallDetail {
     pub response: Option<ResponseDetail>,
 }
 
-/// `bytes` cut to [`MAX_SHOWN_BODY`] (copied, so a big body is not kept alive whole).
+/// `bytes` cut to `MAX_SHOWN_BODY` (copied, so a big body is not kept alive whole).
 pub fn shown(bytes: &Bytes) -> Bytes {
     if bytes.len() <= MAX_SHOWN_BODY {
         bytes.clone()

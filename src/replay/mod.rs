@@ -298,7 +298,7 @@ impl Replayer {
     }
 
     /// Distinct unmatched (aborted) requests so far (the first
-    /// [`MAX_DISTINCT_UNMATCHED`]), and how many more distinct ones were not kept.
+    /// `MAX_DISTINCT_UNMATCHED`), and how many more distinct ones were not kept.
     pub fn unmatched(&self) -> (Vec<Unmatched>, u64) {
         let set = self.unmatched.lock().unwrap_or_else(|p| p.into_inner());
         (set.list.clone(), set.overflow)
