@@ -37,6 +37,7 @@ pub mod ca;
 pub mod calllog;
 pub mod codec;
 pub mod collection;
+pub mod fire;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod glob;

@@ -5,6 +5,7 @@ mod ca;
 mod check;
 mod convert;
 mod diff;
+mod fire;
 mod mock;
 mod noise;
 mod nss;
@@ -56,6 +57,8 @@ enum Command {
     Prune(prune::PruneArgs),
     /// What changed between two HARs, entry by entry (exit 0 same, 1 different, 2 bad input).
     Diff(diff::DiffArgs),
+    /// Send a saved request (a webhook payload) to the application, signed, with retries.
+    Fire(fire::FireArgs),
 }
 
 /// Where the proxy listens and where its CA lives.
@@ -155,6 +158,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Noise(args) => noise::run(args),
             Command::Prune(args) => prune::run(args),
             Command::Diff(args) => diff::run(args),
+            Command::Fire(args) => fire::run(args).await,
         }
     });
     // Connection tasks may still be parked on idle keep-alive sockets: don't wait for them.
@@ -212,6 +216,29 @@ pub(crate) fn say(line: impl std::fmt::Display) {
 }
 
 /// The CA-backed leaf issuer and the upstream client every proxy command needs.
+/// The client harp reaches servers with: `--upstream-ca`, `--insecure-upstream` (warned
+/// about), `--upstream-timeout`, `--upstream-proxy`.
+pub(crate) fn upstream_client(upstream: &UpstreamArgs) -> anyhow::Result<Upstream> {
+    if upstream.insecure_upstream {
+        tracing::warn!("--insecure-upstream: upstream certificates are NOT verified; anyone on the path can read and change this traffic");
+    }
+    let proxy = upstream
+        .upstream_proxy
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .map(UpstreamProxy::parse)
+        .transpose()
+        .map_err(|e| bad_input(anyhow::anyhow!("--upstream-proxy {e}")))?;
+    Upstream::new(&UpstreamConfig {
+        proxy,
+        extra_ca_files: upstream.upstream_ca.clone(),
+        insecure: upstream.insecure_upstream,
+        response_timeout: Duration::from_secs(upstream.upstream_timeout),
+        ..UpstreamConfig::default()
+    })
+    .map_err(bad_input)
+}
+
 pub(crate) fn proxy_parts(
     ca_dir: &std::path::Path,
     upstream: &UpstreamArgs,
@@ -224,24 +251,7 @@ pub(crate) fn proxy_parts(
         );
     }
     let tls = Arc::new(LeafIssuer::new(Arc::new(ca)).context("preparing TLS interception")?);
-    if upstream.insecure_upstream {
-        tracing::warn!("--insecure-upstream: upstream certificates are NOT verified; anyone on the path can read and change this traffic");
-    }
-    let proxy = upstream
-        .upstream_proxy
-        .as_deref()
-        .filter(|p| !p.is_empty())
-        .map(UpstreamProxy::parse)
-        .transpose()
-        .map_err(|e| bad_input(anyhow::anyhow!("--upstream-proxy {e}")))?;
-    let client = Upstream::new(&UpstreamConfig {
-        proxy,
-        extra_ca_files: upstream.upstream_ca.clone(),
-        insecure: upstream.insecure_upstream,
-        response_timeout: Duration::from_secs(upstream.upstream_timeout),
-        ..UpstreamConfig::default()
-    })
-    .map_err(bad_input)?;
+    let client = upstream_client(upstream)?;
     Ok((tls, client))
 }
 

@@ -6,6 +6,7 @@ pub mod dynamic;
 pub mod matcher;
 mod mock;
 pub mod model;
+pub mod request;
 
 use std::path::{Path, PathBuf};
 
@@ -75,11 +76,16 @@ fn read_json(path: &Path) -> Result<serde_json::Value, CollectionError> {
     })
 }
 
-/// True for paths harp reads as HAR (`.har`, `.zhar`, `.zip`).
-fn is_har_path(path: &Path) -> bool {
+/// True when `path` names a HAR (`.har`, `.zhar`, `.zip`) rather than a collection.
+pub fn is_har_path(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "har" | "zhar" | "zip"))
+}
+
+/// Reads a collection (or environment) file as JSON, bounded.
+pub fn read_collection(path: &Path) -> Result<serde_json::Value, CollectionError> {
+    read_json(path)
 }
 
 /// Loads the examples of `path`: a Postman collection, or a HAR converted in memory.

@@ -31,6 +31,11 @@ impl Variables {
         }
     }
 
+    /// Every variable, in the order set.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
@@ -336,7 +341,7 @@ pub(crate) fn text_of(v: Option<&Value>) -> String {
 }
 
 /// Headers from `[{key, value, disabled}]`, a `"Name: value\n…"` string, or `["Name: value"]`.
-fn headers_of(v: Option<&Value>, vars: &Variables) -> Vec<(String, String)> {
+pub(crate) fn headers_of(v: Option<&Value>, vars: &Variables) -> Vec<(String, String)> {
     let from_line = |line: &str| -> Option<(String, String)> {
         let (k, val) = line.split_once(':')?;
         (!k.trim().is_empty()).then(|| (k.trim().to_string(), vars.resolve(val.trim())))
@@ -366,7 +371,7 @@ fn headers_of(v: Option<&Value>, vars: &Variables) -> Vec<(String, String)> {
     }
 }
 
-fn body_of(v: Option<&Value>, vars: &Variables) -> RequestBody {
+pub(crate) fn body_of(v: Option<&Value>, vars: &Variables) -> RequestBody {
     let Some(body) = v.filter(|b| b.is_object()) else {
         return RequestBody::None;
     };

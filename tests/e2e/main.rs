@@ -10,6 +10,7 @@ mod peers;
 mod browser;
 mod ca_cmd;
 mod deploy;
+mod fire;
 mod inspector;
 mod matching;
 mod mock;
