@@ -45,6 +45,7 @@ pub mod har;
 pub mod input;
 pub mod inspector;
 pub mod output;
+pub mod pacing;
 pub mod proxy;
 pub mod record;
 pub mod replay;

@@ -24,6 +24,10 @@ pub(super) struct MockArgs {
     /// Delay every response by this many milliseconds.
     #[arg(long, default_value_t = 0)]
     pub delay: u64,
+    /// When answers go out: none, recorded (a converted HAR entry's wait and pace; a
+    /// Postman example has none), scale=F, fixed=MS[,jitter=MS].
+    #[arg(long, default_value = "none", value_name = "MODE")]
+    pub latency: harp::pacing::Latency,
     /// Drop examples whose request body differs (like x-mock-match-request-body: true).
     #[arg(long)]
     pub match_body: bool,
@@ -80,6 +84,7 @@ fn load(args: &MockArgs) -> anyhow::Result<Mock> {
     let options = MockOptions {
         api_key: args.api_key.clone(),
         delay: Duration::from_millis(args.delay),
+        latency: args.latency,
         matching: collection::matcher::MatchOptions {
             match_body: args.match_body,
             match_headers: args

@@ -53,6 +53,10 @@ pub(super) struct ReplayFlags {
     /// `startedDateTime`: a warning at start, and with `:fail` also exit 1 when harp stops.
     #[arg(long, value_name = "AGE[:warn|fail]", value_parser = parse_max_age)]
     pub max_age: Option<MaxAge>,
+    /// When answers go out: none, recorded (the entry's wait, then the body at its
+    /// recorded pace), scale=F (recorded times F), fixed=MS[,jitter=MS].
+    #[arg(long, default_value = "none", value_name = "MODE")]
+    pub latency: harp::pacing::Latency,
 }
 
 /// `--max-age`: how old entries may be, and whether older ones fail the run.
@@ -208,6 +212,7 @@ impl ReplaySession {
             },
             sequence: flags.sequence,
             follow_redirects: flags.follow_redirects,
+            latency: flags.latency,
             ..ReplayOptions::default()
         };
         let mut replayer = Replayer::new(index, options);

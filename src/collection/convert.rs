@@ -338,6 +338,10 @@ fn example_json(
     if encoding.is_some() {
         example["_harpBodyEncoding"] = json!("base64");
     }
+    let timing = crate::pacing::Timing::of(entry);
+    if !timing.is_empty() {
+        example[crate::pacing::EXAMPLE_FIELD] = timing.to_json();
+    }
     Ok(example)
 }
 

@@ -31,6 +31,9 @@ pub struct MockOptions {
     pub api_key: Option<String>,
     /// Added before every response.
     pub delay: Duration,
+    /// When an example's answer goes out (`--latency`; `recorded` and `scale` use the
+    /// timing a converted HAR entry carries, none for a Postman example).
+    pub latency: crate::pacing::Latency,
     /// Body and header matching switches.
     pub matching: MatchOptions,
 }
@@ -195,21 +198,26 @@ impl Mock {
             &mreq,
             &self.options.matching,
         );
-        let response = match choice {
+        let (response, wait) = match choice {
             Choice::Example(i) => {
                 let e = &examples.examples[i];
                 let captures = path_captures(&e.path, mreq.path);
                 self.served_example(e, &parts.method, &captures, call, detail)
             }
-            Choice::NotFound(scored) => self.not_found(&examples, &scored, call, detail),
+            Choice::NotFound(scored) => (
+                self.not_found(&examples, &scored, call, detail),
+                Duration::ZERO,
+            ),
         };
-        if !self.options.delay.is_zero() {
-            tokio::time::sleep(self.options.delay).await;
+        let wait = wait + self.options.delay;
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
         response
     }
 
-    /// Answers with example `e`, counting and logging it.
+    /// Answers with example `e`, counting and logging it; also how long to wait before
+    /// the head (`--latency`), its body paced when the latency says so.
     fn served_example(
         &self,
         e: &super::Example,
@@ -217,7 +225,7 @@ impl Mock {
         captures: &[(String, String)],
         call: MockCall,
         mut detail: CallDetail,
-    ) -> Response<Body> {
+    ) -> (Response<Body>, Duration) {
         self.served.fetch_add(1, Ordering::Relaxed);
         let label = format!("{} / {}", e.item, e.name);
         *self
@@ -239,7 +247,15 @@ impl Mock {
             example: Some(label),
             ..call
         });
-        resp
+        let plan = crate::pacing::plan(self.options.latency, &e.timing, served.len());
+        let paced = plan.parts.len() > 1 || plan.parts.first().is_some_and(|(at, _)| !at.is_zero());
+        let resp = if paced {
+            let (head, _) = resp.into_parts();
+            Response::from_parts(head, crate::pacing::paced_body(served, plan.parts, None))
+        } else {
+            resp
+        };
+        (resp, plan.head)
     }
 
     /// The 404 for a request no example matches, naming the closest ones.

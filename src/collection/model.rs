@@ -123,6 +123,8 @@ pub struct Example {
     pub body: String,
     /// True when `body` is base64 of binary bytes (harp's `_harpBodyEncoding`).
     pub body_base64: bool,
+    /// The recorded timing of a converted HAR entry (`_harpTimings`), for `--latency`.
+    pub timing: crate::pacing::Timing,
 }
 
 /// The body of an example's original request.
@@ -255,6 +257,10 @@ fn example(
         headers: headers_of(response.get("header"), vars),
         body,
         body_base64,
+        timing: response
+            .get(crate::pacing::EXAMPLE_FIELD)
+            .map(crate::pacing::Timing::from_json)
+            .unwrap_or_default(),
     })
 }
 

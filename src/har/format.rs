@@ -5,6 +5,12 @@ use std::time::SystemTime;
 
 use http::Version;
 
+/// The response field (a harp extension) that says when a body that came in parts
+/// arrived: `[[milliseconds after the response head, bytes], ...]`, bytes as they came
+/// over the wire (before any content decoding). Written only when the body came in more
+/// than one part; read by `--latency recorded`.
+pub const CHUNKS_FIELD: &str = "_harpChunks";
+
 /// The value written in place of a redacted header value (and compared as "unknown").
 pub const REDACTED: &str = "[REDACTED]";
 

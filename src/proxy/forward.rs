@@ -58,6 +58,7 @@ impl RequestCapture {
                 body: Tapped::Memory(Default::default()),
                 trailers: None,
                 end: BodyEnd::Closed,
+                chunks: Vec::new(),
             });
         seen
     }

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
-pub use body::{full, Body, BoxError};
+pub use body::{boxed, full, Body, BoxError};
 pub(crate) use headers::to_pairs;
 pub(crate) use headers::{is_framing, is_proxy_only};
 pub use server::{serve, ProxyConfig};

@@ -97,7 +97,17 @@ pub struct Captured {
     pub trailers: Option<HeaderMap>,
     /// How it ended.
     pub end: BodyEnd,
+    /// When the body's bytes arrived: (milliseconds after the tap began, bytes), data
+    /// arriving within [`CHUNK_GAP_MS`] of a group's start joining that group, at most
+    /// [`MAX_CHUNKS`] groups (later data joins the last). One group means the body came
+    /// at once.
+    pub chunks: Vec<(u64, u64)>,
 }
+
+/// Data arriving this soon after a chunk group began joins it.
+pub(crate) const CHUNK_GAP_MS: u64 = 10;
+/// Most chunk groups kept per body.
+pub(crate) const MAX_CHUNKS: usize = 10_000;
 
 impl Captured {
     /// An empty, complete body.
@@ -106,6 +116,7 @@ impl Captured {
             body: Tapped::Memory(Bytes::new()),
             trailers: None,
             end: BodyEnd::Complete,
+            chunks: Vec::new(),
         }
     }
 }
@@ -121,6 +132,8 @@ struct Sink {
     len: u64,
     not_kept: Option<String>,
     trailers: Option<HeaderMap>,
+    began: std::time::Instant,
+    chunks: Vec<(u64, u64)>,
 }
 
 impl Sink {
@@ -133,10 +146,23 @@ impl Sink {
             len: 0,
             not_kept: None,
             trailers: None,
+            began: std::time::Instant::now(),
+            chunks: Vec::new(),
+        }
+    }
+
+    /// Notes when `len` bytes arrived (see [`Captured::chunks`]).
+    fn time(&mut self, len: u64) {
+        let at = self.began.elapsed().as_millis() as u64;
+        let full = self.chunks.len() >= MAX_CHUNKS;
+        match self.chunks.last_mut() {
+            Some((start, bytes)) if at < *start + CHUNK_GAP_MS || full => *bytes += len,
+            _ => self.chunks.push((at, len)),
         }
     }
 
     fn push(&mut self, data: &Bytes) {
+        self.time(data.len() as u64);
         self.len += data.len() as u64;
         if self.not_kept.is_some() {
             return;
@@ -222,6 +248,7 @@ impl Sink {
             body,
             trailers: self.trailers,
             end,
+            chunks: self.chunks,
         }
     }
 }

@@ -303,7 +303,7 @@ impl Recording {
                     headers: resp.headers,
                     body: body.bytes(),
                 };
-                response_parts = Some((body, resp.body.trailers, resp.body.end));
+                response_parts = Some((body, resp.body.trailers, resp.body.end, resp.body.chunks));
                 Ok(record)
             }
             Err(reason) => Err(reason),
@@ -325,8 +325,16 @@ impl Recording {
         let mut entry = to_entry(&exchange, &self.options.entry);
         let keep_bodies = self.options.entry.content == ContentPolicy::Embed;
         self.note_request_body(&mut entry, request_body, request_mime, request_trailers);
-        if let Some((body, trailers, end)) = response_parts {
+        if let Some((body, trailers, end, chunks)) = response_parts {
             self.note_response_body(&mut entry.response, body, trailers, end);
+            if self.options.entry.mode == Mode::Full && chunks.len() > 1 {
+                // A body that came in parts over time (an event stream, a slow chunked
+                // answer): when each part arrived, for `--latency recorded`.
+                entry
+                    .response
+                    .extra
+                    .insert(crate::har::format::CHUNKS_FIELD.into(), json!(chunks));
+            }
         }
         if self.options.attach && keep_bodies {
             if let Err(err) = attach_entry(&mut entry, &self.options.dir) {

@@ -30,6 +30,8 @@ pub struct Prepared {
     pub recorded_length: Option<u64>,
     /// Trailers sent after the body (`_trailers`: gRPC status and the like).
     pub trailers: Option<Box<HeaderMap>>,
+    /// When the head and body parts came, for `--latency`.
+    pub timing: crate::pacing::Timing,
 }
 
 /// What an entry can be served as.
@@ -201,6 +203,7 @@ fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servab
         location,
         recorded_length: served.recorded_length,
         trailers,
+        timing: crate::pacing::Timing::of(entry),
     })
 }
 

@@ -53,6 +53,8 @@ pub struct ReplayOptions {
     pub follow_redirects: bool,
     /// Largest request body read for matching, in bytes.
     pub max_body: usize,
+    /// When answers go out (`--latency`).
+    pub latency: crate::pacing::Latency,
 }
 
 impl Default for ReplayOptions {
@@ -63,6 +65,7 @@ impl Default for ReplayOptions {
             sequence: false,
             follow_redirects: false,
             max_body: 256 * 1024 * 1024,
+            latency: crate::pacing::Latency::None,
         }
     }
 }
@@ -480,7 +483,18 @@ impl Replayer {
         let verdict = self.verdict(&incoming);
         self.account(&ctx, &method, &url, &verdict);
         match verdict {
-            Verdict::Serve(_, p) => Decision::Respond(respond(p, &parts.method)),
+            Verdict::Serve(_, p) => {
+                let len = if is_bodiless(p, &parts.method) {
+                    0
+                } else {
+                    p.body.len()
+                };
+                let plan = crate::pacing::plan(self.options.latency, &p.timing, len);
+                if !plan.head.is_zero() {
+                    tokio::time::sleep(plan.head).await;
+                }
+                Decision::Respond(respond(p, &parts.method, plan.parts))
+            }
             Verdict::Forward { record, .. } => Decision::Forward {
                 request: Request::from_parts(parts, full(body)),
                 observer: if record { self.missing.clone() } else { None },
@@ -597,20 +611,32 @@ impl Replayer {
     }
 }
 
-/// The served response: recorded status and headers, the body bytes (none for HEAD,
-/// 204 and 304).
-fn respond(p: &Prepared, method: &Method) -> Response<Body> {
-    // HEAD, 204 and 304 carry no body, whatever the export stored (Chrome keeps the
-    // cached body on 304 entries).
-    let bodiless = method == Method::HEAD
+/// HEAD, 204 and 304 carry no body, whatever the export stored (Chrome keeps the
+/// cached body on 304 entries).
+fn is_bodiless(p: &Prepared, method: &Method) -> bool {
+    method == Method::HEAD
         || p.status == StatusCode::NO_CONTENT
-        || p.status == StatusCode::NOT_MODIFIED;
+        || p.status == StatusCode::NOT_MODIFIED
+}
+
+/// The served response: recorded status and headers, the body bytes (none for HEAD,
+/// 204 and 304), in `parts` at their offsets when they are paced.
+fn respond(
+    p: &Prepared,
+    method: &Method,
+    parts: Vec<(std::time::Duration, usize)>,
+) -> Response<Body> {
+    let bodiless = is_bodiless(p, method);
+    let paced = parts.len() > 1 || parts.first().is_some_and(|(at, _)| !at.is_zero());
     let body = if bodiless {
         Bytes::new()
     } else {
         p.body.clone()
     };
     let body = match &p.trailers {
+        _ if paced && !bodiless => {
+            crate::pacing::paced_body(body, parts, p.trailers.as_deref().cloned())
+        }
         Some(trailers) if !bodiless => with_trailers(body, (**trailers).clone()),
         _ => full(body),
     };

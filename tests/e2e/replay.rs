@@ -1000,3 +1000,89 @@ async fn run_update_keeps_the_fixture_of_a_passing_command_only() {
     );
     assert_eq!(entries(&read_har(&har_path)).len(), 1);
 }
+
+/// GETs `url` through `harp` and returns when the head came (after sending) and when
+/// each body chunk came (after the head), with the body.
+async fn timed_get(harp: &Harp, url: &str) -> (Duration, Vec<Duration>, String) {
+    use futures_util::StreamExt;
+    let sent = std::time::Instant::now();
+    let r = harp.client(Http::One).get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let head = sent.elapsed();
+    let head_at = std::time::Instant::now();
+    let mut stream = r.bytes_stream();
+    let (mut times, mut body) = (Vec::new(), String::new());
+    while let Some(chunk) = stream.next().await {
+        body.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        times.push(head_at.elapsed());
+    }
+    (head, times, body)
+}
+
+#[tokio::test]
+async fn latency_recorded_replays_a_stream_at_its_recorded_pace() {
+    let origin = Origin::start().await;
+    let url = origin.http_url("/sse?n=4&ms=300");
+    let recorder = Harp::start(&["record", "--har", "s.har"]).await;
+    let (_, _, recorded_body) = timed_get(&recorder, &url).await;
+    let stopped = recorder.stop().await;
+    let har = read_har(&stopped.dir.join("s.har"));
+    let chunks = entries(&har)[0]["response"]["_harpChunks"].clone();
+    let offsets: Vec<u64> = chunks
+        .as_array()
+        .unwrap_or_else(|| panic!("no _harpChunks: {har}"))
+        .iter()
+        .map(|c| c[0].as_u64().unwrap())
+        .collect();
+    assert_eq!(offsets.len(), 4, "{chunks}");
+    assert!(offsets[3] >= 850, "recorded offsets {offsets:?}");
+
+    // At once by default...
+    let replay = Harp::start_in(stopped.into_dir(), &["replay", "--har", "s.har"]).await;
+    let (_, times, body) = timed_get(&replay, &url).await;
+    assert_eq!(body, recorded_body);
+    assert!(
+        times.last().unwrap() < &Duration::from_millis(250),
+        "{times:?}"
+    );
+    let dir = replay.stop().await.into_dir();
+
+    // ...at the recorded pace with --latency recorded...
+    let replay = Harp::start_in(dir, &["replay", "--har", "s.har", "--latency", "recorded"]).await;
+    let (_, times, body) = timed_get(&replay, &url).await;
+    assert_eq!(body, recorded_body);
+    assert!(times.len() >= 3, "arrived in parts: {times:?}");
+    assert!(
+        times.last().unwrap() >= &Duration::from_millis(850),
+        "{times:?}"
+    );
+    let dir = replay.stop().await.into_dir();
+
+    // ...twice as fast with scale=0.5, and a fixed wait before the head.
+    let replay = Harp::start_in(dir, &["replay", "--har", "s.har", "--latency", "scale=0.5"]).await;
+    let (_, times, _) = timed_get(&replay, &url).await;
+    let last = *times.last().unwrap();
+    assert!(
+        last >= Duration::from_millis(420) && last < Duration::from_millis(850),
+        "{times:?}"
+    );
+    let dir = replay.stop().await.into_dir();
+    let replay = Harp::start_in(
+        dir,
+        &[
+            "replay",
+            "--har",
+            "s.har",
+            "--latency",
+            "fixed=400,jitter=50",
+        ],
+    )
+    .await;
+    let (head, times, _) = timed_get(&replay, &url).await;
+    assert!(head >= Duration::from_millis(350), "{head:?}");
+    assert!(
+        times.last().unwrap() < &Duration::from_millis(250),
+        "{times:?}"
+    );
+    replay.stop().await;
+}

@@ -42,6 +42,7 @@ fn ex(
         headers: vec![],
         body: String::new(),
         body_base64: false,
+        timing: Default::default(),
     }
 }
 
