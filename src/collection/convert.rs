@@ -17,7 +17,8 @@ use crate::codec;
 use crate::har::{HarError, HarFile};
 
 /// The schema URL a v2.1 collection declares.
-const SCHEMA_V21: &str = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
+pub(crate) const SCHEMA_V21: &str =
+    "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
 
 /// A converted collection and what the conversion left out or changed, one line each
 /// naming the entry.
@@ -375,7 +376,7 @@ fn dedupe_names(examples: &mut [Value]) {
 
 /// A stable UUID-shaped id from the name and size, so converting twice gives the same
 /// output.
-fn pseudo_uuid(name: &str, n: usize) -> String {
+pub(crate) fn pseudo_uuid(name: &str, n: usize) -> String {
     use sha1::{Digest, Sha1};
     let d = Sha1::digest(format!("{name}\n{n}").as_bytes());
     let h: String = d.iter().map(|b| format!("{b:02x}")).collect();

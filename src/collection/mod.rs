@@ -6,6 +6,7 @@ pub mod dynamic;
 pub mod matcher;
 mod mock;
 pub mod model;
+pub mod openapi;
 pub mod request;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,9 @@ pub enum CollectionError {
     /// Reading the HAR failed.
     #[error(transparent)]
     Har(#[from] HarError),
+    /// Reading an OpenAPI definition failed.
+    #[error(transparent)]
+    OpenApi(#[from] openapi::OpenApiError),
     /// The file system refused.
     #[error("{path}: {source}")]
     Io {
@@ -88,9 +92,16 @@ pub fn read_collection(path: &Path) -> Result<serde_json::Value, CollectionError
     read_json(path)
 }
 
-/// Loads the examples of `path`: a Postman collection, or a HAR converted in memory.
+/// Loads the examples of `path`: a Postman collection, or a HAR or an OpenAPI definition
+/// converted in memory.
 pub fn load_examples(path: &Path, env: &Variables) -> Result<Examples, CollectionError> {
-    let doc = if is_har_path(path) {
+    let doc = if openapi::is_definition(path) {
+        let conversion = openapi::to_collection(&openapi::load(path)?, None);
+        for note in &conversion.notes {
+            tracing::warn!("{}: {note}", path.display());
+        }
+        conversion.collection
+    } else if is_har_path(path) {
         let file = har::read_har_file(path)?;
         let name = path
             .file_stem()

@@ -14,6 +14,7 @@ mod fire;
 mod inspector;
 mod matching;
 mod mock;
+mod openapi;
 mod record;
 mod replay;
 mod stacks;
