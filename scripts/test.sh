@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs whatever the end-to-end tests drive that is missing on this
-# machine (curl, wget, git, a JDK, Python with requests and grpcio, Node with newman,
+# machine (curl, wget, git, a JDK, Python with requests, grpcio and websockets, Node with newman,
 # undici and playwright-core, Chromium with NSS's certutil, nginx, tinyproxy), then runs
 # the whole suite. Safe to run again: it installs only what is missing.
 #
@@ -38,6 +38,13 @@ if ! python3 -c 'import grpc' >/dev/null 2>&1; then
   echo "scripts/test.sh: installing grpcio"
   python3 -m pip install -q grpcio 2>/dev/null \
     || python3 -m pip install -q --break-system-packages grpcio
+fi
+# websockets 15 or later (it reaches ws:// and wss:// through HTTP(S)_PROXY with CONNECT):
+# the WebSocket client and server of tests/e2e/websocket.rs.
+if ! python3 -c 'import sys, websockets; sys.exit(int(websockets.__version__.split(".")[0]) < 15)' >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing websockets"
+  python3 -m pip install -q 'websockets>=15' 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages 'websockets>=15'
 fi
 # newman (Postman's CLI runner) drives a converted collection against `harp mock`.
 command -v newman >/dev/null 2>&1 || as_root npm install -g --no-audit --no-fund newman >/dev/null

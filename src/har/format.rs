@@ -11,6 +11,11 @@ use http::Version;
 /// than one part; read by `--latency recorded`.
 pub const CHUNKS_FIELD: &str = "_harpChunks";
 
+/// The entry field Chrome and Playwright write a WebSocket conversation into:
+/// `[{"type": "send"|"receive", "time": seconds since the epoch, "opcode": 1 (text) | 2
+/// (binary, base64) | 8 (close: "code reason", a harp addition), "data": ...}, ...]`.
+pub const WEBSOCKET_MESSAGES: &str = "_webSocketMessages";
+
 /// The value written in place of a redacted header value (and compared as "unknown").
 pub const REDACTED: &str = "[REDACTED]";
 

@@ -16,8 +16,8 @@ mod reader;
 mod storage;
 mod writer;
 
-pub(crate) use body::encode_text;
 pub use body::BodyError;
+pub(crate) use body::{decode_text, encode_text};
 pub use journal::Journal;
 pub use lock::Lock;
 pub use model::{

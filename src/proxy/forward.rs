@@ -13,6 +13,7 @@ use super::stop::Stopper;
 use super::tap::{BodyEnd, Captured, Tap, Tapped};
 use super::upgrade::is_upgrade;
 use super::upstream::Upstream;
+use super::websocket::Conversation;
 use super::{FinishedExchange, Observer, RequestContext, RequestSeen, ResponseSeen};
 
 /// Forwards `req` (absolute URI) and returns what the client gets: the upstream's
@@ -25,7 +26,7 @@ pub(super) async fn forward(
     observer: Option<Arc<dyn Observer>>,
 ) -> Response<Body> {
     if is_upgrade(&req) {
-        return upgrade(upstream, req, ctx, observer).await;
+        return upgrade(upstream, stopper, req, ctx, observer).await;
     }
     match observer {
         Some(observer) => observed(upstream, stopper, req, ctx, observer).await,
@@ -96,6 +97,7 @@ async fn observed(
                 server_addr: None,
                 wait: sent.elapsed(),
                 receive: Default::default(),
+                messages: Vec::new(),
             });
             return err.to_response();
         }
@@ -118,6 +120,7 @@ async fn observed(
             server_addr,
             wait,
             receive: head_at.elapsed(),
+            messages: Vec::new(),
         });
     });
     for_client(Response::from_parts(parts, boxed(body)))
@@ -131,17 +134,54 @@ fn for_client(resp: Response<Body>) -> Response<Body> {
     Response::from_parts(parts, body)
 }
 
-/// A protocol upgrade (WebSocket): the handshake is passed through and, on `101`, both
-/// sides are joined byte for byte; an observer gets the handshake.
+/// A protocol upgrade: the handshake is passed through and, on `101`, both sides are
+/// joined. With an observer, a WebSocket is relayed message by message and the observer
+/// gets the handshake with the conversation when it ends; another upgrade (or a refused
+/// one) is reported at once, handshake only.
 async fn upgrade(
     upstream: &Upstream,
+    stopper: &Stopper,
     req: Request<Body>,
     ctx: RequestContext,
     observer: Option<Arc<dyn Observer>>,
 ) -> Response<Body> {
     let seen = RequestSeen::head(req.method(), req.uri(), req.version(), req.headers());
     let sent = Instant::now();
-    let result = upstream.upgrade(req).await;
+    // What the observer gets, taken by whichever path reports it.
+    let pending = Arc::new(Mutex::new(observer.map(|o| (o, ctx, seen))));
+    let conversation = (super::websocket::is_websocket(req.headers())
+        && pending.lock().is_ok_and(|p| p.is_some()))
+    .then(|| {
+        let slot = pending.clone();
+        Conversation {
+            stopping: slot
+                .lock()
+                .ok()
+                .and_then(|p| p.as_ref().map(|(_, ctx, _)| ctx.stopping.clone()))
+                .expect("an observer is waiting"),
+            guard: stopper.taps.enter(),
+            done: Box::new(move |status, headers, messages| {
+                let taken = slot.lock().ok().and_then(|mut p| p.take());
+                if let Some((observer, ctx, seen)) = taken {
+                    observer.exchange(FinishedExchange {
+                        ctx,
+                        request: seen,
+                        response: Ok(ResponseSeen {
+                            status,
+                            version: Version::HTTP_11,
+                            headers,
+                            body: Captured::empty(),
+                        }),
+                        server_addr: None,
+                        wait: sent.elapsed(),
+                        receive: Default::default(),
+                        messages,
+                    });
+                }
+            }),
+        }
+    });
+    let result = upstream.upgrade(req, conversation).await;
     let wait = sent.elapsed();
     let (resp, response) = match result {
         Ok(resp) => {
@@ -158,15 +198,24 @@ async fn upgrade(
             (err.to_response(), Err(err.to_string()))
         }
     };
-    if let Some(observer) = observer {
-        observer.exchange(FinishedExchange {
-            ctx,
-            request: seen,
-            response,
-            server_addr: None,
-            wait,
-            receive: Default::default(),
-        });
+    // A WebSocket that switched is reported when its conversation ends.
+    let relayed = response
+        .as_ref()
+        .is_ok_and(|r| r.status == http::StatusCode::SWITCHING_PROTOCOLS)
+        && super::websocket::is_websocket(resp.headers());
+    if !relayed {
+        let taken = pending.lock().ok().and_then(|mut p| p.take());
+        if let Some((observer, ctx, seen)) = taken {
+            observer.exchange(FinishedExchange {
+                ctx,
+                request: seen,
+                response,
+                server_addr: None,
+                wait,
+                receive: Default::default(),
+                messages: Vec::new(),
+            });
+        }
     }
     resp
 }

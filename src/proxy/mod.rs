@@ -18,6 +18,7 @@ pub(crate) mod tap;
 mod upgrade;
 pub mod upstream;
 mod via;
+pub mod websocket;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -140,6 +141,8 @@ pub struct FinishedExchange {
     pub wait: Duration,
     /// From the response head to the end of its body.
     pub receive: Duration,
+    /// A WebSocket conversation's messages, in order (empty for other exchanges).
+    pub messages: Vec<websocket::WsMessage>,
 }
 
 /// Gets finished exchanges. `exchange` runs before the client sees the end of the

@@ -297,11 +297,14 @@ async fn dispatch(
                 let ctx = shared.context(false);
                 return shared.handler.handle_local(req, ctx).await;
             }
-            if req.uri().scheme() != Some(&Scheme::HTTP) {
+            // `ws://` is HTTP until the upgrade (some WebSocket clients send it so).
+            let plain =
+                req.uri().scheme() == Some(&Scheme::HTTP) || req.uri().scheme_str() == Some("ws");
+            if !plain {
                 return text_response(
                     StatusCode::BAD_REQUEST,
                     format!(
-                        "harp: absolute-form requests must use http://, got {}; use CONNECT for https",
+                        "harp: absolute-form requests must use http:// (or ws://), got {}; use CONNECT for https and wss",
                         req.uri()
                     ),
                 );

@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::body::{boxed, empty, Body};
 use super::upstream::{FailureKind, Upstream, UpstreamError};
+use super::websocket::Conversation;
 
 /// True when the request asks to switch protocols (`Connection: upgrade` + `Upgrade`),
 /// other than to `h2c`: that offer is dropped and the request forwarded as it is.
@@ -74,6 +75,7 @@ pub(super) async fn pass_through<B>(
     upstream: &Upstream,
     tls: Arc<rustls::ClientConfig>,
     response_timeout: Duration,
+    conversation: Option<Conversation>,
 ) -> Result<Response<Body>, UpstreamError> {
     let target = Target::of(req.uri());
     let client_side = hyper::upgrade::on(&mut req);
@@ -86,7 +88,14 @@ pub(super) async fn pass_through<B>(
             tracing::debug!("upgraded upstream connection: {e}");
         }
     });
-    let forward = handshake_of(&req, &target)?;
+    let mut forward = handshake_of(&req, &target)?;
+    if conversation.is_some() {
+        // Relayed message by message: no compression to undo (the server then answers
+        // without `permessage-deflate`, and the client sees that).
+        forward
+            .headers_mut()
+            .remove(http::header::SEC_WEBSOCKET_EXTENSIONS);
+    }
     let mut response =
         match tokio::time::timeout(response_timeout, sender.send_request(forward)).await {
             Ok(Ok(r)) => r,
@@ -103,15 +112,27 @@ pub(super) async fn pass_through<B>(
     }
     let upstream_side = hyper::upgrade::on(&mut response);
     let authority = target.authority;
+    let head = (response.status(), response.headers().clone());
     tokio::spawn(async move {
         match tokio::try_join!(client_side, upstream_side) {
+            Ok((client, upstream)) if conversation.is_some() => {
+                let Some(c) = conversation else { return };
+                let messages = super::websocket::relay(client, upstream, c.stopping).await;
+                (c.done)(head.0, head.1, messages);
+                drop(c.guard);
+            }
             Ok((client, upstream)) => {
                 let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
                 if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
                     tracing::debug!("upgraded connection to {authority}: {e}");
                 }
             }
-            Err(e) => tracing::debug!("upgrade to {authority} failed: {e}"),
+            Err(e) => {
+                tracing::debug!("upgrade to {authority} failed: {e}");
+                if let Some(c) = conversation {
+                    (c.done)(head.0, head.1, Vec::new());
+                }
+            }
         }
     });
     let (parts, _) = response.into_parts();

@@ -230,8 +230,19 @@ impl Upstream {
 
     /// Passes a protocol upgrade (WebSocket) through to the upstream: the handshake is
     /// forwarded on a dedicated HTTP/1.1 connection and, on `101`, both sides are joined.
-    pub async fn upgrade<B>(&self, req: Request<B>) -> Result<Response<Body>, UpstreamError> {
-        super::upgrade::pass_through(req, self, self.tls_http1.clone(), self.response_timeout).await
+    pub(crate) async fn upgrade<B>(
+        &self,
+        req: Request<B>,
+        conversation: Option<super::websocket::Conversation>,
+    ) -> Result<Response<Body>, UpstreamError> {
+        super::upgrade::pass_through(
+            req,
+            self,
+            self.tls_http1.clone(),
+            self.response_timeout,
+            conversation,
+        )
+        .await
     }
 
     /// A raw TCP connection to `host:port` (tunnels, upgrades): direct, or through the

@@ -287,7 +287,8 @@ impl Recording {
     }
 
     /// The HAR entry for a finished exchange.
-    fn entry_of(&self, ex: FinishedExchange) -> Entry {
+    fn entry_of(&self, mut ex: FinishedExchange) -> Entry {
+        let messages = std::mem::take(&mut ex.messages);
         let request_mime = header_text(&ex.request.headers, header::CONTENT_TYPE);
         let request_trailers = ex.request.body.trailers.clone();
         let request_body = self.body_of(ex.request.body.body, "", &request_mime);
@@ -323,6 +324,15 @@ impl Recording {
             server_ip: ex.server_addr.map(|a| a.ip()),
         };
         let mut entry = to_entry(&exchange, &self.options.entry);
+        if !messages.is_empty() {
+            entry
+                .extra
+                .insert("_resourceType".into(), json!("websocket"));
+            entry.extra.insert(
+                crate::har::format::WEBSOCKET_MESSAGES.into(),
+                Value::Array(messages.iter().map(message_json).collect()),
+            );
+        }
         let keep_bodies = self.options.entry.content == ContentPolicy::Embed;
         self.note_request_body(&mut entry, request_body, request_mime, request_trailers);
         if let Some((body, trailers, end, chunks)) = response_parts {
@@ -471,6 +481,26 @@ impl Observer for Recording {
         }
         self.push(id, entry);
     }
+}
+
+/// One WebSocket message as Chrome writes it (text as text, binary as base64).
+fn message_json(m: &crate::proxy::websocket::WsMessage) -> Value {
+    let time =
+        m.at.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+    let data = match m.opcode {
+        2 => Value::String(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            &m.data,
+        )),
+        _ => Value::String(String::from_utf8_lossy(&m.data).into_owned()),
+    };
+    json!({
+        "type": if m.from_client { "send" } else { "receive" },
+        "time": (time * 1000.0).round() / 1000.0,
+        "opcode": m.opcode,
+        "data": data,
+    })
 }
 
 /// A body as it goes into an entry.

@@ -32,13 +32,15 @@ pub struct Prepared {
     pub trailers: Option<Box<HeaderMap>>,
     /// When the head and body parts came, for `--latency`.
     pub timing: crate::pacing::Timing,
+    /// A WebSocket conversation to play after a `101`.
+    pub script: Option<std::sync::Arc<super::conversation::Script>>,
 }
 
 /// What an entry can be served as.
 #[derive(Debug, Clone)]
 pub enum Servable {
     /// A complete response.
-    Response(Prepared),
+    Response(Box<Prepared>),
     /// The exchange never completed (or its status cannot be served): why.
     Incomplete(String),
 }
@@ -196,7 +198,7 @@ fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servab
             }
         }
     }
-    Servable::Response(Prepared {
+    Servable::Response(Box::new(Prepared {
         status,
         headers,
         body,
@@ -204,7 +206,8 @@ fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servab
         recorded_length: served.recorded_length,
         trailers,
         timing: crate::pacing::Timing::of(entry),
-    })
+        script: super::conversation::Script::of(entry).map(std::sync::Arc::new),
+    }))
 }
 
 /// The status an entry is served with, or why it cannot be.
@@ -227,9 +230,15 @@ fn servable_status(entry: &Entry, incomplete: bool) -> Result<StatusCode, String
         .ok()
         .and_then(|s| StatusCode::from_u16(s).ok())
         .ok_or_else(|| format!("status {} cannot be served", response.status))?;
+    let conversation = entry
+        .extra
+        .contains_key(crate::har::format::WEBSOCKET_MESSAGES);
+    if status == StatusCode::SWITCHING_PROTOCOLS && conversation {
+        return Ok(status);
+    }
     if status.is_informational() {
         return Err(format!(
-            "status {status} cannot be replayed (harp does not replay protocol upgrades such as WebSockets)"
+            "status {status} cannot be replayed: a protocol upgrade without a recorded conversation (_webSocketMessages)"
         ));
     }
     Ok(status)

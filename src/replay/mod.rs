@@ -2,6 +2,7 @@
 //! matching rules (see [`matcher`]), explaining every miss (see [`diagnose`]), and
 //! keeping a log of calls for `/__harp/calls` and the exit summary.
 
+pub mod conversation;
 pub mod diagnose;
 pub mod index;
 pub mod matcher;
@@ -204,9 +205,9 @@ pub struct Replayer {
     /// `--sequence`: how many times each candidate list was served.
     served_counts: Mutex<HashMap<Vec<usize>, usize>>,
     calls: CallLog<Call>,
-    counters: Counters,
+    counters: Arc<Counters>,
     /// Distinct unmatched requests, in first-seen order (bounded).
-    unmatched: Mutex<UnmatchedSet>,
+    unmatched: Arc<Mutex<UnmatchedSet>>,
     /// `--record-missing`: observes what no entry matched, forwarded.
     missing: Option<Arc<dyn Observer>>,
     /// How many times each entry was served.
@@ -254,8 +255,8 @@ impl Replayer {
             options,
             served_counts: Mutex::new(HashMap::new()),
             calls: CallLog::default(),
-            counters: Counters::default(),
-            unmatched: Mutex::new(UnmatchedSet::default()),
+            counters: Arc::default(),
+            unmatched: Arc::default(),
             missing: None,
             uses: (0..index.len()).map(|_| AtomicU64::new(0)).collect(),
             feed: Arc::default(),
@@ -425,8 +426,96 @@ impl Replayer {
     }
 
     fn note_unmatched(&self, method: &str, url: &str, nearest: Vec<NearMiss>) {
+        note_unmatched(&self.unmatched, method, url, nearest);
+    }
+
+    /// Answers a WebSocket handshake that matched a recorded conversation with `101`
+    /// and plays the conversation on the upgraded connection; a message with no recorded
+    /// counterpart is counted and listed as unmatched (`WS URL: message`).
+    fn converse(
+        &self,
+        parts: &mut http::request::Parts,
+        p: &Prepared,
+        script: Arc<conversation::Script>,
+        url: &str,
+    ) -> Response<Body> {
+        let key = parts
+            .headers
+            .get(http::header::SEC_WEBSOCKET_KEY)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let Some(key) = key.filter(|_| crate::proxy::websocket::is_websocket(&parts.headers))
+        else {
+            let mut resp = text_response(
+                StatusCode::BAD_GATEWAY,
+                format!("harp replay: {url} was recorded as a WebSocket conversation; this request is not a WebSocket handshake"),
+            );
+            resp.headers_mut()
+                .insert("x-harp-incomplete", http::HeaderValue::from_static("1"));
+            return resp;
+        };
+        let mut req = Request::from_parts(
+            std::mem::replace(parts, Request::new(()).into_parts().0),
+            (),
+        );
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        *parts = req.into_parts().0;
+        let (counters, unmatched) = (self.counters.clone(), self.unmatched.clone());
+        let latency = self.options.latency;
+        let label = url.to_string();
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            let socket = crate::proxy::websocket::server_side(upgraded).await;
+            conversation::play(socket, script, latency, |message| {
+                counters.unmatched.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("unmatched WebSocket message on {label}: {message}");
+                note_unmatched(
+                    &unmatched,
+                    "WS",
+                    &format!("{label} (message: {message})"),
+                    Vec::new(),
+                );
+            })
+            .await;
+        });
+        let mut resp = Response::new(full(Bytes::new()));
+        *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = resp.headers_mut();
+        headers.insert(
+            http::header::UPGRADE,
+            http::HeaderValue::from_static("websocket"),
+        );
+        headers.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("Upgrade"),
+        );
+        if let Ok(v) = http::HeaderValue::from_str(&crate::proxy::websocket::accept_key(&key)) {
+            headers.insert(http::header::SEC_WEBSOCKET_ACCEPT, v);
+        }
+        // The subprotocol the server chose, when the client offers it again.
+        if let Some(protocol) = p.headers.get(http::header::SEC_WEBSOCKET_PROTOCOL) {
+            let offered = parts
+                .headers
+                .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .any(|o| Some(o.trim()) == protocol.to_str().ok());
+            if offered {
+                headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
+            }
+        }
+        resp
+    }
+}
+
+/// Adds one unmatched request to the distinct list (or counts it past the bound).
+fn note_unmatched(set: &Mutex<UnmatchedSet>, method: &str, url: &str, nearest: Vec<NearMiss>) {
+    {
         let url = clip(url, MAX_URL_TEXT);
-        let mut set = self.unmatched.lock().unwrap_or_else(|p| p.into_inner());
+        let mut set = set.lock().unwrap_or_else(|p| p.into_inner());
         let set = &mut *set;
         if let Some(&i) = set.seen.get(&(method.to_string(), url.clone())) {
             set.list[i].count += 1;
@@ -443,7 +532,9 @@ impl Replayer {
             set.overflow += 1;
         }
     }
+}
 
+impl Replayer {
     async fn replay(&self, req: Request<Body>, ctx: RequestContext) -> Decision {
         let url = req.uri().to_string();
         if !self.options.globs.is_match(&url) {
@@ -451,7 +542,7 @@ impl Replayer {
             self.account(&ctx, &method, &url, &Verdict::Passthrough);
             return Decision::forward(req);
         }
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let body: Bytes = match read_limited(body, self.options.max_body).await {
             Ok(bytes) => bytes,
             Err(err) => {
@@ -483,6 +574,10 @@ impl Replayer {
         let verdict = self.verdict(&incoming);
         self.account(&ctx, &method, &url, &verdict);
         match verdict {
+            Verdict::Serve(_, p) if p.script.is_some() => {
+                let script = p.script.clone().unwrap_or_default();
+                Decision::Respond(self.converse(&mut parts, p, script, &url))
+            }
             Verdict::Serve(_, p) => {
                 let len = if is_bodiless(p, &parts.method) {
                     0

@@ -323,7 +323,7 @@ async fn route(
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
     if path == "/ws" {
-        // A WebSocket handshake, then a raw echo of whatever comes through.
+        // A WebSocket handshake, then an echo of every message (tungstenite as the server).
         requests.lock().unwrap().push(format!("UPGRADE {path}"));
         let key = req
             .headers()
@@ -334,11 +334,15 @@ async fn route(
         let on_upgrade = hyper::upgrade::on(&mut req);
         tokio::spawn(async move {
             if let Ok(upgraded) = on_upgrade.await {
-                let mut io = TokioIo::new(upgraded);
-                let mut buf = [0u8; 1024];
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                while let Ok(n) = io.read(&mut buf).await {
-                    if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                use futures_util::{SinkExt, StreamExt};
+                let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    tokio_tungstenite::tungstenite::protocol::Role::Server,
+                    None,
+                )
+                .await;
+                while let Some(Ok(message)) = ws.next().await {
+                    if message.is_close() || ws.send(message).await.is_err() {
                         break;
                     }
                 }

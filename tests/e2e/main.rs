@@ -20,3 +20,4 @@ mod replay;
 mod stacks;
 mod storage;
 mod transparent;
+mod websocket;

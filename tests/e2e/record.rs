@@ -710,7 +710,7 @@ fn unwritable_har_path_fails_before_listening() {
 const WS_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 /// Sends a WebSocket handshake for `target` (absolute or origin form) on `io`, checks the
-/// 101, then checks that bytes echo through.
+/// 101, then checks that messages echo through.
 async fn websocket_round_trip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     io: &mut S,
     target: &str,
@@ -741,15 +741,27 @@ async fn websocket_round_trip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + 
         )),
         "{head}"
     );
-    for message in [&b"ping"[..], b"\x81\x05hello"] {
-        io.write_all(message).await.unwrap();
-        let mut echo = vec![0u8; message.len()];
-        tokio::time::timeout(Duration::from_secs(10), io.read_exact(&mut echo))
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        io,
+        tokio_tungstenite::tungstenite::protocol::Role::Client,
+        None,
+    )
+    .await;
+    for message in [
+        Message::Text("hello".into()),
+        Message::Binary(vec![1, 2, 3].into()),
+    ] {
+        ws.send(message.clone()).await.unwrap();
+        let echo = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await
+            .unwrap()
             .unwrap()
             .unwrap();
         assert_eq!(echo, message);
     }
+    ws.close(None).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -811,6 +823,13 @@ async fn websocket_upgrades_pass_through_while_recording() {
             har_header(&entry["request"]["headers"], "upgrade").unwrap(),
             "websocket"
         );
+        let said: Vec<&str> = entry["_webSocketMessages"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no messages: {entry}"))
+            .iter()
+            .map(|m| m["data"].as_str().unwrap())
+            .collect();
+        assert_eq!(said[..4], ["hello", "hello", "AQID", "AQID"], "{said:?}");
     }
     assert_eq!(e[1]["request"]["url"], origin.https_url("/ws"));
 }
