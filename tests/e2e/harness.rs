@@ -442,6 +442,16 @@ async fn route(
             &[("content-type", "text/html; charset=utf-8")],
             "<!doctype html><html><head><link rel=\"icon\" href=\"data:,\"></head><body><h1>browser page</h1></body></html>",
         ),
+        "/wspage" => resp(
+            200,
+            &[("content-type", "text/html")],
+            "<html><body><script>\n\
+             const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');\n\
+             ws.onopen = () => ws.send('hi from chromium');\n\
+             ws.onmessage = (e) => { document.title = 'got: ' + e.data; ws.close(1000, 'seen'); };\n\
+             ws.onerror = () => { document.title = 'error'; };\n\
+             </script></body></html>",
+        ),
         "/page" => resp(
             200,
             &[("content-type", "text/html; charset=utf-8")],

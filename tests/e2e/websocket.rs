@@ -263,3 +263,89 @@ async fn a_har_mitmproxy_wrote_replays_its_websocket_answers() {
     );
     replay.stop().await;
 }
+
+/// Chromium (through playwright-core) loads `page` through `harp`; the title its script
+/// set from the WebSocket's answer.
+async fn chromium_title(harp: &Harp, page: &str) -> String {
+    let npm_root = std::process::Command::new("npm")
+        .args(["root", "-g"])
+        .output()
+        .expect("npm (scripts/test.sh installs it)");
+    let npm_root = String::from_utf8_lossy(&npm_root.stdout).trim().to_string();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/clients/ws_chromium.js");
+    let out = tokio::process::Command::new("node")
+        .arg(script)
+        .env("NODE_PATH", npm_root)
+        .env("HARP_PROXY", harp.proxy_url())
+        .env("PAGE_URL", page)
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .output()
+        .await
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "chromium: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    seen["title"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_records_and_replays_a_websocket_over_intercepted_tls() {
+    let origin = Origin::start().await;
+    let ca = origin.ca_file.display().to_string();
+    let page = origin.https_url("/wspage");
+    let glob = format!("https://localhost:{}/**", origin.https.port());
+    let recorder = Harp::start(&[
+        "record",
+        "--har",
+        "c.har",
+        "--url",
+        &glob,
+        "--upstream-ca",
+        &ca,
+    ])
+    .await;
+    assert_eq!(
+        chromium_title(&recorder, &page).await,
+        "got: hi from chromium"
+    );
+    let stopped = recorder.stop().await;
+    let har = read_har(&stopped.dir.join("c.har"));
+    let ws = entries(&har)
+        .into_iter()
+        .find(|e| e["response"]["status"] == 101)
+        .unwrap_or_else(|| panic!("no WebSocket entry: {har}"));
+    let data: Vec<&str> = ws["_webSocketMessages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["data"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        data[..2],
+        ["hi from chromium", "hi from chromium"],
+        "{data:?}"
+    );
+
+    let before = origin.connections.load(std::sync::atomic::Ordering::SeqCst);
+    let replay = Harp::start_in(
+        stopped.into_dir(),
+        &["replay", "--har", "c.har", "--url", &glob],
+    )
+    .await;
+    assert_eq!(
+        chromium_title(&replay, &page).await,
+        "got: hi from chromium"
+    );
+    assert_eq!(
+        origin.connections.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "offline"
+    );
+    let stopped = replay.stop().await;
+    assert!(stopped.stdout.contains("unmatched 0"), "{}", stopped.stdout);
+}
