@@ -7,10 +7,14 @@
 //!   forwarding function, body taps, upstream client; asks a [`proxy::Handler`] to decide
 //!   and hands finished exchanges to a [`proxy::Observer`]. Knows nothing of HAR.
 //! - [`record`]: the handler that has everything forwarded and the observer that turns
-//!   exchanges into HAR entries.
-//! - [`replay`]: the handler that answers from a HAR (index, matcher, diagnostics).
+//!   exchanges into HAR entries (WebSocket messages into `_webSocketMessages`).
+//! - [`replay`]: the handler that answers from a HAR (index, matcher, diagnostics, and
+//!   the player of recorded WebSocket conversations).
+//! - [`pacing`]: `--latency`: when a served answer's head and body parts go out.
+//! - [`fire`]: `harp fire`: a saved request sent to an application, signed, retried.
 //! - [`har`]: the HAR model, lenient reading, layouts, journal.
-//! - [`collection`]: Postman collections: HAR conversion, the mock matcher and handler.
+//! - [`collection`]: Postman collections: HAR and OpenAPI conversion, the mock matcher
+//!   and handler, a collection item's request (for `harp fire`).
 //! - [`glob`]: Playwright-style URL globs.
 //! - [`urls`]: URLs in one place: splitting, the normal form the proxy and replay share,
 //!   `Location` resolution (the `url` crate), Postman path and query helpers.
