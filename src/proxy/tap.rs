@@ -98,8 +98,8 @@ pub struct Captured {
     /// How it ended.
     pub end: BodyEnd,
     /// When the body's bytes arrived: (milliseconds after the tap began, bytes), data
-    /// arriving within [`CHUNK_GAP_MS`] of a group's start joining that group, at most
-    /// [`MAX_CHUNKS`] groups (later data joins the last). One group means the body came
+    /// arriving within `CHUNK_GAP_MS` of a group's start joining that group, at most
+    /// `MAX_CHUNKS` groups (later data joins the last). One group means the body came
     /// at once.
     pub chunks: Vec<(u64, u64)>,
 }

@@ -12,7 +12,7 @@
 //!   parameters are disabled. A request body is sent as JSON, a URL-encoded form or
 //!   multipart text fields, from its example or a sample of its schema.
 //! - One example per documented response: each named `examples` entry, else `example`,
-//!   else a sample built from the schema ([`sample`]); 2xx first. `default` is served as
+//!   else a sample built from the schema (`sample`); 2xx first. `default` is served as
 //!   200 when the operation documents no 2xx response, else as 500; `2XX`-style ranges
 //!   as their first code.
 
