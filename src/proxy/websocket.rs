@@ -136,6 +136,30 @@ impl Notes {
     }
 }
 
+/// Passes one message read from one side to the other, noting it; false when the
+/// conversation ends (a close, or either side gone).
+async fn pass<S>(
+    read: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    from_client: bool,
+    to: &mut S,
+    notes: &mut Notes,
+) -> bool
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    let Some(Ok(message)) = read else {
+        let _ = to.close().await;
+        return false;
+    };
+    notes.add(from_client, &message);
+    let closing = message.is_close();
+    // Pings are answered by each side's own tungstenite.
+    if !matches!(message, Message::Ping(_) | Message::Pong(_)) && to.send(message).await.is_err() {
+        return false;
+    }
+    !closing
+}
+
 /// Relays messages between the client's and the server's upgraded connections until one
 /// side closes (or harp stops), and returns every message noted.
 pub(crate) async fn relay(
@@ -152,26 +176,8 @@ pub(crate) async fn relay(
     tokio::pin!(stop);
     loop {
         tokio::select! {
-            m = from_client.next() => match m {
-                Some(Ok(message)) => {
-                    notes.add(true, &message);
-                    let closing = message.is_close();
-                    if !matches!(message, Message::Ping(_) | Message::Pong(_))
-                        && to_server.send(message).await.is_err() { break; }
-                    if closing { break; }
-                }
-                _ => { let _ = to_server.close().await; break; }
-            },
-            m = from_server.next() => match m {
-                Some(Ok(message)) => {
-                    notes.add(false, &message);
-                    let closing = message.is_close();
-                    if !matches!(message, Message::Ping(_) | Message::Pong(_))
-                        && to_client.send(message).await.is_err() { break; }
-                    if closing { break; }
-                }
-                _ => { let _ = to_client.close().await; break; }
-            },
+            m = from_client.next() => if !pass(m, true, &mut to_server, &mut notes).await { break },
+            m = from_server.next() => if !pass(m, false, &mut to_client, &mut notes).await { break },
             _ = &mut stop => {
                 let away = || Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "harp is stopping".into() }));
                 let _ = to_client.send(away()).await;

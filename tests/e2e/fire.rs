@@ -94,21 +94,24 @@ fn a_har_entry_signed_github_style_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let har = example_har().display().to_string();
     let to = receiver.url("/github");
-    let out = fire(
-        dir.path(),
-        &[
-            &har,
-            "--entry",
-            "3",
-            "--to",
-            &to,
-            "--sign",
-            "github",
-            "--secret-env",
-            "HOOK_SECRET",
-        ],
-        Some(SECRET),
-    );
+    let signed = |secret: &str| {
+        fire(
+            dir.path(),
+            &[
+                &har,
+                "--entry",
+                "3",
+                "--to",
+                &to,
+                "--sign",
+                "github",
+                "--secret-env",
+                "HOOK_SECRET",
+            ],
+            Some(secret),
+        )
+    };
+    let out = signed(SECRET);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains(r#""received": true"#), "{}", out.stdout);
     assert!(
@@ -120,21 +123,7 @@ fn a_har_entry_signed_github_style_is_accepted() {
     assert!(out.stderr.contains("attempt 1: 200 OK"), "{}", out.stderr);
 
     // The wrong secret: refused at once, not retried.
-    let out = fire(
-        dir.path(),
-        &[
-            &har,
-            "--entry",
-            "3",
-            "--to",
-            &to,
-            "--sign",
-            "github",
-            "--secret-env",
-            "HOOK_SECRET",
-        ],
-        Some("not the secret"),
-    );
+    let out = signed("not the secret");
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(
         out.stderr.contains("attempt 1: 401 Unauthorized"),
