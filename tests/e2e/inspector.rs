@@ -274,7 +274,11 @@ async fn record_missing_entries_reach_the_inspector_live() {
         metrics.contains("harp_calls_total{mode=\"replay\",outcome=\"recorded\"} 1\n"),
         "{metrics}"
     );
-    // An open event stream does not hold up stopping.
+    // An open event stream does not hold up stopping: the page keeps reading it (as a
+    // browser's EventSource does) and harp ends it.
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(_)) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {}
+    });
     let started = std::time::Instant::now();
     let stopped = harp.stop().await;
     assert!(
@@ -288,5 +292,8 @@ async fn record_missing_entries_reach_the_inspector_live() {
         "{}",
         stopped.stdout
     );
-    drop(stream);
+    tokio::time::timeout(Duration::from_secs(5), reader)
+        .await
+        .expect("the event stream ended when harp stopped")
+        .unwrap();
 }
