@@ -60,37 +60,7 @@ pub enum ItemError {
 /// The request of the item called `name` (its name, or its `Folder/Item` path) in the
 /// collection `doc`, with `env` over the collection's own variables.
 pub fn item_request(doc: &Value, name: &str, env: &Variables) -> Result<ItemRequest, ItemError> {
-    let mut found = Vec::new();
-    walk(doc.get("item"), "", &mut found);
-    let matching: Vec<&(String, &Value)> = found
-        .iter()
-        .filter(|(path, item)| path == name || text_of(item.get("name")) == name)
-        .collect();
-    let (path, item) = match matching.as_slice() {
-        [one] => (one.0.clone(), one.1),
-        [] => {
-            let names: Vec<&str> = found.iter().take(20).map(|(p, _)| p.as_str()).collect();
-            return Err(ItemError::NotFound {
-                name: name.to_string(),
-                available: if names.is_empty() {
-                    "no items".into()
-                } else {
-                    names.join(", ")
-                },
-            });
-        }
-        many => {
-            return Err(ItemError::Ambiguous {
-                name: name.to_string(),
-                count: many.len(),
-                paths: many
-                    .iter()
-                    .map(|(p, _)| p.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
-        }
-    };
+    let (path, item) = find_item(doc, name)?;
     let mut vars = Variables::default();
     vars.extend_from(doc.get("variable"));
     for (k, v) in env.pairs() {
@@ -100,7 +70,6 @@ pub fn item_request(doc: &Value, name: &str, env: &Variables) -> Result<ItemRequ
         .get("request")
         .filter(|r| !r.is_null())
         .ok_or_else(|| ItemError::NoRequest(path.clone()))?;
-    let filled = |text: &str| fill(&vars.resolve(text), &[]);
     let (method, url) = match request {
         Value::String(url) => ("GET".to_string(), url.clone()),
         _ => (
@@ -116,7 +85,55 @@ pub fn item_request(doc: &Value, name: &str, env: &Variables) -> Result<ItemRequ
         .into_iter()
         .map(|(k, v)| (k, fill(&v, &[])))
         .collect();
-    let (body, implied_type) = match body_of(request.get("body"), &vars) {
+    let (body, implied_type) =
+        body_bytes(request, &vars).ok_or_else(|| ItemError::Multipart(path.clone()))?;
+    Ok(ItemRequest {
+        url: fill(&vars.resolve(&url), &[]),
+        path,
+        method,
+        headers,
+        body,
+        implied_type,
+    })
+}
+
+/// The one item called `name` (or at `Folder/Item` path `name`), with its path.
+fn find_item<'a>(doc: &'a Value, name: &str) -> Result<(String, &'a Value), ItemError> {
+    let mut found = Vec::new();
+    walk(doc.get("item"), "", &mut found);
+    let matching: Vec<&(String, &Value)> = found
+        .iter()
+        .filter(|(path, item)| path == name || text_of(item.get("name")) == name)
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok((one.0.clone(), one.1)),
+        [] => {
+            let names: Vec<&str> = found.iter().take(20).map(|(p, _)| p.as_str()).collect();
+            Err(ItemError::NotFound {
+                name: name.to_string(),
+                available: if names.is_empty() {
+                    "no items".into()
+                } else {
+                    names.join(", ")
+                },
+            })
+        }
+        many => Err(ItemError::Ambiguous {
+            name: name.to_string(),
+            count: many.len(),
+            paths: many
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// The body as bytes (raw text, or a form URL-encoded, dynamic values filled) and the
+/// content type a form implies; None for a `formdata` body, which is not sent.
+fn body_bytes(request: &Value, vars: &Variables) -> Option<(Vec<u8>, Option<&'static str>)> {
+    Some(match body_of(request.get("body"), vars) {
         RequestBody::None => (Vec::new(), None),
         RequestBody::Raw(text) => (fill(&text, &[]).into_bytes(), None),
         RequestBody::Form(pairs) => {
@@ -129,15 +146,7 @@ pub fn item_request(doc: &Value, name: &str, env: &Variables) -> Result<ItemRequ
                 Some("application/x-www-form-urlencoded"),
             )
         }
-        RequestBody::Multipart(_) => return Err(ItemError::Multipart(path)),
-    };
-    Ok(ItemRequest {
-        path,
-        method,
-        url: filled(&url),
-        headers,
-        body,
-        implied_type,
+        RequestBody::Multipart(_) => return None,
     })
 }
 

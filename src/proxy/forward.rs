@@ -134,6 +134,43 @@ fn for_client(resp: Response<Body>) -> Response<Body> {
     Response::from_parts(parts, body)
 }
 
+/// What an upgrade's observer gets, once: by the conversation when it ends, or at once.
+type Pending = Arc<Mutex<Option<(Arc<dyn Observer>, RequestContext, RequestSeen)>>>;
+
+/// The relay's hand-over of a WebSocket conversation to the observer waiting in
+/// `pending` (None when nobody waits).
+fn conversation(pending: &Pending, stopper: &Stopper, sent: Instant) -> Option<Conversation> {
+    let stopping = pending
+        .lock()
+        .ok()?
+        .as_ref()
+        .map(|(_, ctx, _)| ctx.stopping.clone())?;
+    let slot = pending.clone();
+    Some(Conversation {
+        stopping,
+        guard: stopper.taps.enter(),
+        done: Box::new(move |status, headers, messages| {
+            let taken = slot.lock().ok().and_then(|mut p| p.take());
+            if let Some((observer, ctx, seen)) = taken {
+                observer.exchange(FinishedExchange {
+                    ctx,
+                    request: seen,
+                    response: Ok(ResponseSeen {
+                        status,
+                        version: Version::HTTP_11,
+                        headers,
+                        body: Captured::empty(),
+                    }),
+                    server_addr: None,
+                    wait: sent.elapsed(),
+                    receive: Default::default(),
+                    messages,
+                });
+            }
+        }),
+    })
+}
+
 /// A protocol upgrade: the handshake is passed through and, on `101`, both sides are
 /// joined. With an observer, a WebSocket is relayed message by message and the observer
 /// gets the handshake with the conversation when it ends; another upgrade (or a refused
@@ -148,39 +185,10 @@ async fn upgrade(
     let seen = RequestSeen::head(req.method(), req.uri(), req.version(), req.headers());
     let sent = Instant::now();
     // What the observer gets, taken by whichever path reports it.
-    let pending = Arc::new(Mutex::new(observer.map(|o| (o, ctx, seen))));
-    let conversation = (super::websocket::is_websocket(req.headers())
-        && pending.lock().is_ok_and(|p| p.is_some()))
-    .then(|| {
-        let slot = pending.clone();
-        Conversation {
-            stopping: slot
-                .lock()
-                .ok()
-                .and_then(|p| p.as_ref().map(|(_, ctx, _)| ctx.stopping.clone()))
-                .expect("an observer is waiting"),
-            guard: stopper.taps.enter(),
-            done: Box::new(move |status, headers, messages| {
-                let taken = slot.lock().ok().and_then(|mut p| p.take());
-                if let Some((observer, ctx, seen)) = taken {
-                    observer.exchange(FinishedExchange {
-                        ctx,
-                        request: seen,
-                        response: Ok(ResponseSeen {
-                            status,
-                            version: Version::HTTP_11,
-                            headers,
-                            body: Captured::empty(),
-                        }),
-                        server_addr: None,
-                        wait: sent.elapsed(),
-                        receive: Default::default(),
-                        messages,
-                    });
-                }
-            }),
-        }
-    });
+    let pending: Pending = Arc::new(Mutex::new(observer.map(|o| (o, ctx, seen))));
+    let conversation = super::websocket::is_websocket(req.headers())
+        .then(|| conversation(&pending, stopper, sent))
+        .flatten();
     let result = upstream.upgrade(req, conversation).await;
     let wait = sent.elapsed();
     let (resp, response) = match result {

@@ -111,32 +111,46 @@ pub(super) async fn pass_through<B>(
         return Ok(response.map(boxed));
     }
     let upstream_side = hyper::upgrade::on(&mut response);
-    let authority = target.authority;
     let head = (response.status(), response.headers().clone());
-    tokio::spawn(async move {
-        match tokio::try_join!(client_side, upstream_side) {
-            Ok((client, upstream)) if conversation.is_some() => {
-                let Some(c) = conversation else { return };
-                let messages = super::websocket::relay(client, upstream, c.stopping).await;
-                (c.done)(head.0, head.1, messages);
-                drop(c.guard);
-            }
-            Ok((client, upstream)) => {
-                let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-                if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-                    tracing::debug!("upgraded connection to {authority}: {e}");
-                }
-            }
-            Err(e) => {
-                tracing::debug!("upgrade to {authority} failed: {e}");
-                if let Some(c) = conversation {
-                    (c.done)(head.0, head.1, Vec::new());
-                }
-            }
-        }
-    });
+    tokio::spawn(join(
+        client_side,
+        upstream_side,
+        target.authority,
+        head,
+        conversation,
+    ));
     let (parts, _) = response.into_parts();
     Ok(Response::from_parts(parts, empty()))
+}
+
+/// Once both sides have switched: relays a conversation message by message (handing
+/// it over when it ends), or joins the two connections byte for byte.
+async fn join(
+    client_side: hyper::upgrade::OnUpgrade,
+    upstream_side: hyper::upgrade::OnUpgrade,
+    authority: String,
+    head: (StatusCode, http::HeaderMap),
+    conversation: Option<Conversation>,
+) {
+    match (tokio::try_join!(client_side, upstream_side), conversation) {
+        (Ok((client, upstream)), Some(c)) => {
+            let messages = super::websocket::relay(client, upstream, c.stopping).await;
+            (c.done)(head.0, head.1, messages);
+            drop(c.guard);
+        }
+        (Ok((client, upstream)), None) => {
+            let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+            if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+                tracing::debug!("upgraded connection to {authority}: {e}");
+            }
+        }
+        (Err(e), conversation) => {
+            tracing::debug!("upgrade to {authority} failed: {e}");
+            if let Some(c) = conversation {
+                (c.done)(head.0, head.1, Vec::new());
+            }
+        }
+    }
 }
 
 /// A dedicated connection to the target: TCP, then TLS (ALPN http/1.1) for `https`.

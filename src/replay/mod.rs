@@ -480,35 +480,39 @@ impl Replayer {
             })
             .await;
         });
-        let mut resp = Response::new(full(Bytes::new()));
-        *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        let headers = resp.headers_mut();
-        headers.insert(
-            http::header::UPGRADE,
-            http::HeaderValue::from_static("websocket"),
-        );
-        headers.insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("Upgrade"),
-        );
-        if let Ok(v) = http::HeaderValue::from_str(&crate::proxy::websocket::accept_key(&key)) {
-            headers.insert(http::header::SEC_WEBSOCKET_ACCEPT, v);
-        }
-        // The subprotocol the server chose, when the client offers it again.
-        if let Some(protocol) = p.headers.get(http::header::SEC_WEBSOCKET_PROTOCOL) {
-            let offered = parts
-                .headers
-                .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .any(|o| Some(o.trim()) == protocol.to_str().ok());
-            if offered {
-                headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
-            }
-        }
-        resp
+        switching(&key, p, &parts.headers)
     }
+}
+
+/// The `101` answering a WebSocket handshake with `key`: the accept key, and the
+/// subprotocol the recording's server chose when the client offers it again.
+fn switching(key: &str, p: &Prepared, asked: &http::HeaderMap) -> Response<Body> {
+    let mut resp = Response::new(full(Bytes::new()));
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = resp.headers_mut();
+    headers.insert(
+        http::header::UPGRADE,
+        http::HeaderValue::from_static("websocket"),
+    );
+    headers.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("Upgrade"),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&crate::proxy::websocket::accept_key(key)) {
+        headers.insert(http::header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    if let Some(protocol) = p.headers.get(http::header::SEC_WEBSOCKET_PROTOCOL) {
+        let offered = asked
+            .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|o| Some(o.trim()) == protocol.to_str().ok());
+        if offered {
+            headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
+        }
+    }
+    resp
 }
 
 /// Adds one unmatched request to the distinct list (or counts it past the bound).

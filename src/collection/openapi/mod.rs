@@ -373,39 +373,49 @@ fn responses(
     let mut out = Vec::new();
     for (code, key, resp) in coded {
         let resp = resolve(doc, resp).unwrap_or(resp);
-        let description = text_at(resp, "description");
-        let mut headers: Vec<Value> = Vec::new();
-        for (name, h) in resp
-            .get("headers")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
+        out.extend(examples_of(doc, code, key, resp, request));
+    }
+    out
+}
+
+/// The examples of one documented response (`key`, served as `code`): one per named
+/// example of its media type, else one with its example or a sample.
+fn examples_of(doc: &Value, code: u16, key: &str, resp: &Value, request: &Value) -> Vec<Value> {
+    let description = text_at(resp, "description");
+    let headers: Vec<Value> = resp
+        .get("headers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(name, h)| {
             let h = resolve(doc, h).unwrap_or(h);
-            headers.push(json!({"key": name, "value": param_value(doc, h)}));
-        }
-        let media = resp
-            .get("content")
-            .and_then(Value::as_object)
-            .and_then(pick_media);
-        let reason = http::StatusCode::from_u16(code)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("");
-        let bodies: Vec<(String, String, Option<&str>)> = match media {
-            None => vec![(String::new(), String::new(), None)],
-            Some((mime, media)) => named_examples(doc, media)
-                .map(|list| {
-                    list.into_iter()
-                        .map(|(n, v)| (n, body_text(mime, &v), Some(mime)))
-                        .collect()
-                })
-                .unwrap_or_else(|| {
-                    let v = media_example(doc, media, Side::Response).unwrap_or(Value::Null);
-                    vec![(String::new(), body_text(mime, &v), Some(mime))]
-                }),
-        };
-        for (example_name, body, mime) in bodies {
+            json!({"key": name, "value": param_value(doc, h)})
+        })
+        .collect();
+    let media = resp
+        .get("content")
+        .and_then(Value::as_object)
+        .and_then(pick_media);
+    let reason = http::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    let bodies: Vec<(String, String, Option<&str>)> = match media {
+        None => vec![(String::new(), String::new(), None)],
+        Some((mime, media)) => named_examples(doc, media)
+            .map(|list| {
+                list.into_iter()
+                    .map(|(n, v)| (n, body_text(mime, &v), Some(mime)))
+                    .collect()
+            })
+            .unwrap_or_else(|| {
+                let v = media_example(doc, media, Side::Response).unwrap_or(Value::Null);
+                vec![(String::new(), body_text(mime, &v), Some(mime))]
+            }),
+    };
+    bodies
+        .into_iter()
+        .map(|(example_name, body, mime)| {
             let mut header = headers.clone();
             if let Some(mime) = mime {
                 header.insert(0, json!({"key": "Content-Type", "value": mime}));
@@ -415,7 +425,7 @@ fn responses(
             } else {
                 format!("{key} {example_name}")
             };
-            out.push(json!({
+            json!({
                 "name": title.trim(),
                 "originalRequest": request,
                 "status": reason,
@@ -424,10 +434,9 @@ fn responses(
                 "header": header,
                 "cookie": [],
                 "body": body,
-            }));
-        }
-    }
-    out
+            })
+        })
+        .collect()
 }
 
 /// `200`, `2XX` → 200, `default` → 200 without a documented 2xx, else 500.
