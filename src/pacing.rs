@@ -149,6 +149,19 @@ pub struct Plan {
     pub parts: Vec<(Duration, usize)>,
 }
 
+impl Plan {
+    /// True when the body goes out in parts or later than the head (so it must be sent
+    /// by [`paced_body`]).
+    pub fn is_paced(&self) -> bool {
+        is_paced(&self.parts)
+    }
+}
+
+/// True when `parts` (a [`Plan`]'s) are more than one, or the one waits.
+pub fn is_paced(parts: &[(Duration, usize)]) -> bool {
+    parts.len() > 1 || parts.first().is_some_and(|(at, _)| !at.is_zero())
+}
+
 /// Parts a body is spread over when only `timings.receive` is known.
 const SPREAD_PARTS: usize = 8;
 
@@ -174,7 +187,7 @@ pub fn plan(latency: Latency, timing: &Timing, len: usize) -> Plan {
             } else {
                 fastrand::u64(0..=2 * jitter)
             };
-            let wait = (base + spread).saturating_sub(jitter.min(base + spread));
+            let wait = (base + spread).saturating_sub(jitter);
             return whole(Duration::from_millis(wait).min(MAX_DELAY));
         }
         Latency::Recorded => 1.0,

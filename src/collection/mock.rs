@@ -248,8 +248,7 @@ impl Mock {
             ..call
         });
         let plan = crate::pacing::plan(self.options.latency, &e.timing, served.len());
-        let paced = plan.parts.len() > 1 || plan.parts.first().is_some_and(|(at, _)| !at.is_zero());
-        let resp = if paced {
+        let resp = if plan.is_paced() {
             let (head, _) = resp.into_parts();
             Response::from_parts(head, crate::pacing::paced_body(served, plan.parts, None))
         } else {

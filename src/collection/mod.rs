@@ -59,7 +59,8 @@ pub enum CollectionError {
 /// Largest collection or environment file read.
 const MAX_COLLECTION_BYTES: u64 = 256 << 20;
 
-fn read_json(path: &Path) -> Result<serde_json::Value, CollectionError> {
+/// Reads a collection (or environment) file as JSON, bounded.
+pub fn read_collection(path: &Path) -> Result<serde_json::Value, CollectionError> {
     let bytes = crate::input::read_regular_file(path, MAX_COLLECTION_BYTES).map_err(|source| {
         CollectionError::Io {
             path: path.to_path_buf(),
@@ -87,11 +88,6 @@ pub fn is_har_path(path: &Path) -> bool {
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "har" | "zhar" | "zip"))
 }
 
-/// Reads a collection (or environment) file as JSON, bounded.
-pub fn read_collection(path: &Path) -> Result<serde_json::Value, CollectionError> {
-    read_json(path)
-}
-
 /// Loads the examples of `path`: a Postman collection, or a HAR or an OpenAPI definition
 /// converted in memory.
 pub fn load_examples(path: &Path, env: &Variables) -> Result<Examples, CollectionError> {
@@ -113,7 +109,7 @@ pub fn load_examples(path: &Path, env: &Variables) -> Result<Examples, Collectio
         }
         conversion.collection
     } else {
-        read_json(path)?
+        read_collection(path)?
     };
     model::examples_from(&doc, env).map_err(|e| CollectionError::Invalid {
         path: path.to_path_buf(),
@@ -124,7 +120,7 @@ pub fn load_examples(path: &Path, env: &Variables) -> Result<Examples, Collectio
 /// Reads a Postman environment file (`{"values": [{key, value, enabled}]}`) or a plain
 /// `{"name": "value"}` object.
 pub fn load_env(path: &Path) -> Result<Variables, CollectionError> {
-    let doc = read_json(path)?;
+    let doc = read_collection(path)?;
     let mut vars = Variables::default();
     match (&doc.get("values"), &doc) {
         (Some(values), _) if values.is_array() => vars.extend_from(Some(values)),

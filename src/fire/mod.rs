@@ -18,6 +18,7 @@ use http_body_util::BodyExt;
 use crate::collection::request::{ItemError, ItemRequest};
 use crate::har::{HarError, HarFile};
 use crate::proxy::{full, Upstream};
+use crate::record::retries::invites_retry;
 pub use sign::Scheme;
 
 /// Most bytes of the receiver's answer kept for the report.
@@ -193,7 +194,7 @@ pub async fn deliver(
         };
         let outcome = match &answer {
             Ok((status, _)) if status.is_success() => Some(Outcome::Accepted),
-            Ok((status, _)) if is_retryable(*status) => None,
+            Ok((status, _)) if invites_retry(status.as_u16()) => None,
             Ok(_) => Some(Outcome::Refused),
             Err(_) => None,
         };
@@ -216,13 +217,6 @@ pub async fn deliver(
         attempts,
         outcome: Outcome::GaveUp,
     }
-}
-
-/// 408, 429 and 5xx: worth another try.
-fn is_retryable(status: StatusCode) -> bool {
-    status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status.is_server_error()
 }
 
 /// The request of one attempt: the saved headers (a saved signature replaced), the

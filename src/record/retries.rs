@@ -13,9 +13,16 @@ use std::collections::HashMap;
 
 use crate::har::Entry;
 
-/// True when `status` says "try again": no response at all, 408, 429 or 5xx.
+/// True when a server's `status` invites another try: 408, 429 or 5xx. (`harp fire`
+/// retries on the same rule.)
+pub fn invites_retry(status: u16) -> bool {
+    status == 408 || status == 429 || (500..600).contains(&status)
+}
+
+/// True when an attempt failed: no response at all (status 0), or a status that invites
+/// another try.
 fn is_failed_attempt(status: i64) -> bool {
-    status == 0 || status == 408 || status == 429 || status >= 500
+    status == 0 || u16::try_from(status).is_ok_and(invites_retry)
 }
 
 /// Splits `entries` (in recording order) into the ones kept and the failed attempts

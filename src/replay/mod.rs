@@ -726,7 +726,7 @@ fn respond(
     parts: Vec<(std::time::Duration, usize)>,
 ) -> Response<Body> {
     let bodiless = is_bodiless(p, method);
-    let paced = parts.len() > 1 || parts.first().is_some_and(|(at, _)| !at.is_zero());
+    let paced = crate::pacing::is_paced(&parts);
     let body = if bodiless {
         Bytes::new()
     } else {
