@@ -29,15 +29,22 @@ pub(crate) fn to_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Removes hop-by-hop headers, including those the `Connection` header names, and any
-/// `TE` other than `trailers`.
-pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
+/// The comma-separated tokens of every `name` header, trimmed (`Connection: keep-alive,
+/// Upgrade` gives `keep-alive` and `Upgrade`).
+pub(crate) fn tokens(headers: &HeaderMap, name: HeaderName) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(name)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .map(str::trim)
+}
+
+/// Removes hop-by-hop headers, including those the `Connection` header names, and any
+/// `TE` other than `trailers`.
+pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = tokens(headers, header::CONNECTION)
+        .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
         .filter(|name| name != header::TE && name != header::TRAILER)
         .collect();
     for name in named.iter().chain(HOP_BY_HOP) {
@@ -46,12 +53,7 @@ pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove("keep-alive");
     headers.remove("proxy-connection");
     headers.remove("http2-settings");
-    let wants_trailers = headers
-        .get_all(header::TE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
+    let wants_trailers = tokens(headers, header::TE).any(|t| t.eq_ignore_ascii_case("trailers"));
     headers.remove(header::TE);
     if wants_trailers {
         headers.insert(header::TE, http::HeaderValue::from_static("trailers"));

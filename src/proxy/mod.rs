@@ -29,7 +29,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
 pub use body::{boxed, full, Body, BoxError};
 pub(crate) use headers::to_pairs;
-pub(crate) use headers::{is_framing, is_proxy_only};
+pub(crate) use headers::{is_framing, is_proxy_only, tokens as header_tokens};
 pub use server::{serve, ProxyConfig};
 pub use stop::StopReport;
 pub use tap::{BodyEnd, Captured, TapLimits, Tapped};

@@ -11,29 +11,19 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::body::{boxed, empty, Body};
+use super::headers::tokens;
 use super::upstream::{FailureKind, Upstream, UpstreamError};
 use super::websocket::Conversation;
 
 /// True when the request asks to switch protocols (`Connection: upgrade` + `Upgrade`),
 /// other than to `h2c`: that offer is dropped and the request forwarded as it is.
 pub(crate) fn is_upgrade<B>(req: &Request<B>) -> bool {
-    let to_h2c_only = req
-        .headers()
-        .get_all(header::UPGRADE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .all(|p| p.trim().eq_ignore_ascii_case("h2c"));
+    let headers = req.headers();
+    let to_h2c_only = tokens(headers, header::UPGRADE).all(|p| p.eq_ignore_ascii_case("h2c"));
     req.version() == Version::HTTP_11
-        && req.headers().contains_key(header::UPGRADE)
+        && headers.contains_key(header::UPGRADE)
         && !to_h2c_only
-        && req
-            .headers()
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        && tokens(headers, header::CONNECTION).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}

@@ -99,14 +99,8 @@ pub(crate) struct Conversation {
 
 /// True when `headers` ask for a WebSocket (`Upgrade: websocket`).
 pub(crate) fn is_websocket(headers: &http::HeaderMap) -> bool {
-    headers
-        .get_all(http::header::UPGRADE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',')
-                .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
-        })
+    super::headers::tokens(headers, http::header::UPGRADE)
+        .any(|p| p.eq_ignore_ascii_case("websocket"))
 }
 
 /// What a relay noted.

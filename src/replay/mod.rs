@@ -502,12 +502,8 @@ fn switching(key: &str, p: &Prepared, asked: &http::HeaderMap) -> Response<Body>
         headers.insert(http::header::SEC_WEBSOCKET_ACCEPT, v);
     }
     if let Some(protocol) = p.headers.get(http::header::SEC_WEBSOCKET_PROTOCOL) {
-        let offered = asked
-            .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|o| Some(o.trim()) == protocol.to_str().ok());
+        let offered = crate::proxy::header_tokens(asked, http::header::SEC_WEBSOCKET_PROTOCOL)
+            .any(|o| Some(o) == protocol.to_str().ok());
         if offered {
             headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
         }
