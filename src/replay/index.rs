@@ -37,10 +37,13 @@ pub struct Prepared {
 }
 
 /// What an entry can be served as.
+// Nearly every entry is a `Response`: boxing it would cost an allocation per entry when a
+// large HAR is indexed, for no saving.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Servable {
     /// A complete response.
-    Response(Box<Prepared>),
+    Response(Prepared),
     /// The exchange never completed (or its status cannot be served): why.
     Incomplete(String),
 }
@@ -198,7 +201,7 @@ fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servab
             }
         }
     }
-    Servable::Response(Box::new(Prepared {
+    Servable::Response(Prepared {
         status,
         headers,
         body,
@@ -207,7 +210,7 @@ fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servab
         trailers,
         timing: crate::pacing::Timing::of(entry),
         script: super::conversation::Script::of(entry).map(std::sync::Arc::new),
-    }))
+    })
 }
 
 /// The status an entry is served with, or why it cannot be.
