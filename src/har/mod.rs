@@ -9,6 +9,7 @@ mod archive;
 mod body;
 pub mod format;
 pub mod journal;
+mod lenient;
 mod lock;
 mod model;
 pub mod payload;

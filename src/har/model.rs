@@ -5,14 +5,15 @@
 //! or `null`, strings may be `null`, and optional parts (`cache`, `timings`, `text`)
 //! may be missing.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::de::MapAccess;
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// Fields an object carries that harp does not model, kept in file order.
 pub type Extra = Map<String, Value>;
 
 /// A whole HAR document.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Har {
     /// The one `log` object.
     pub log: Log,
@@ -36,24 +37,22 @@ impl Har {
 }
 
 /// The `log` object.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Log {
     /// Format version; any value is accepted when reading.
-    #[serde(default = "default_version", deserialize_with = "lenient_string")]
     pub version: String,
     /// The tool that wrote the file.
-    #[serde(default)]
     pub creator: Creator,
     /// The browser that made the traffic, when one did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub browser: Option<Creator>,
     /// Pages, kept as written (harp does not interpret them).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pages: Option<Vec<Value>>,
     /// The recorded exchanges.
     pub entries: Vec<Entry>,
     /// Free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -79,16 +78,14 @@ fn default_version() -> String {
 }
 
 /// `creator` and `browser`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Creator {
     /// Name of the tool.
-    #[serde(default, deserialize_with = "lenient_string")]
     pub name: String,
     /// Its version.
-    #[serde(default, deserialize_with = "lenient_string")]
     pub version: String,
     /// Free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -107,44 +104,33 @@ impl Default for Creator {
 }
 
 /// One exchange.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// The page this entry belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pageref: Option<String>,
     /// When the request started, ISO 8601.
-    #[serde(default, deserialize_with = "lenient_string")]
     pub started_date_time: String,
     /// Total time in milliseconds.
-    #[serde(
-        default,
-        deserialize_with = "lenient_f64",
-        serialize_with = "write_number"
-    )]
+    #[serde(serialize_with = "write_number")]
     pub time: f64,
     /// The request.
     pub request: Request,
     /// The response.
     pub response: Response,
     /// Cache information, kept as written (`{}` when harp records).
-    #[serde(default = "empty_object")]
     pub cache: Value,
     /// Phase timings.
-    #[serde(default)]
     pub timings: Timings,
     /// IP address of the server.
-    #[serde(
-        rename = "serverIPAddress",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "serverIPAddress", skip_serializing_if = "Option::is_none")]
     pub server_ip_address: Option<String>,
     /// Connection identifier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,
     /// Free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// Unknown fields (`_resourceType`, `_error`, …).
     #[serde(flatten)]
@@ -170,38 +156,30 @@ fn empty_object() -> Value {
 }
 
 /// A request.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Request {
     /// The method, upper case as sent.
-    #[serde(default, deserialize_with = "lenient_string")]
     pub method: String,
     /// The absolute URL.
-    #[serde(default, deserialize_with = "lenient_string")]
     pub url: String,
     /// `HTTP/1.1`, `HTTP/2.0`, or whatever the writer put.
-    #[serde(default, deserialize_with = "lenient_string")]
     pub http_version: String,
     /// Parsed cookies, kept as written.
-    #[serde(default, deserialize_with = "lenient_vec")]
     pub cookies: Vec<Value>,
     /// Headers in the order sent.
-    #[serde(default, deserialize_with = "lenient_vec")]
     pub headers: Vec<Header>,
     /// Query parameters, decoded.
-    #[serde(default, deserialize_with = "lenient_vec")]
     pub query_string: Vec<Header>,
     /// The body, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub post_data: Option<PostData>,
     /// Size of the request head in bytes, -1 when unknown.
-    #[serde(default = "minus_one", deserialize_with = "lenient_i64")]
     pub headers_size: i64,
     /// Size of the body in bytes, -1 when unknown.
-    #[serde(default = "minus_one", deserialize_with = "lenient_i64")]
     pub body_size: i64,
     /// Free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -209,38 +187,30 @@ pub struct Request {
 }
 
 /// A response.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Response {
     /// Status code; 0 or -1 for an exchange that never completed.
-    #[serde(default, deserialize_with = "lenient_i64")]
     pub status: i64,
     /// Reason phrase.
-    #[serde(default, deserialize_with = "lenient_string")]
     pub status_text: String,
     /// `HTTP/1.1`, `HTTP/2.0`, or whatever the writer put.
-    #[serde(default, deserialize_with = "lenient_string")]
     pub http_version: String,
     /// Parsed cookies, kept as written.
-    #[serde(default, deserialize_with = "lenient_vec")]
     pub cookies: Vec<Value>,
     /// Headers in the order received.
-    #[serde(default, deserialize_with = "lenient_vec")]
     pub headers: Vec<Header>,
     /// The body.
-    #[serde(default)]
     pub content: Content,
     /// The `Location` target of a redirect, or "".
-    #[serde(rename = "redirectURL", default, deserialize_with = "lenient_string")]
+    #[serde(rename = "redirectURL")]
     pub redirect_url: String,
     /// Size of the response head in bytes, -1 when unknown.
-    #[serde(default = "minus_one", deserialize_with = "lenient_i64")]
     pub headers_size: i64,
     /// Bytes of body on the wire (before content decoding), -1 when unknown.
-    #[serde(default = "minus_one", deserialize_with = "lenient_i64")]
     pub body_size: i64,
     /// Free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// Unknown fields (`_error`, `_transferSize`, …).
     #[serde(flatten)]
@@ -248,16 +218,14 @@ pub struct Response {
 }
 
 /// A name/value pair: headers and query parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Header {
     /// The name as written.
-    #[serde(default, deserialize_with = "lenient_string")]
     pub name: String,
     /// The value.
-    #[serde(default, deserialize_with = "lenient_string")]
     pub value: String,
     /// Free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -277,26 +245,25 @@ impl Header {
 }
 
 /// A request body.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PostData {
     /// Its MIME type.
-    #[serde(default, deserialize_with = "lenient_string")]
     pub mime_type: String,
     /// The body as text (or base64 when `encoding` says so).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// `base64` when `text` is base64 (a harp extension, as on `content`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
     /// Form parameters, kept as written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub params: Option<Vec<Value>>,
     /// Payload stored in a file beside the HAR (Playwright's attach mode).
-    #[serde(rename = "_file", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "_file", skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// Free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -304,29 +271,27 @@ pub struct PostData {
 }
 
 /// A response body.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Content {
     /// Decoded length in bytes.
-    #[serde(default, deserialize_with = "lenient_i64")]
     pub size: i64,
     /// Bytes saved by content encoding.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub compression: Option<i64>,
     /// The MIME type (the response's `Content-Type`).
-    #[serde(default, deserialize_with = "lenient_string")]
     pub mime_type: String,
     /// The decoded body as text, or base64 when `encoding` is `base64`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// `base64` when `text` is base64.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
     /// Payload stored in a file beside the HAR (Playwright's attach mode).
-    #[serde(rename = "_file", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "_file", skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// Free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -349,59 +314,43 @@ impl Default for Content {
 }
 
 /// Phase timings in milliseconds; -1 where a phase does not apply.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Timings {
     /// Queued before a connection was available.
     #[serde(
-        default,
         skip_serializing_if = "Option::is_none",
         serialize_with = "write_opt_number"
     )]
     pub blocked: Option<f64>,
     /// DNS resolution.
     #[serde(
-        default,
         skip_serializing_if = "Option::is_none",
         serialize_with = "write_opt_number"
     )]
     pub dns: Option<f64>,
     /// TCP (and TLS) connection set-up.
     #[serde(
-        default,
         skip_serializing_if = "Option::is_none",
         serialize_with = "write_opt_number"
     )]
     pub connect: Option<f64>,
     /// Sending the request.
-    #[serde(
-        default = "minus_one_f",
-        deserialize_with = "lenient_f64",
-        serialize_with = "write_number"
-    )]
+    #[serde(serialize_with = "write_number")]
     pub send: f64,
     /// Waiting for the first response byte.
-    #[serde(
-        default = "minus_one_f",
-        deserialize_with = "lenient_f64",
-        serialize_with = "write_number"
-    )]
+    #[serde(serialize_with = "write_number")]
     pub wait: f64,
     /// Reading the response.
-    #[serde(
-        default = "minus_one_f",
-        deserialize_with = "lenient_f64",
-        serialize_with = "write_number"
-    )]
+    #[serde(serialize_with = "write_number")]
     pub receive: f64,
     /// TLS negotiation.
     #[serde(
-        default,
         skip_serializing_if = "Option::is_none",
         serialize_with = "write_opt_number"
     )]
     pub ssl: Option<f64>,
     /// Free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -424,65 +373,6 @@ impl Default for Timings {
     }
 }
 
-fn minus_one() -> i64 {
-    -1
-}
-
-fn minus_one_f() -> f64 {
-    -1.0
-}
-
-/// A string, or `null`/a number/a boolean turned into one.
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => s,
-        Value::Null => String::new(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        other => other.to_string(),
-    })
-}
-
-/// A number from an integer, a float, a numeric string, or `null` (-1).
-fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().map(|f| f.round() as i64))
-            .unwrap_or(-1),
-        Value::String(s) => s
-            .trim()
-            .parse::<f64>()
-            .map(|f| f.round() as i64)
-            .unwrap_or(-1),
-        _ => -1,
-    })
-}
-
-/// A float from a number, a numeric string, or `null` (-1).
-fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_f64().unwrap_or(-1.0),
-        Value::String(s) => s.trim().parse::<f64>().unwrap_or(-1.0),
-        _ => -1.0,
-    })
-}
-
-/// An array whose elements that do not parse are skipped, `null` being an empty array.
-fn lenient_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    Ok(match Value::deserialize(d)? {
-        Value::Array(items) => items
-            .into_iter()
-            .filter_map(|v| serde_json::from_value(v).ok())
-            .collect(),
-        _ => Vec::new(),
-    })
-}
-
 /// Writes whole numbers as integers (`-1`, not `-1.0`) and others exactly as read.
 fn write_number<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
     if value.fract() == 0.0 && value.abs() < 9.0e15 {
@@ -496,6 +386,292 @@ fn write_opt_number<S: Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S
     match value {
         Some(v) => write_number(v, s),
         None => s.serialize_none(),
+    }
+}
+
+// Reading: every object field by field (see `lenient`), unknown fields into `extra`.
+
+use super::lenient::{self, deserialize_objects, Object};
+
+deserialize_objects!(
+    Har, Log, Creator, Entry, Request, Response, Header, PostData, Content, Timings
+);
+
+impl Object for Har {
+    const EXPECTING: &'static str = "a HAR document (an object with a `log`)";
+    const REQUIRED: &'static [&'static str] = &["log"];
+    fn blank() -> Self {
+        Har::default()
+    }
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "log" => self.log = map.next_value()?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+    fn extra(&mut self) -> &mut Extra {
+        &mut self.extra
+    }
+}
+
+impl Object for Log {
+    const EXPECTING: &'static str = "the `log` object";
+    const REQUIRED: &'static [&'static str] = &["entries"];
+    fn blank() -> Self {
+        Log::default()
+    }
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "version" => self.version = lenient::text(map)?,
+            "creator" => self.creator = map.next_value()?,
+            "browser" => self.browser = map.next_value()?,
+            "pages" => self.pages = map.next_value()?,
+            "entries" => self.entries = map.next_value()?,
+            "comment" => self.comment = lenient::optional_text(map, key, &mut self.extra)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+    fn extra(&mut self) -> &mut Extra {
+        &mut self.extra
+    }
+}
+
+impl Object for Creator {
+    const EXPECTING: &'static str = "a `creator` object";
+    fn blank() -> Self {
+        Creator {
+            name: String::new(),
+            version: String::new(),
+            comment: None,
+            extra: Extra::new(),
+        }
+    }
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "name" => self.name = lenient::text(map)?,
+            "version" => self.version = lenient::text(map)?,
+            "comment" => self.comment = lenient::optional_text(map, key, &mut self.extra)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+    fn extra(&mut self) -> &mut Extra {
+        &mut self.extra
+    }
+}
+
+impl Object for Entry {
+    const EXPECTING: &'static str = "an entry object";
+    const REQUIRED: &'static [&'static str] = &["request", "response"];
+    fn blank() -> Self {
+        Entry {
+            pageref: None,
+            started_date_time: String::new(),
+            time: 0.0,
+            request: Request::blank(),
+            response: Response::blank(),
+            cache: empty_object(),
+            timings: Timings::default(),
+            server_ip_address: None,
+            connection: None,
+            comment: None,
+            extra: Extra::new(),
+        }
+    }
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        let extra = &mut self.extra;
+        match key {
+            "pageref" => self.pageref = lenient::optional_text(map, key, extra)?,
+            "startedDateTime" => self.started_date_time = lenient::text(map)?,
+            "time" => self.time = lenient::float(map)?,
+            "request" => self.request = map.next_value()?,
+            "response" => self.response = map.next_value()?,
+            "cache" => self.cache = map.next_value()?,
+            "timings" => self.timings = map.next_value()?,
+            "serverIPAddress" => self.server_ip_address = lenient::optional_text(map, key, extra)?,
+            "connection" => self.connection = lenient::optional_text(map, key, extra)?,
+            "comment" => self.comment = lenient::optional_text(map, key, extra)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+    fn extra(&mut self) -> &mut Extra {
+        &mut self.extra
+    }
+}
+
+impl Object for Request {
+    const EXPECTING: &'static str = "a request object";
+    fn blank() -> Self {
+        Request {
+            method: String::new(),
+            url: String::new(),
+            http_version: String::new(),
+            cookies: Vec::new(),
+            headers: Vec::new(),
+            query_string: Vec::new(),
+            post_data: None,
+            headers_size: -1,
+            body_size: -1,
+            comment: None,
+            extra: Extra::new(),
+        }
+    }
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "method" => self.method = lenient::text(map)?,
+            "url" => self.url = lenient::text(map)?,
+            "httpVersion" => self.http_version = lenient::text(map)?,
+            "cookies" => self.cookies = lenient::values(map)?,
+            "headers" => self.headers = map.next_value::<lenient::Objects<Header>>()?.0,
+            "queryString" => self.query_string = map.next_value::<lenient::Objects<Header>>()?.0,
+            "postData" => self.post_data = map.next_value()?,
+            "headersSize" => self.headers_size = lenient::int(map)?,
+            "bodySize" => self.body_size = lenient::int(map)?,
+            "comment" => self.comment = lenient::optional_text(map, key, &mut self.extra)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+    fn extra(&mut self) -> &mut Extra {
+        &mut self.extra
+    }
+}
+
+impl Object for Response {
+    const EXPECTING: &'static str = "a response object";
+    fn blank() -> Self {
+        Response {
+            status: 0,
+            status_text: String::new(),
+            http_version: String::new(),
+            cookies: Vec::new(),
+            headers: Vec::new(),
+            content: Content::default(),
+            redirect_url: String::new(),
+            headers_size: -1,
+            body_size: -1,
+            comment: None,
+            extra: Extra::new(),
+        }
+    }
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "status" => self.status = lenient::int(map)?,
+            "statusText" => self.status_text = lenient::text(map)?,
+            "httpVersion" => self.http_version = lenient::text(map)?,
+            "cookies" => self.cookies = lenient::values(map)?,
+            "headers" => self.headers = map.next_value::<lenient::Objects<Header>>()?.0,
+            "content" => self.content = map.next_value::<Option<Content>>()?.unwrap_or_default(),
+            "redirectURL" => self.redirect_url = lenient::text(map)?,
+            "headersSize" => self.headers_size = lenient::int(map)?,
+            "bodySize" => self.body_size = lenient::int(map)?,
+            "comment" => self.comment = lenient::optional_text(map, key, &mut self.extra)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+    fn extra(&mut self) -> &mut Extra {
+        &mut self.extra
+    }
+}
+
+impl Object for Header {
+    const EXPECTING: &'static str = "a name/value object";
+    fn blank() -> Self {
+        Header::new(String::new(), String::new())
+    }
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "name" => self.name = lenient::text(map)?,
+            "value" => self.value = lenient::text(map)?,
+            "comment" => self.comment = lenient::optional_text(map, key, &mut self.extra)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+    fn extra(&mut self) -> &mut Extra {
+        &mut self.extra
+    }
+}
+
+impl Object for PostData {
+    const EXPECTING: &'static str = "a `postData` object";
+    fn blank() -> Self {
+        PostData::default()
+    }
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        let extra = &mut self.extra;
+        match key {
+            "mimeType" => self.mime_type = lenient::text(map)?,
+            "text" => self.text = lenient::optional_text(map, key, extra)?,
+            "encoding" => self.encoding = lenient::optional_text(map, key, extra)?,
+            "params" => self.params = map.next_value()?,
+            "_file" => self.file = lenient::optional_text(map, key, extra)?,
+            "comment" => self.comment = lenient::optional_text(map, key, extra)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+    fn extra(&mut self) -> &mut Extra {
+        &mut self.extra
+    }
+}
+
+impl Object for Content {
+    const EXPECTING: &'static str = "a `content` object";
+    fn blank() -> Self {
+        Content::default()
+    }
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        let extra = &mut self.extra;
+        match key {
+            "size" => self.size = lenient::int(map)?,
+            "compression" => {
+                self.compression = map
+                    .next_value::<Option<lenient::Number>>()?
+                    .map(|n| n.int())
+            }
+            "mimeType" => self.mime_type = lenient::text(map)?,
+            "text" => self.text = lenient::optional_text(map, key, extra)?,
+            "encoding" => self.encoding = lenient::optional_text(map, key, extra)?,
+            "_file" => self.file = lenient::optional_text(map, key, extra)?,
+            "comment" => self.comment = lenient::optional_text(map, key, extra)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+    fn extra(&mut self) -> &mut Extra {
+        &mut self.extra
+    }
+}
+
+impl Object for Timings {
+    const EXPECTING: &'static str = "a `timings` object";
+    fn blank() -> Self {
+        Timings::default()
+    }
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        let optional = |map: &mut A| -> Result<Option<f64>, A::Error> {
+            Ok(map.next_value::<Option<lenient::Number>>()?.map(|n| n.0))
+        };
+        match key {
+            "blocked" => self.blocked = optional(map)?,
+            "dns" => self.dns = optional(map)?,
+            "connect" => self.connect = optional(map)?,
+            "send" => self.send = lenient::float(map)?,
+            "wait" => self.wait = lenient::float(map)?,
+            "receive" => self.receive = lenient::float(map)?,
+            "ssl" => self.ssl = optional(map)?,
+            "comment" => self.comment = lenient::optional_text(map, key, &mut self.extra)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+    fn extra(&mut self) -> &mut Extra {
+        &mut self.extra
     }
 }
 
@@ -527,5 +703,37 @@ mod tests {
         assert_eq!(written["log"]["entries"][0]["timings"]["send"], -1);
         let again: Har = serde_json::from_value(written).unwrap();
         assert_eq!(again, har);
+    }
+
+    #[test]
+    fn odd_values_are_read_leniently_and_kept() {
+        let text = r#"{"log":{"entries":[{"time":"7.5","request":{"method":"GET","url":"http://a/",
+            "headers":[{"name":"a","value":5},"junk",null,{"name":"b","value":"c","comment":3}],
+            "cookies":null,"queryString":{"x":1},"headersSize":"12","bodySize":[1]},
+            "response":{"status":"404","headers":null,"content":null},
+            "timings":{"send":null,"wait":"2","receive":1,"blocked":"x"},"pageref":7}]}}"#;
+        let har: Har = serde_json::from_str(text).unwrap();
+        let e = &har.log.entries[0];
+        assert_eq!(e.time, 7.5);
+        assert_eq!(e.request.headers.len(), 2);
+        assert_eq!(e.request.headers[0].value, "5");
+        assert_eq!(e.request.headers[1].comment, None);
+        assert_eq!(e.request.headers[1].extra["comment"], 3);
+        assert!(e.request.query_string.is_empty() && e.request.cookies.is_empty());
+        assert_eq!((e.request.headers_size, e.request.body_size), (12, -1));
+        assert_eq!(e.response.status, 404);
+        assert_eq!(e.response.content, Content::default());
+        assert_eq!((e.timings.send, e.timings.wait), (-1.0, 2.0));
+        assert_eq!(e.timings.blocked, Some(-1.0));
+        assert_eq!(
+            (e.pageref.as_deref(), &e.extra["pageref"]),
+            (None, &Value::from(7))
+        );
+        assert_eq!(har.log.version, "1.2");
+        let missing = serde_json::from_str::<Har>(r#"{"log":{"entries":[{"request":{}}]}}"#);
+        assert!(missing
+            .unwrap_err()
+            .to_string()
+            .contains("missing field `response`"));
     }
 }
