@@ -87,14 +87,26 @@ impl Journal {
 
     /// Appends one finished exchange (a single write of a whole line).
     pub fn append(&self, id: u64, entry: &Entry) -> Result<(), HarError> {
-        let mut line =
-            serde_json::to_vec(&LineRef { id, entry }).map_err(|source| HarError::Serialise {
-                path: self.path.clone(),
-                source,
+        self.append_all(std::iter::once((id, entry)))
+    }
+
+    /// Appends finished exchanges, their lines in one write (a group commit).
+    pub fn append_all<'a>(
+        &self,
+        lines: impl IntoIterator<Item = (u64, &'a Entry)>,
+    ) -> Result<(), HarError> {
+        let mut text = Vec::new();
+        for (id, entry) in lines {
+            serde_json::to_writer(&mut text, &LineRef { id, entry }).map_err(|source| {
+                HarError::Serialise {
+                    path: self.path.clone(),
+                    source,
+                }
             })?;
-        line.push(b'\n');
+            text.push(b'\n');
+        }
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        file.write_all(&line).map_err(|source| HarError::Io {
+        file.write_all(&text).map_err(|source| HarError::Io {
             path: self.path.clone(),
             source,
         })

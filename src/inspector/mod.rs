@@ -58,6 +58,11 @@ impl Default for Feed {
 }
 
 impl Feed {
+    /// True when some inspector page is open (so an event is worth building).
+    pub fn is_watched(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
     /// Sends `{"type": kind, "data": value}` to every open page (nothing when none is).
     pub fn send(&self, kind: &str, value: &impl Serialize) {
         if self.tx.receiver_count() == 0 {

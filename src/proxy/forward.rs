@@ -80,6 +80,7 @@ async fn observed(
     let slot = capture.clone();
     let body = Tap::new(body, limits.clone(), None, move |c| {
         *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+        None
     });
     // The observer sees the request as the client sent it; the upstream gets it
     // prepared.
@@ -90,7 +91,7 @@ async fn observed(
         Ok(up) => up,
         Err(err) => {
             tracing::warn!("{err}");
-            observer.exchange(FinishedExchange {
+            let settled = observer.exchange(FinishedExchange {
                 ctx,
                 request: capture.complete(seen),
                 response: Err(err.to_string()),
@@ -99,6 +100,9 @@ async fn observed(
                 receive: Default::default(),
                 messages: Vec::new(),
             });
+            if let Some(settled) = settled {
+                let _ = settled.await;
+            }
             return err.to_response();
         }
     };
@@ -121,7 +125,7 @@ async fn observed(
             wait,
             receive: head_at.elapsed(),
             messages: Vec::new(),
-        });
+        })
     });
     for_client(Response::from_parts(parts, boxed(body)))
 }

@@ -32,7 +32,7 @@ pub(crate) use headers::to_pairs;
 pub(crate) use headers::{is_framing, is_proxy_only, tokens as header_tokens};
 pub use server::{serve, ProxyConfig};
 pub use stop::StopReport;
-pub use tap::{BodyEnd, Captured, TapLimits, Tapped};
+pub use tap::{BodyEnd, Captured, Settled, TapLimits, Tapped};
 pub use upstream::{Upstream, UpstreamConfig, UpstreamError};
 pub use via::UpstreamProxy;
 
@@ -145,13 +145,16 @@ pub struct FinishedExchange {
     pub messages: Vec<websocket::WsMessage>,
 }
 
-/// Gets finished exchanges. `exchange` runs before the client sees the end of the
-/// response, so it must be quick (a journal write, not a network call).
+/// Gets finished exchanges. `exchange` runs on the serving thread before the client
+/// sees the end of the response, so it must be quick (no network call); it may return
+/// a [`Settled`] the end of the response waits for (a recording: its journal line
+/// written by whichever thread writes the next group).
 pub trait Observer: Send + Sync + 'static {
     /// How much of each body to keep, and where to spill it.
     fn limits(&self) -> TapLimits;
-    /// One exchange ended (completely, with an error, or cut off).
-    fn exchange(&self, exchange: FinishedExchange);
+    /// One exchange ended (completely, with an error, or cut off); the response's end
+    /// goes on once the returned receiver resolves (or at once for None).
+    fn exchange(&self, exchange: FinishedExchange) -> Option<Settled>;
 }
 
 /// Decides what happens to proxied requests. Record, replay and mock implement it.

@@ -3,9 +3,12 @@
 //! `Bytes`, no copy); past that the copy goes to a temporary file in
 //! [`TapLimits::spill_dir`]; past [`TapLimits::max`] nothing more is kept (the body still
 //! flows). Trailers are kept. When the body ends, fails or is dropped, the tap calls its
-//! completion exactly once, *before* the last frame (or the end) goes on, so a client
-//! that saw the whole body implies an observer that saw it too.
+//! completion exactly once, *before* the last frame (or the end) goes on; when the
+//! completion returns a [`Settled`], the last frame waits for it too. So a client that
+//! saw the whole body implies an observer that saw it (and, for a recording, a journal
+//! line that reached the operating system).
 
+use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -121,7 +124,14 @@ impl Captured {
     }
 }
 
-type Completion = Box<dyn FnOnce(Captured) + Send + Sync>;
+type Completion = Box<dyn FnOnce(Captured) -> Option<Settled> + Send + Sync>;
+
+/// Resolves when an observer has settled a finished exchange (a recording: its journal
+/// line was written); a dropped sender settles too.
+pub type Settled = tokio::sync::oneshot::Receiver<()>;
+
+/// The body's last frame (or its end), held until the observer settles.
+type Held = (Settled, Option<Result<Frame<Bytes>, BoxError>>);
 
 /// The copy being kept.
 struct Sink {
@@ -257,6 +267,8 @@ impl Sink {
 pub(crate) struct Tap<B> {
     inner: B,
     state: Option<(Sink, Completion)>,
+    /// The last frame, waiting for the observer.
+    held: Option<Held>,
     /// The inner body said it had nothing more (a body dropped unpolled at its end, such
     /// as an empty request body, still ended completely).
     at_end: bool,
@@ -264,27 +276,55 @@ pub(crate) struct Tap<B> {
 }
 
 impl<B: HttpBody> Tap<B> {
-    /// Wraps `inner`; `done` gets what passed, once, before the body's end goes on.
-    /// `counter` counts taps still open (harp waits for them at stop).
+    /// Wraps `inner`; `done` gets what passed, once, before the body's end goes on (and
+    /// the end waits for what `done` returns, if anything). `counter` counts taps still
+    /// open (harp waits for them at stop).
     pub(crate) fn new(
         inner: B,
         limits: TapLimits,
         counter: Option<&Arc<Counter>>,
-        done: impl FnOnce(Captured) + Send + Sync + 'static,
+        done: impl FnOnce(Captured) -> Option<Settled> + Send + Sync + 'static,
     ) -> Self {
         Self {
             at_end: inner.is_end_stream(),
             inner,
             state: Some((Sink::new(limits), Box::new(done))),
+            held: None,
             _guard: counter.map(|c| c.enter()),
         }
     }
 }
 
 impl<B> Tap<B> {
-    fn complete(&mut self, end: BodyEnd) {
-        if let Some((sink, done)) = self.state.take() {
-            done(sink.finish(end));
+    fn complete(&mut self, end: BodyEnd) -> Option<Settled> {
+        let (sink, done) = self.state.take()?;
+        done(sink.finish(end))
+    }
+
+    /// Passes `last` on once the observer settled (at once when it gave nothing to
+    /// wait for).
+    fn settle_then(
+        &mut self,
+        settled: Option<Settled>,
+        last: Option<Result<Frame<Bytes>, BoxError>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match settled {
+            None => Poll::Ready(last),
+            Some(settled) => {
+                self.held = Some((settled, last));
+                self.poll_held(cx)
+            }
+        }
+    }
+
+    fn poll_held(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let Some((settled, _)) = &mut self.held else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(settled).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => Poll::Ready(self.held.take().and_then(|(_, last)| last)),
         }
     }
 }
@@ -313,12 +353,15 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
+        if this.held.is_some() {
+            return this.poll_held(cx);
+        }
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match polled {
             Poll::Pending => Poll::Pending,
             Poll::Ready(None) => {
-                this.complete(BodyEnd::Complete);
-                Poll::Ready(None)
+                let settled = this.complete(BodyEnd::Complete);
+                this.settle_then(settled, None, cx)
             }
             Poll::Ready(Some(Err(err))) => {
                 let err: BoxError = err.into();
@@ -336,7 +379,8 @@ where
                 this.at_end = this.inner.is_end_stream();
                 // The last frame goes on only after the observer has it.
                 if frame.is_trailers() || this.at_end {
-                    this.complete(BodyEnd::Complete);
+                    let settled = this.complete(BodyEnd::Complete);
+                    return this.settle_then(settled, Some(Ok(frame)), cx);
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -344,7 +388,7 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.state.is_none() && self.inner.is_end_stream()
+        self.state.is_none() && self.held.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -368,11 +412,37 @@ mod tests {
         let seen = Arc::new(Mutex::new(None));
         let slot = seen.clone();
         let tap = Tap::new(frames(chunks), limits, None, move |c| {
-            *slot.lock().unwrap() = Some(c)
+            *slot.lock().unwrap() = Some(c);
+            None
         });
         let out = tap.collect().await.unwrap().to_bytes();
         let captured = seen.lock().unwrap().take().expect("completed");
         (out, captured)
+    }
+
+    #[tokio::test]
+    async fn the_last_frame_waits_until_the_observer_settles() {
+        let (settle, settled) = tokio::sync::oneshot::channel();
+        let slot = Arc::new(Mutex::new(Some(settled)));
+        let taken = slot.clone();
+        let body = frames(vec![
+            Frame::data(Bytes::from_static(b"ab")),
+            Frame::data(Bytes::from_static(b"cd")),
+        ]);
+        let mut tap = Tap::new(body, TapLimits::default(), None, move |_| {
+            taken.lock().unwrap().take()
+        });
+        for want in ["ab", "cd"] {
+            let data = tap.frame().await.unwrap().unwrap().into_data().unwrap();
+            assert_eq!(data, want);
+        }
+        // The body's end is held while the observer has not settled.
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), tap.frame()).await;
+        assert!(waiting.is_err(), "the end went on before settling");
+        assert!(!tap.is_end_stream());
+        settle.send(()).unwrap();
+        assert!(tap.frame().await.is_none());
+        assert!(slot.lock().unwrap().is_none());
     }
 
     #[tokio::test]
@@ -433,9 +503,15 @@ mod tests {
             Frame::data(Bytes::from_static(b"event: 1\n\n")),
             Frame::data(Bytes::from_static(b"event: 2\n\n")),
         ]);
-        let mut tap = Tap::new(body, TapLimits::default(), None, move |c| {
-            *slot.lock().unwrap() = Some(c)
-        });
+        let mut tap = Tap::new(
+            body,
+            TapLimits::default(),
+            None,
+            move |c| -> Option<Settled> {
+                *slot.lock().unwrap() = Some(c);
+                None
+            },
+        );
         let first = tap.frame().await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap(), "event: 1\n\n");
         drop(tap);

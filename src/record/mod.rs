@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::oneshot;
+
 use bytes::Bytes;
 use http::{header, HeaderMap, Request};
 use serde_json::{json, Value};
@@ -34,7 +36,8 @@ use crate::inspector::{self, Feed, Inspect, RecordedSoFar};
 use crate::proxy::tap::Spilled;
 use crate::proxy::Body as ProxyBody;
 use crate::proxy::{
-    BodyEnd, Decision, FinishedExchange, Handler, Observer, RequestContext, TapLimits, Tapped,
+    BodyEnd, Decision, FinishedExchange, Handler, Observer, RequestContext, Settled, TapLimits,
+    Tapped,
 };
 
 /// How exchanges become entries.
@@ -68,16 +71,35 @@ impl RecordOptions {
 }
 
 /// The recording observer: finished exchanges become entries, journalled first.
+///
+/// Each finished exchange's entry is built on the thread that served it; its journal
+/// line is then written in a group commit: whichever thread finds the journal free
+/// writes every line waiting at that moment in one `write` and settles those
+/// exchanges, which releases each response's last frame to its client. So a client that
+/// saw a whole response still implies a journal line in the operating system's hands,
+/// and under load many exchanges share one write.
 pub struct Recording {
+    core: Core,
+}
+
+/// An entry waiting for its journal line, and who waits for it.
+type Waiting = (u64, Entry, oneshot::Sender<()>);
+
+struct Core {
     options: RecordOptions,
     /// Finished entries with their order key: earlier entries (appending) first, then
-    /// this session's in arrival order.
-    entries: Mutex<Vec<(u64, Entry)>>,
+    /// this session's in arrival order. Boxed: growing the list then moves 16 bytes
+    /// per entry, not the whole entry (that copy showed in the recording profile).
+    entries: Mutex<Vec<(u64, Box<Entry>)>>,
     /// Added to the proxy's arrival numbers so they sort after earlier entries.
     id_offset: u64,
     /// Where each finished exchange is appended before its response completes; taken
     /// back once the HAR is written.
     journal: Mutex<Option<Journal>>,
+    /// Entries built and waiting for the next group write.
+    pending: Mutex<Vec<Waiting>>,
+    /// Held by the thread writing a group.
+    writing: Mutex<()>,
     /// Exchanges that failed upstream: how many, and the first few (method URL: why).
     failures: Mutex<(u64, Vec<String>)>,
     /// Where each recorded entry is announced to open inspector pages.
@@ -91,29 +113,92 @@ impl Recording {
     /// A recording with no entries yet.
     pub fn new(options: RecordOptions) -> Self {
         Self {
-            options,
-            entries: Mutex::new(Vec::new()),
-            id_offset: 0,
-            journal: Mutex::new(None),
-            failures: Mutex::new((0, Vec::new())),
-            feed: std::sync::OnceLock::new(),
+            core: Core {
+                options,
+                entries: Mutex::new(Vec::new()),
+                id_offset: 0,
+                journal: Mutex::new(None),
+                pending: Mutex::new(Vec::new()),
+                writing: Mutex::new(()),
+                failures: Mutex::new((0, Vec::new())),
+                feed: std::sync::OnceLock::new(),
+            },
         }
     }
 
     /// Announces recorded entries on `feed` (replay's, for `--record-missing`) instead
     /// of a feed of its own; only before the first entry is recorded.
     pub fn share_feed(&self, feed: Arc<Feed>) {
-        let _ = self.feed.set(feed);
+        let _ = self.core.feed.set(feed);
     }
 
     fn feed(&self) -> &Feed {
-        self.feed.get_or_init(Arc::default)
+        self.core.feed()
     }
 
     /// Exchanges that failed upstream so far (refused, time-out, TLS, a body broken off):
     /// how many, and the first few as `METHOD URL: why`.
     pub fn failures(&self) -> (u64, Vec<String>) {
-        self.failures.lock().map(|f| f.clone()).unwrap_or_default()
+        self.core.flush();
+        self.core
+            .failures
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_default()
+    }
+
+    /// Starts from `entries` already recorded (appending to an existing HAR).
+    pub fn with_entries(mut self, entries: Vec<Entry>) -> Self {
+        self.core.id_offset = entries.len() as u64;
+        self.core.entries = Mutex::new(
+            entries
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (i as u64, Box::new(e)))
+                .collect(),
+        );
+        self
+    }
+
+    /// Appends every finished exchange to `journal` before answering the client.
+    pub fn with_journal(self, journal: Journal) -> Self {
+        *self.core.journal.lock().unwrap_or_else(|p| p.into_inner()) = Some(journal);
+        self
+    }
+
+    /// Takes the journal back (to delete it once the HAR is written); exchanges that
+    /// finish afterwards are kept in memory only.
+    pub fn take_journal(&self) -> Option<Journal> {
+        self.core.flush();
+        self.core
+            .journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    /// How many exchanges were recorded so far.
+    pub fn len(&self) -> usize {
+        self.core.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The HAR document of everything recorded, entries in start order, moved out (at
+    /// the end of a recording, when bodies may be large); the recording is empty after.
+    pub fn take_har(&self) -> Har {
+        self.core.flush();
+        let mut entries = self.core.entries.lock().unwrap_or_else(|p| p.into_inner());
+        Core::har_of(std::mem::take(&mut *entries))
+    }
+}
+
+impl Core {
+    fn feed(&self) -> &Feed {
+        self.feed.get_or_init(Arc::default)
     }
 
     fn note_failure(&self, entry: &Entry) {
@@ -135,80 +220,78 @@ impl Recording {
         }
     }
 
-    /// Starts from `entries` already recorded (appending to an existing HAR).
-    pub fn with_entries(mut self, entries: Vec<Entry>) -> Self {
-        self.id_offset = entries.len() as u64;
-        self.entries = Mutex::new(
-            entries
-                .into_iter()
-                .enumerate()
-                .map(|(i, e)| (i as u64, e))
-                .collect(),
-        );
-        self
-    }
-
-    /// Appends every finished exchange to `journal` before answering the client.
-    pub fn with_journal(self, journal: Journal) -> Self {
-        *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = Some(journal);
-        self
-    }
-
-    /// Takes the journal back (to delete it once the HAR is written); exchanges that
-    /// finish afterwards are kept in memory only.
-    pub fn take_journal(&self) -> Option<Journal> {
-        self.journal
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-    }
-
-    /// How many exchanges were recorded so far.
-    pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
-    }
-
-    /// True when nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The HAR document of everything recorded, entries in start order, moved out (at
-    /// the end of a recording, when bodies may be large); the recording is empty after.
-    pub fn take_har(&self) -> Har {
-        let entries = std::mem::take(&mut *self.entries.lock().unwrap_or_else(|p| p.into_inner()));
-        Self::har_of(entries)
-    }
-
-    fn har_of(mut entries: Vec<(u64, Entry)>) -> Har {
+    fn har_of(mut entries: Vec<(u64, Box<Entry>)>) -> Har {
         entries.sort_by_key(|(id, _)| *id);
         Har {
             log: Log {
                 creator: Creator::default(),
-                entries: entries.into_iter().map(|(_, e)| e).collect(),
+                entries: entries.into_iter().map(|(_, e)| *e).collect(),
                 ..Log::default()
             },
             extra: Default::default(),
         }
     }
 
-    fn push(&self, id: u64, entry: Entry) {
-        let id = id + self.id_offset;
-        if let Some(journal) = self
-            .journal
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
-            if let Err(err) = journal.append(id, &entry) {
-                tracing::error!("journal: {err}; this exchange is only in memory until harp stops");
+    /// Writes the waiting entries' journal lines as a group and settles them, unless
+    /// another thread is writing (it takes them in its next group: a writer looks again
+    /// after letting go, so no entry is left waiting).
+    fn commit(&self) {
+        loop {
+            let writing = match self.writing.try_lock() {
+                Ok(writing) => writing,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            };
+            self.write_waiting();
+            drop(writing);
+            if self.pending.lock().map_or(true, |p| p.is_empty()) {
+                return;
             }
         }
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        // Numbered in arrival order, as the HAR will be (barring exchanges still open).
-        self.feed()
-            .send("entry", &entry_summary(entries.len() as u64, &entry));
-        entries.push((id, entry));
+    }
+
+    /// Waits for any group being written, then writes what is still waiting.
+    fn flush(&self) {
+        let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        self.write_waiting();
+    }
+
+    /// Journals every waiting entry, one write per group, keeps them and settles them;
+    /// with the writing lock held.
+    fn write_waiting(&self) {
+        loop {
+            let group =
+                std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            if group.is_empty() {
+                return;
+            }
+            self.journal_group(&group);
+            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, entry, settle) in group {
+                if entry.response.extra.contains_key("_error") {
+                    self.note_failure(&entry);
+                }
+                let feed = self.feed();
+                if feed.is_watched() {
+                    // Numbered in arrival order, as the HAR will be (barring exchanges
+                    // still open).
+                    feed.send("entry", &entry_summary(entries.len() as u64, &entry));
+                }
+                entries.push((id, Box::new(entry)));
+                let _ = settle.send(());
+            }
+        }
+    }
+
+    /// Appends a group's lines to the journal, if there is one, in one write.
+    fn journal_group(&self, group: &[Waiting]) {
+        let journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(journal) = journal.as_ref() else {
+            return;
+        };
+        if let Err(err) = journal.append_all(group.iter().map(|(id, e, _)| (*id, e))) {
+            tracing::error!("journal: {err}; these exchanges are only in memory until harp stops");
+        }
     }
 
     /// Turns a tapped body into bytes for the entry, or (attached storage, spilled body)
@@ -456,14 +539,15 @@ impl Recording {
 
 impl Observer for Recording {
     fn limits(&self) -> TapLimits {
+        let options = &self.core.options;
         TapLimits {
-            memory: self.options.memory_body,
-            spill_dir: Some(self.options.dir.clone()),
-            max: self.options.max_body,
+            memory: options.memory_body,
+            spill_dir: Some(options.dir.clone()),
+            max: options.max_body,
         }
     }
 
-    fn exchange(&self, exchange: FinishedExchange) {
+    fn exchange(&self, exchange: FinishedExchange) -> Option<Settled> {
         // A client that went away before sending its whole request made no exchange:
         // nothing complete reached a server, and nothing is worth replaying.
         if exchange.request.body.end != BodyEnd::Complete && exchange.response.is_err() {
@@ -472,14 +556,18 @@ impl Observer for Recording {
                 exchange.request.method,
                 exchange.request.uri
             );
-            return;
+            return None;
         }
-        let id = exchange.ctx.id;
-        let entry = self.entry_of(exchange);
-        if entry.response.extra.contains_key("_error") {
-            self.note_failure(&entry);
-        }
-        self.push(id, entry);
+        let id = exchange.ctx.id + self.core.id_offset;
+        let entry = self.core.entry_of(exchange);
+        let (settle, settled) = oneshot::channel();
+        self.core
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, entry, settle));
+        self.core.commit();
+        Some(settled)
     }
 }
 
@@ -578,13 +666,13 @@ fn entry_summary(id: u64, entry: &Entry) -> serde_json::Value {
 impl RecordedSoFar for Recording {
     /// What this session recorded (not the entries it adds to), numbered as in the HAR.
     fn recorded(&self) -> Vec<serde_json::Value> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let mut order: Vec<(u64, &Entry)> = entries.iter().map(|(id, e)| (*id, e)).collect();
+        let entries = self.core.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut order: Vec<(u64, &Entry)> = entries.iter().map(|(id, e)| (*id, &**e)).collect();
         order.sort_by_key(|(id, _)| *id);
         order
             .into_iter()
             .enumerate()
-            .filter(|(_, (id, _))| *id >= self.id_offset)
+            .filter(|(_, (id, _))| *id >= self.core.id_offset)
             .map(|(i, (_, e))| entry_summary(i as u64, e))
             .collect()
     }
