@@ -20,15 +20,8 @@ fn entry(i: usize) -> Entry {
 }
 
 fn main() {
-    println!(
-        "{:>8} {:>14} {:>16} {:>16} {:>22} {:>22}",
-        "entries",
-        "index build",
-        "lookup (hit)",
-        "lookup (miss)",
-        "near-miss (same host)",
-        "near-miss (other host)"
-    );
+    println!("| entries | index build | lookup (hit) | lookup (miss) | near-miss ranking, same host | near-miss ranking, other host |");
+    println!("|---:|---:|---:|---:|---:|---:|");
     for &n in &[10usize, 1_000, 100_000, 1_000_000] {
         let mut har = Har::default();
         har.log.entries = (0..n).map(entry).collect();
@@ -103,9 +96,6 @@ fn main() {
         };
         let same_host = near("https://api.bench.test/items/none?page=1");
         let other_host = near("https://elsewhere.test/x");
-        println!(
-            "{n:>8} {:>12.1?} {:>16?} {:>16?} {:>22?} {:>22?}",
-            build, hit, miss, same_host, other_host
-        );
+        println!("| {n} | {build:.1?} | {hit:?} | {miss:?} | {same_host:.1?} | {other_host:.1?} |");
     }
 }

@@ -13,7 +13,7 @@ SLOW_CLIENTS=${SLOW_CLIENTS:-8}
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "needs nginx (apt-get install nginx-light)"; exit 1; }
 cargo build --release -q
-HARP=$PWD/target/release/harp
+HARP=${HARP:-$PWD/target/release/harp}
 
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT

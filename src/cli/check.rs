@@ -19,7 +19,13 @@ pub(super) struct CheckArgs {
 pub(super) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     for path in &args.paths {
-        match har::read_har_file(path).and_then(|file| file.validate_bodies().map(|_| file)) {
+        // Entry by entry: every body is produced (and so checked) as it is read.
+        let mut incomplete = 0;
+        let read = har::stream_har_file(path, &har::ReadLimits::default(), |_, entry, _| {
+            incomplete += usize::from(entry.is_incomplete());
+            Ok(())
+        });
+        match read {
             Ok(file) => {
                 if let Some(n) = file.recovered {
                     say(format!(
@@ -28,11 +34,10 @@ pub(super) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     ));
                 }
                 let log = &file.har.log;
-                let incomplete = log.entries.iter().filter(|e| e.is_incomplete()).count();
                 say(format!(
                     "{}: ok, {} entries ({} incomplete), HAR {} by {} {}",
                     path.display(),
-                    log.entries.len(),
+                    file.entries,
                     incomplete,
                     log.version,
                     log.creator.name,

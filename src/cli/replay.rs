@@ -71,14 +71,20 @@ pub(super) struct MaxAge {
 impl MaxAge {
     /// The warning when entries of `har` are older than this, with whether it fails the
     /// run; None when none is.
-    fn warning(&self, path: &Path, har: &har::Har) -> Option<(String, bool)> {
-        let found = har::age::stale_entries(har, self.age, std::time::SystemTime::now());
+    /// The warning for the HAR at `path` whose entries started at `dates`, when some
+    /// are too old.
+    fn warning(&self, path: &Path, dates: &[String]) -> Option<(String, bool)> {
+        let found = har::age::stale_dates(
+            dates.iter().map(String::as_str),
+            self.age,
+            std::time::SystemTime::now(),
+        );
         let oldest = found.oldest?;
         let warning = format!(
             "{}: {} of {} entries were recorded more than {} ago (the oldest {oldest}); re-record them with harp run --update",
             path.display(),
             found.count,
-            har.log.entries.len(),
+            dates.len(),
             self.text
         );
         Some((warning, self.fail))
@@ -188,7 +194,14 @@ impl ReplaySession {
                 .map_err(bad_input)
                 .context("cannot write the --report file")?;
         }
-        let file = har::read_har_file(path).map_err(bad_input)?;
+        // Read straight into the index; only the dates are kept for --max-age.
+        let mut dates = Vec::new();
+        let (index, file) = Index::stream(path, loaded.rules, |entry| {
+            if flags.max_age.is_some() {
+                dates.push(entry.started_date_time.clone());
+            }
+        })
+        .map_err(bad_input)?;
         let mut notes: Vec<String> = loaded.note.into_iter().collect();
         if let Some(n) = file.recovered {
             notes.push(format!(
@@ -199,11 +212,10 @@ impl ReplaySession {
         let stale = flags
             .max_age
             .as_ref()
-            .and_then(|max| max.warning(path, &file.har));
+            .and_then(|max| max.warning(path, &dates));
         if let Some((warning, _)) = &stale {
             notes.push(format!("warning: {warning}"));
         }
-        let index = Index::new(&file, loaded.rules).map_err(bad_input)?;
         let options = ReplayOptions {
             globs,
             not_found: match flags.not_found {

@@ -20,11 +20,23 @@ pub struct Stale {
 
 /// The entries of `har` recorded more than `max_age` before `now`.
 pub fn stale_entries(har: &Har, max_age: Duration, now: SystemTime) -> Stale {
+    stale_dates(
+        har.log.entries.iter().map(|e| e.started_date_time.as_str()),
+        max_age,
+        now,
+    )
+}
+
+/// The same from entries' `startedDateTime` values.
+pub fn stale_dates<'a>(
+    dates: impl IntoIterator<Item = &'a str>,
+    max_age: Duration,
+    now: SystemTime,
+) -> Stale {
     let cut_off = OffsetDateTime::from(now) - max_age;
     let mut stale = Stale::default();
     let mut oldest: Option<(OffsetDateTime, &str)> = None;
-    for entry in &har.log.entries {
-        let written = entry.started_date_time.as_str();
+    for written in dates {
         let Ok(when) = OffsetDateTime::parse(written, &Rfc3339) else {
             stale.undated += 1;
             continue;

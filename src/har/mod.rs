@@ -15,6 +15,7 @@ mod model;
 pub mod payload;
 mod reader;
 mod storage;
+mod stream;
 mod writer;
 
 pub use body::BodyError;
@@ -29,6 +30,7 @@ pub(crate) use reader::parse_har;
 pub use reader::{read_har_file, read_har_file_with, read_stored, HarFile, ReadLimits};
 pub(crate) use storage::attach_entry;
 pub use storage::{save, Storage};
+pub use stream::{stream_har_file, EntryBodies, Streamed};
 pub use writer::{check_writable, write_har};
 
 use std::path::PathBuf;

@@ -139,27 +139,36 @@ impl HarFile {
         text: Option<&str>,
         encoding: Option<&str>,
     ) -> Result<Bytes, HarError> {
-        if let Some(name) = file {
-            return self
-                .payloads
-                .get(name)
-                .cloned()
-                .ok_or_else(|| HarError::Entry {
-                    path: self.path.clone(),
-                    index,
-                    reason: format!("payload {name:?} was not loaded"),
-                });
-        }
-        match text {
-            None => Ok(Bytes::new()),
-            Some(text) => decode_text(text, encoding)
-                .map(Bytes::from)
-                .map_err(|reason| HarError::Entry {
-                    path: self.path.clone(),
-                    index,
-                    reason: reason.to_string(),
-                }),
-        }
+        body_from(&self.path, index, &self.payloads, file, text, encoding)
+    }
+}
+
+/// A body of entry `index` of the HAR at `path`: the payload `file` (already loaded into
+/// `payloads`), or `text` decoded as `encoding` says.
+pub(super) fn body_from(
+    path: &Path,
+    index: usize,
+    payloads: &HashMap<String, Bytes>,
+    file: Option<&str>,
+    text: Option<&str>,
+    encoding: Option<&str>,
+) -> Result<Bytes, HarError> {
+    let entry_error = |reason: String| HarError::Entry {
+        path: path.to_path_buf(),
+        index,
+        reason,
+    };
+    if let Some(name) = file {
+        return payloads
+            .get(name)
+            .cloned()
+            .ok_or_else(|| entry_error(format!("payload {name:?} was not loaded")));
+    }
+    match text {
+        None => Ok(Bytes::new()),
+        Some(text) => decode_text(text, encoding)
+            .map(Bytes::from)
+            .map_err(|reason| entry_error(reason.to_string())),
     }
 }
 
@@ -180,50 +189,78 @@ pub fn read_har_file_with(path: &Path, limits: &ReadLimits) -> Result<HarFile, H
 /// Reads `path` as it is on disk, ignoring any journal beside it (journal recovery
 /// itself reads this way, so it can never recurse).
 pub fn read_stored(path: &Path, limits: &ReadLimits) -> Result<HarFile, HarError> {
-    let is_zip = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
-    let (har, payloads) = if is_zip {
-        let mut zip = ZipReader::open(path, limits)?;
-        let name = zip.har_name()?;
-        let json = zip.read(&name).map_err(|reason| HarError::Archive {
-            path: path.to_path_buf(),
-            reason,
-        })?;
-        let har = parse_har(&json, path)?;
-        let payloads = load_payloads(&har, path, |name| zip.read(name))?;
-        (har, payloads)
-    } else {
-        let bytes = read_capped(path, limits.max_json)?;
-        let json = if looks_zlib(&bytes)
-            || path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("zhar"))
-        {
-            inflate(&bytes, path, limits.max_json)?
-        } else {
-            bytes
-        };
-        let har = parse_har(&json, path)?;
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
-        let max = limits.max_payload;
-        let payloads = load_payloads(&har, path, |name| {
-            let file = payload::resolve_in_dir(&dir, name).map_err(|e| e.to_string())?;
-            read_capped(&file, max).map_err(|e| e.to_string())
-        })?;
-        (har, payloads)
-    };
+    let (json, mut payloads) = stored_json(path, limits)?;
+    let har = parse_har(&json, path)?;
+    drop(json);
+    let payloads = load_payloads(&har, path, |name| payloads.read(name))?;
     Ok(HarFile {
         path: path.to_path_buf(),
         har,
         payloads,
         recovered: None,
     })
+}
+
+/// Where a HAR's `_file` payloads are read from: its folder or its archive.
+pub(super) enum Payloads {
+    Dir { dir: PathBuf, max: u64 },
+    Zip(Box<ZipReader>),
+}
+
+impl Payloads {
+    /// The payload `name` (a relative name, checked by the caller).
+    pub(super) fn read(&mut self, name: &str) -> Result<Vec<u8>, String> {
+        match self {
+            Payloads::Dir { dir, max } => {
+                let file = payload::resolve_in_dir(dir, name).map_err(|e| e.to_string())?;
+                read_capped(&file, *max).map_err(|e| e.to_string())
+            }
+            Payloads::Zip(zip) => zip.read(name),
+        }
+    }
+}
+
+/// The HAR JSON of `path` (from a `.zip`, zlib `.zhar`, or plain) and where its
+/// payloads are.
+pub(super) fn stored_json(
+    path: &Path,
+    limits: &ReadLimits,
+) -> Result<(Vec<u8>, Payloads), HarError> {
+    let is_zip = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    if is_zip {
+        let mut zip = ZipReader::open(path, limits)?;
+        let name = zip.har_name()?;
+        let json = zip.read(&name).map_err(|reason| HarError::Archive {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        return Ok((json, Payloads::Zip(Box::new(zip))));
+    }
+    let bytes = read_capped(path, limits.max_json)?;
+    let json = if looks_zlib(&bytes)
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zhar"))
+    {
+        inflate(&bytes, path, limits.max_json)?
+    } else {
+        bytes
+    };
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    Ok((
+        json,
+        Payloads::Dir {
+            dir,
+            max: limits.max_payload,
+        },
+    ))
 }
 
 fn load_payloads(
@@ -324,10 +361,15 @@ fn inflate(bytes: &[u8], path: &Path, max: u64) -> Result<Vec<u8>, HarError> {
 /// column, the missing part, or the entry index.
 pub(crate) fn parse_har(bytes: &[u8], path: &Path) -> Result<Har, HarError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match serde_json::from_slice::<Har>(bytes) {
-        Ok(har) => Ok(har),
-        Err(err) if err.is_data() => Err(diagnose(bytes, path, err)),
-        Err(err) => Err(HarError::Json {
+    serde_json::from_slice::<Har>(bytes).map_err(|err| json_error(bytes, path, err))
+}
+
+/// A parse failure of the HAR text `bytes` said plainly: the JSON line and column, the
+/// missing part, or the entry index.
+pub(super) fn json_error(bytes: &[u8], path: &Path, err: serde_json::Error) -> HarError {
+    match err {
+        err if err.is_data() => diagnose(bytes, path, err),
+        err => HarError::Json {
             path: path.to_path_buf(),
             line: err.line(),
             column: err.column(),
@@ -337,7 +379,7 @@ pub(crate) fn parse_har(bytes: &[u8], path: &Path) -> Result<Har, HarError> {
                 .next()
                 .unwrap_or("")
                 .to_string(),
-        }),
+        },
     }
 }
 

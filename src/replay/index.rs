@@ -11,7 +11,9 @@ use http::StatusCode;
 
 use super::matcher::Recorded;
 use crate::codec;
-use crate::har::{Content, Entry, HarError, HarFile};
+use crate::har::{
+    stream_har_file, Content, Entry, EntryBodies, HarError, HarFile, ReadLimits, Streamed,
+};
 use crate::rules::{Canon, Rules};
 
 /// A response ready to serve.
@@ -69,29 +71,65 @@ impl Index {
     /// Prepares every entry of `file` under `rules`; a body that cannot be produced is
     /// an error naming the entry.
     pub fn new(file: &HarFile, rules: Rules) -> Result<Self, HarError> {
-        let mut recorded = Vec::with_capacity(file.har.log.entries.len());
-        let mut servable = Vec::with_capacity(file.har.log.entries.len());
-        let mut by_key: FxHashMap<Box<str>, Vec<usize>> = FxHashMap::default();
+        let mut index = Self::empty(file.path.clone(), rules);
         for (i, entry) in file.har.log.entries.iter().enumerate() {
-            let rec = recorded_request(file, i, entry, &rules)?;
-            let key = key_of(&rec.method, &rules.match_url(&rec.url));
-            match by_key.get_mut(key.as_str()) {
-                Some(list) => list.push(i),
-                None => {
-                    by_key.insert(key.into_boxed_str(), vec![i]);
-                }
-            }
-            servable.push(prepare(i, entry, file.response_body(i)?, rec.incomplete));
-            recorded.push(rec);
+            let bodies = EntryBodies {
+                response: file.response_body(i)?,
+                request: file.request_body(i)?,
+            };
+            index.add(i, entry, bodies);
         }
-        Ok(Self {
-            path: file.path.clone(),
-            neighbours: super::diagnose::Neighbours::new(&recorded),
-            recorded,
-            servable,
-            by_key,
+        Ok(index.finish())
+    }
+
+    /// Reads the HAR at `path` entry by entry straight into an index (no model of the
+    /// whole file is kept: peak memory is the file's text and the index); `each` sees
+    /// every entry first. Returns the index and what is left of the document.
+    pub fn stream(
+        path: &std::path::Path,
+        rules: Rules,
+        mut each: impl FnMut(&Entry),
+    ) -> Result<(Self, Streamed), HarError> {
+        let mut index = Self::empty(path.to_path_buf(), rules);
+        let streamed = stream_har_file(path, &ReadLimits::default(), |i, entry, bodies| {
+            each(&entry);
+            index.add(i, &entry, bodies);
+            Ok(())
+        })?;
+        Ok((index.finish(), streamed))
+    }
+
+    fn empty(path: PathBuf, rules: Rules) -> Self {
+        Self {
+            path,
+            recorded: Vec::new(),
+            servable: Vec::new(),
+            by_key: FxHashMap::default(),
             rules,
-        })
+            neighbours: Default::default(),
+        }
+    }
+
+    /// Prepares and indexes entry `i`.
+    fn add(&mut self, i: usize, entry: &Entry, bodies: EntryBodies) {
+        let rec = recorded_request(entry, bodies.request, &self.rules);
+        let key = key_of(&rec.method, &self.rules.match_url(&rec.url));
+        match self.by_key.get_mut(key.as_str()) {
+            Some(list) => list.push(i),
+            None => {
+                self.by_key.insert(key.into_boxed_str(), vec![i]);
+            }
+        }
+        self.servable
+            .push(prepare(i, entry, bodies.response, rec.incomplete));
+        self.recorded.push(rec);
+    }
+
+    fn finish(mut self) -> Self {
+        self.neighbours = super::diagnose::Neighbours::new(&self.recorded);
+        self.recorded.shrink_to_fit();
+        self.servable.shrink_to_fit();
+        self
     }
 
     /// Entries recorded for exactly this method and URL (as the rules compare URLs),
@@ -124,23 +162,17 @@ fn key_of(method: &str, url: &str) -> String {
 }
 
 /// The request facts of entry `i` the matcher needs, with the rules applied.
-fn recorded_request(
-    file: &HarFile,
-    i: usize,
-    entry: &Entry,
-    rules: &Rules,
-) -> Result<Recorded, HarError> {
+fn recorded_request(entry: &Entry, body: Option<Bytes>, rules: &Rules) -> Recorded {
     let request = &entry.request;
-    let headers: Vec<(String, String)> = request
+    let mut headers: Vec<(String, String)> = request
         .headers
         .iter()
         .map(|h| (h.name.to_ascii_lowercase(), h.value.clone()))
         .filter(|(n, _)| !rules.ignores_header(n))
         .collect();
-    let body = file
-        .request_body(i)?
-        .filter(|b| !b.is_empty())
-        .map(|b| b.to_vec());
+    // Kept for the whole replay: no spare capacity (it was a third of the list).
+    headers.shrink_to_fit();
+    let body = body.filter(|b| !b.is_empty()).map(|b| b.to_vec());
     let content_type = request
         .post_data
         .as_ref()
@@ -162,14 +194,14 @@ fn recorded_request(
         (None, Some(params)) if !params.is_empty() => Some(Canon::of_params(content_type, params)),
         _ => None,
     };
-    Ok(Recorded {
+    Recorded {
         method: request.method.clone(),
         url: crate::urls::normalise(&request.url),
         headers,
         body,
         canon,
         incomplete: entry.is_incomplete(),
-    })
+    }
 }
 
 fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servable {
@@ -263,7 +295,7 @@ fn served_headers(
     keep_encoding: bool,
 ) -> ServedHeaders {
     let mut out = ServedHeaders {
-        headers: HeaderMap::new(),
+        headers: HeaderMap::with_capacity(recorded.len()),
         location: None,
         recorded_length: None,
     };
