@@ -32,9 +32,29 @@ pub(crate) fn version_str(version: Version) -> &'static str {
 
 /// ISO 8601 in UTC with milliseconds, as browsers write `startedDateTime`.
 pub(crate) fn iso8601(t: SystemTime) -> String {
+    // Written by hand: this runs for every recorded exchange, and the formatting
+    // machinery of `time` showed in the recording profile.
     let t = time::OffsetDateTime::from(t);
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    t.format(&format).unwrap_or_default()
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_has_milliseconds_and_zulu() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_795_000_000_123);
+        assert_eq!(iso8601(t), "2026-11-18T11:06:40.123Z");
+        assert_eq!(iso8601(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
 }

@@ -181,8 +181,9 @@ impl Sink {
             self.drop_copy(format!("body over {} bytes", self.limits.max));
             return;
         }
-        self.sha1.update(data);
         if let Some((writer, _)) = &mut self.file {
+            // Only a spilled body needs its hash (its payload file's name).
+            self.sha1.update(data);
             if let Err(err) = writer.write_all(data) {
                 self.drop_copy(format!("writing the spill file failed: {err}"));
             }
@@ -204,6 +205,7 @@ impl Sink {
                 let (file, path) = file.into_parts();
                 let mut writer = std::io::BufWriter::with_capacity(256 * 1024, file);
                 for chunk in &self.memory {
+                    self.sha1.update(chunk);
                     writer.write_all(chunk)?;
                 }
                 Ok((writer, path))

@@ -343,7 +343,12 @@ fn headers_of(headers: &HeaderMap, opts: &EntryOptions) -> Vec<Header> {
                     REDACTED.into()
                 }
             } else {
-                String::from_utf8_lossy(value.as_bytes())
+                // Nearly every value is visible ASCII: that check is cheaper than the
+                // UTF-8 walk of from_utf8_lossy.
+                match value.to_str() {
+                    Ok(text) => text.into(),
+                    Err(_) => String::from_utf8_lossy(value.as_bytes()),
+                }
             };
             Header::new(name.as_str(), value)
         })
