@@ -9,9 +9,10 @@
 #   5. index build, lookup, miss and near-miss ranking by entry count (cargo bench);
 #   6. recording a 1 GiB body (benches/streaming.sh).
 #
-#   benches/run.sh                 DURATION=5 CONNS=16 by default; INSTALL=1 installs
+#   benches/run.sh                 DURATION=5 CONNS=16 REPEAT=3 by default (REPEAT: the
+#                                  record/forward pairs, alternated); INSTALL=1 installs
 #                                  what is missing (apt nginx-light, cargo oha, pip
-#                                  mitmproxy); SKIP_STREAMING=1 skips part 6
+#                                  mitmproxy); PARTS="2 3" runs only those parts
 #   HARP=path benches/run.sh       measures another harp build
 #
 # Needs: nginx, oha, python3, openssl, curl, bc. mitmproxy (mitmdump) is optional: its
@@ -20,6 +21,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-16}
+REPEAT=${REPEAT:-3}
+PARTS=" ${PARTS:-1 2 3 4 5 6} "
+part() { [[ "$PARTS" == *" $1 "* ]]; }
 root=$PWD
 
 need() { command -v "$1" >/dev/null 2>&1; }
@@ -35,6 +39,7 @@ have_mitm=0
 need mitmdump && have_mitm=1
 
 work=$(mktemp -d)
+chmod 755 "$work" # nginx workers read the payloads as nobody
 pids=()
 cleanup() {
   nginx -c "$work/nginx.conf" -s stop 2>/dev/null || true
@@ -99,6 +104,10 @@ http {
 }
 CONF
 nginx -c "$work/nginx.conf"
+sleep 0.3
+curl -sf -o /dev/null http://127.0.0.1:18480/payload-1k.json &&
+  curl -sf -o /dev/null --cacert "$work/upca.pem" https://localhost:18443/payload-1k.json ||
+  { echo "nginx is not serving on 127.0.0.1:18480 and :18443 (a port taken?): $(cat "$work/nginx-error.log")" >&2; exit 1; }
 
 # --- helpers ----------------------------------------------------------------------------
 # load ARGS...: runs oha for DURATION seconds; prints "req/s p99-ms ok-responses".
@@ -147,6 +156,7 @@ echo "- load: oha, $CONNS connections, ${DURATION} s per row, keep-alive; client
 echo
 
 # --- 1. replay --------------------------------------------------------------------------
+if part 1; then
 "$harp" replay --har "$work/bench.har" --listen 127.0.0.1:18481 --ca-dir "$work/certs" >"$work/replay.log" 2>&1 &
 replay=$!
 pids+=("$replay")
@@ -180,8 +190,10 @@ done
 stop_pid "$replay"
 [ $have_mitm = 1 ] && stop_pid "$mitm"
 echo
+fi
 
 # --- 2. record --------------------------------------------------------------------------
+if part 2; then
 echo "## 2. Recording against forwarding (HTTPS through the proxy to nginx)"
 echo
 echo "| payload | proxy | req/s | p99 ms | vs forward | entries written | stop (HAR written) |"
@@ -213,25 +225,36 @@ record_run() {
   entries=$(grep -o 'recorded [0-9]* exchange' "$work/rec.log" | grep -o '[0-9]*' || echo 0)
   echo "$rps $p99 ${entries:-0} $(printf '%.2f' "$(echo "$end - $start" | bc -l)")"
 }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for p in 1k 64k; do
-  read -r fwd p99 _ _ < <(record_run forward "$p")
-  echo "| $p | harp, forwarding only | $fwd | $p99 | 1.00 | - | - |"
-  read -r rec p99 entries took < <(record_run record "$p")
-  echo "| $p | harp record | $rec | $p99 | $(ratio "$rec" "$fwd") | $entries | $took s |"
+  # Alternated REPEAT times (this machine's run-to-run noise is larger than the
+  # difference measured); each column is the median of its runs.
+  fwds=() recs=() ratios=() p99s=() p99r=() entries_l=() took_l=()
+  for _ in $(seq "$REPEAT"); do
+    read -r fwd p99 _ _ < <(record_run forward "$p")
+    fwds+=("$fwd") p99s+=("$p99")
+    read -r rec p99 entries took < <(record_run record "$p")
+    recs+=("$rec") p99r+=("$p99") entries_l+=("$entries") took_l+=("$took")
+    ratios+=("$(ratio "$rec" "$fwd")")
+  done
+  echo "| $p | harp, forwarding only | $(printf '%s\n' "${fwds[@]}" | median) | $(printf '%s\n' "${p99s[@]}" | median) | 1.00 | - | - |"
+  echo "| $p | harp record | $(printf '%s\n' "${recs[@]}" | median) | $(printf '%s\n' "${p99r[@]}" | median) | $(printf '%s\n' "${ratios[@]}" | median) (runs: ${ratios[*]}) | $(printf '%s\n' "${entries_l[@]}" | median) | $(printf '%s\n' "${took_l[@]}" | median) s |"
   if [ $have_mitm = 1 ]; then
     start_mitm 18485 --set hardump="$work/mitm.har" --set ssl_verify_upstream_trusted_ca="$work/upca.pem"
     read -r theirs p99 _ < <(load -x http://127.0.0.1:18485 --cacert "$mitm_confdir/mitmproxy-ca-cert.pem" "https://localhost:18443/payload-$p.json")
     start=$(date +%s.%N)
     stop_pid "$mitm"
     took=$(printf '%.2f' "$(echo "$(date +%s.%N) - $start" | bc -l)")
-    echo "| $p | mitmproxy hardump | $theirs | $p99 | $(ratio "$theirs" "$fwd") | - | $took s |"
+    echo "| $p | mitmproxy hardump | $theirs | $p99 | $(ratio "$theirs" "$(printf '%s\n' "${fwds[@]}" | median)") | - | $took s |"
   fi
 done
 read -r rec p99 entries took < <(record_run record 1k -n 100000)
 echo "| 1k | harp record, 100,000 requests then SIGINT | $rec | $p99 | - | $entries | $took s |"
 echo
+fi
 
 # --- 3. load ----------------------------------------------------------------------------
+if part 3; then
 echo "## 3. Loading a HAR: replay start and peak memory by size"
 echo
 echo "Browser-shaped entries (benches/make_har.py: about 20 headers, cookies, a 1.5 KB JSON body)."
@@ -254,8 +277,10 @@ for n in 2850 28500 57000; do
   rm -f "$work/load.har"
 done
 echo
+fi
 
 # --- 4. mock ----------------------------------------------------------------------------
+if part 4; then
 echo "## 4. The mock against the number of examples (1 KiB example, plain HTTP)"
 echo
 echo "| examples | server | req/s | p99 ms | vs nginx |"
@@ -270,19 +295,20 @@ for n in 10 10000; do
   echo "| $n | harp mock | $mine | $p99 | $(ratio "$mine" "$base") |"
   stop_pid "$mock"
 done
-nginx -c "$work/nginx.conf" -s stop
 echo
+fi
+nginx -c "$work/nginx.conf" -s stop
 
 # --- 5. lookup --------------------------------------------------------------------------
+if part 5; then
 echo "## 5. Index build and lookup by entry count (cargo bench --bench lookup)"
 echo
 cargo bench --quiet --bench lookup 2>/dev/null
 echo
+fi
 
 # --- 6. streaming -----------------------------------------------------------------------
-if [ "${SKIP_STREAMING:-0}" = 1 ]; then
-  echo "(part 6, streaming a 1 GiB body, skipped: SKIP_STREAMING=1)"
-else
+if part 6; then
   echo "## 6. Recording big bodies (benches/streaming.sh)"
   echo
   HARP=$harp benches/streaming.sh

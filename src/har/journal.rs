@@ -1,6 +1,7 @@
 //! The crash-safe journal of a recording: one JSON line per finished exchange, appended
 //! and handed to the operating system before the client gets its response, so `kill -9`
-//! loses nothing finished. Any later harp command on the HAR folds a leftover journal in.
+//! loses nothing finished. Lines that finish together are written together. Any later
+//! harp command on the HAR folds a leftover journal in.
 //!
 //! Layout: `<har file name>.harp-journal` beside the HAR. The first line is a header
 //! (`{"harpJournal":1,"storage":"embed","append":false}`), then `{"id":N,"entry":{…}}`
@@ -83,11 +84,6 @@ impl Journal {
             path,
             file: Mutex::new(file),
         })
-    }
-
-    /// Appends one finished exchange (a single write of a whole line).
-    pub fn append(&self, id: u64, entry: &Entry) -> Result<(), HarError> {
-        self.append_all(std::iter::once((id, entry)))
     }
 
     /// Appends finished exchanges, their lines in one write (a group commit).

@@ -16,15 +16,13 @@ pub(crate) fn to_pretty_json(har: &Har) -> Result<Vec<u8>, serde_json::Error> {
 /// Writes `har` to `path` through a temporary file in the same folder and a rename, so
 /// readers see either the old file or the whole new one, never a torn write.
 ///
-/// The bytes are those of `serde_json::to_writer_pretty` plus a final newline; entries
-/// are serialised in blocks, each block's entries spread over the machine's cores, and
-/// written as each block is done, so the JSON is never held whole in memory.
+/// The JSON is streamed into the file, never held whole in memory.
 pub fn write_har(path: &Path, har: &Har) -> Result<(), HarError> {
     // A serialisation failure (not an I/O one) is told apart from a disk error.
     let mut json_error = None;
     let written = crate::output::write_atomic_with(path, None, |file| {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        if let Err(e) = write_pretty(&mut out, har) {
+        if let Err(e) = serde_json::to_writer_pretty(&mut out, har) {
             if e.is_io() {
                 return Err(e.into());
             }
@@ -45,95 +43,6 @@ pub fn write_har(path: &Path, har: &Har) -> Result<(), HarError> {
             source,
         }),
     }
-}
-
-/// Entries serialised between two writes.
-const BLOCK: usize = 4096;
-/// Where the entries go in the pretty document with none: `"entries": []` at the
-/// log's depth (no other key can be there at that indentation: strings escape their
-/// newlines, and the log has one `entries`).
-const ENTRIES_SLOT: &[u8] = b"\n    \"entries\": []";
-/// An entry's lines are indented this much inside the document.
-const ENTRY_INDENT: &[u8] = b"      ";
-
-/// Writes what `serde_json::to_writer_pretty(out, har)` writes, with the entries
-/// serialised in parallel.
-fn write_pretty(out: &mut impl Write, har: &Har) -> Result<(), serde_json::Error> {
-    let log = &har.log;
-    let frame = Har {
-        log: super::Log {
-            version: log.version.clone(),
-            creator: log.creator.clone(),
-            browser: log.browser.clone(),
-            pages: log.pages.clone(),
-            entries: Vec::new(),
-            comment: log.comment.clone(),
-            extra: log.extra.clone(),
-        },
-        extra: har.extra.clone(),
-    };
-    let frame = serde_json::to_vec_pretty(&frame)?;
-    let entries = &har.log.entries;
-    let slot = frame
-        .windows(ENTRIES_SLOT.len())
-        .position(|w| w == ENTRIES_SLOT)
-        .filter(|_| !entries.is_empty());
-    let Some(slot) = slot else {
-        return out.write_all(&frame).map_err(serde_json::Error::io);
-    };
-    let open = slot + ENTRIES_SLOT.len() - 1;
-    out.write_all(&frame[..open])
-        .map_err(serde_json::Error::io)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    for (b, block) in entries.chunks(BLOCK).enumerate() {
-        let part = block.len().div_ceil(threads);
-        let texts: Vec<Result<Vec<u8>, serde_json::Error>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = block
-                .chunks(part)
-                .map(|chunk| scope.spawn(move || pretty_entries(chunk)))
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| {
-                    w.join()
-                        .unwrap_or_else(|_| Err(serde::ser::Error::custom("panicked")))
-                })
-                .collect()
-        });
-        for (i, text) in texts.into_iter().enumerate() {
-            let text = text?;
-            if b > 0 || i > 0 {
-                out.write_all(b",").map_err(serde_json::Error::io)?;
-            }
-            out.write_all(&text).map_err(serde_json::Error::io)?;
-        }
-    }
-    out.write_all(b"\n    ").map_err(serde_json::Error::io)?;
-    out.write_all(&frame[open..]).map_err(serde_json::Error::io)
-}
-
-/// Entries as they appear in the pretty document: each on its own lines, indented,
-/// separated by commas (no leading or trailing one).
-fn pretty_entries(entries: &[super::Entry]) -> Result<Vec<u8>, serde_json::Error> {
-    let mut out = Vec::with_capacity(entries.len() * 2048);
-    let mut one = Vec::with_capacity(4096);
-    for (i, entry) in entries.iter().enumerate() {
-        one.clear();
-        serde_json::to_writer_pretty(&mut one, entry)?;
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'\n');
-        out.extend_from_slice(ENTRY_INDENT);
-        for (n, line) in one.split(|b| *b == b'\n').enumerate() {
-            if n > 0 {
-                out.push(b'\n');
-                out.extend_from_slice(ENTRY_INDENT);
-            }
-            out.extend_from_slice(line);
-        }
-    }
-    Ok(out)
 }
 
 /// Fails unless a file can be created at `path`: its folder (made when missing) must be
@@ -192,25 +101,5 @@ mod tests {
         std::fs::write(dir.path().join("file"), "x").unwrap();
         let err = check_writable(&dir.path().join("file/a.har")).unwrap_err();
         assert!(err.to_string().contains("file"), "{err}");
-    }
-
-    #[test]
-    fn parallel_writing_gives_serde_jsons_pretty_bytes() {
-        let text = r#"{"log":{"version":"1.2","creator":{"name":"x","version":"1"},
-            "pages":[{"id":"p","title":"\n    \"entries\": []"}],
-            "entries":[],"comment":"c","_x":{"a":[1,2]}},"_top":1}"#;
-        let mut har: Har = serde_json::from_str(text).unwrap();
-        let entry = r#"{"startedDateTime":"2020-01-01T00:00:00Z","time":1,
-            "request":{"method":"GET","url":"http://a/\nb","headers":[{"name":"a","value":"b"}]},
-            "response":{"status":200,"content":{"text":"line\nline"}},"_e":[]}"#;
-        for count in [0, 1, 2, 3, BLOCK + 5] {
-            har.log.entries = (0..count)
-                .map(|_| serde_json::from_str(entry).unwrap())
-                .collect();
-            let mut mine = Vec::new();
-            write_pretty(&mut mine, &har).unwrap();
-            let theirs = serde_json::to_vec_pretty(&har).unwrap();
-            assert!(mine == theirs, "{count} entries differ");
-        }
     }
 }
