@@ -21,11 +21,20 @@ pub(crate) trait Object: Sized {
     const REQUIRED: &'static [&'static str] = &[];
     /// The object before any field is read (every field at its default).
     fn blank() -> Self;
-    /// Reads the value of the known field `key`; false for a field it does not know
-    /// (whose value is then still unread).
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error>;
-    /// Where unknown fields go.
-    fn extra(&mut self) -> &mut Extra;
+    /// Reads the value of field `key`: into its own place when known, into the
+    /// object's `extra` map ([`keep`]) otherwise.
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error>;
+}
+
+/// Keeps the value of the unknown field `key` in `extra`, as written.
+pub(crate) fn keep<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    key: &str,
+    extra: &mut Extra,
+) -> Result<(), A::Error> {
+    let value: Value = map.next_value()?;
+    extra.insert(key.to_string(), value);
+    Ok(())
 }
 
 /// Implements `Deserialize` for [`Object`]s.
@@ -64,10 +73,7 @@ impl<'de, T: Object> Visitor<'de> for ObjectVisitor<T> {
             if let Some(i) = T::REQUIRED.iter().position(|r| *r == key) {
                 seen |= 1 << i;
             }
-            if !out.field(key, &mut map)? {
-                let value: Value = map.next_value()?;
-                out.extra().insert(key.to_string(), value);
-            }
+            out.field(key, &mut map)?;
         }
         for (i, name) in T::REQUIRED.iter().enumerate() {
             if seen & (1 << i) == 0 {

@@ -186,6 +186,25 @@ pub struct Request {
     pub extra: Extra,
 }
 
+/// Nothing known: empty strings and lists, sizes -1 (unknown).
+impl Default for Request {
+    fn default() -> Self {
+        Self {
+            method: String::new(),
+            url: String::new(),
+            http_version: String::new(),
+            cookies: Vec::new(),
+            headers: Vec::new(),
+            query_string: Vec::new(),
+            post_data: None,
+            headers_size: -1,
+            body_size: -1,
+            comment: None,
+            extra: Extra::new(),
+        }
+    }
+}
+
 /// A response.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -215,6 +234,25 @@ pub struct Response {
     /// Unknown fields (`_error`, `_transferSize`, …).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// Nothing known: status 0, empty strings and lists, sizes -1 (unknown).
+impl Default for Response {
+    fn default() -> Self {
+        Self {
+            status: 0,
+            status_text: String::new(),
+            http_version: String::new(),
+            cookies: Vec::new(),
+            headers: Vec::new(),
+            content: Content::default(),
+            redirect_url: String::new(),
+            headers_size: -1,
+            body_size: -1,
+            comment: None,
+            extra: Extra::new(),
+        }
+    }
 }
 
 /// A name/value pair: headers and query parameters.
@@ -403,15 +441,12 @@ impl Object for Har {
     fn blank() -> Self {
         Har::default()
     }
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
             "log" => self.log = map.next_value()?,
-            _ => return Ok(false),
+            _ => lenient::keep(map, key, &mut self.extra)?,
         }
-        Ok(true)
-    }
-    fn extra(&mut self) -> &mut Extra {
-        &mut self.extra
+        Ok(())
     }
 }
 
@@ -421,7 +456,7 @@ impl Object for Log {
     fn blank() -> Self {
         Log::default()
     }
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
             "version" => self.version = lenient::text(map)?,
             "creator" => self.creator = map.next_value()?,
@@ -429,12 +464,9 @@ impl Object for Log {
             "pages" => self.pages = map.next_value()?,
             "entries" => self.entries = map.next_value()?,
             "comment" => self.comment = lenient::optional_text(map, key, &mut self.extra)?,
-            _ => return Ok(false),
+            _ => lenient::keep(map, key, &mut self.extra)?,
         }
-        Ok(true)
-    }
-    fn extra(&mut self) -> &mut Extra {
-        &mut self.extra
+        Ok(())
     }
 }
 
@@ -448,17 +480,14 @@ impl Object for Creator {
             extra: Extra::new(),
         }
     }
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
             "name" => self.name = lenient::text(map)?,
             "version" => self.version = lenient::text(map)?,
             "comment" => self.comment = lenient::optional_text(map, key, &mut self.extra)?,
-            _ => return Ok(false),
+            _ => lenient::keep(map, key, &mut self.extra)?,
         }
-        Ok(true)
-    }
-    fn extra(&mut self) -> &mut Extra {
-        &mut self.extra
+        Ok(())
     }
 }
 
@@ -470,8 +499,8 @@ impl Object for Entry {
             pageref: None,
             started_date_time: String::new(),
             time: 0.0,
-            request: Request::blank(),
-            response: Response::blank(),
+            request: Request::default(),
+            response: Response::default(),
             cache: empty_object(),
             timings: Timings::default(),
             server_ip_address: None,
@@ -480,7 +509,7 @@ impl Object for Entry {
             extra: Extra::new(),
         }
     }
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         let extra = &mut self.extra;
         match key {
             "pageref" => self.pageref = lenient::optional_text(map, key, extra)?,
@@ -493,33 +522,18 @@ impl Object for Entry {
             "serverIPAddress" => self.server_ip_address = lenient::optional_text(map, key, extra)?,
             "connection" => self.connection = lenient::optional_text(map, key, extra)?,
             "comment" => self.comment = lenient::optional_text(map, key, extra)?,
-            _ => return Ok(false),
+            _ => lenient::keep(map, key, &mut self.extra)?,
         }
-        Ok(true)
-    }
-    fn extra(&mut self) -> &mut Extra {
-        &mut self.extra
+        Ok(())
     }
 }
 
 impl Object for Request {
     const EXPECTING: &'static str = "a request object";
     fn blank() -> Self {
-        Request {
-            method: String::new(),
-            url: String::new(),
-            http_version: String::new(),
-            cookies: Vec::new(),
-            headers: Vec::new(),
-            query_string: Vec::new(),
-            post_data: None,
-            headers_size: -1,
-            body_size: -1,
-            comment: None,
-            extra: Extra::new(),
-        }
+        Request::default()
     }
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
             "method" => self.method = lenient::text(map)?,
             "url" => self.url = lenient::text(map)?,
@@ -531,33 +545,18 @@ impl Object for Request {
             "headersSize" => self.headers_size = lenient::int(map)?,
             "bodySize" => self.body_size = lenient::int(map)?,
             "comment" => self.comment = lenient::optional_text(map, key, &mut self.extra)?,
-            _ => return Ok(false),
+            _ => lenient::keep(map, key, &mut self.extra)?,
         }
-        Ok(true)
-    }
-    fn extra(&mut self) -> &mut Extra {
-        &mut self.extra
+        Ok(())
     }
 }
 
 impl Object for Response {
     const EXPECTING: &'static str = "a response object";
     fn blank() -> Self {
-        Response {
-            status: 0,
-            status_text: String::new(),
-            http_version: String::new(),
-            cookies: Vec::new(),
-            headers: Vec::new(),
-            content: Content::default(),
-            redirect_url: String::new(),
-            headers_size: -1,
-            body_size: -1,
-            comment: None,
-            extra: Extra::new(),
-        }
+        Response::default()
     }
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
             "status" => self.status = lenient::int(map)?,
             "statusText" => self.status_text = lenient::text(map)?,
@@ -569,12 +568,9 @@ impl Object for Response {
             "headersSize" => self.headers_size = lenient::int(map)?,
             "bodySize" => self.body_size = lenient::int(map)?,
             "comment" => self.comment = lenient::optional_text(map, key, &mut self.extra)?,
-            _ => return Ok(false),
+            _ => lenient::keep(map, key, &mut self.extra)?,
         }
-        Ok(true)
-    }
-    fn extra(&mut self) -> &mut Extra {
-        &mut self.extra
+        Ok(())
     }
 }
 
@@ -583,17 +579,14 @@ impl Object for Header {
     fn blank() -> Self {
         Header::new(String::new(), String::new())
     }
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
             "name" => self.name = lenient::text(map)?,
             "value" => self.value = lenient::text(map)?,
             "comment" => self.comment = lenient::optional_text(map, key, &mut self.extra)?,
-            _ => return Ok(false),
+            _ => lenient::keep(map, key, &mut self.extra)?,
         }
-        Ok(true)
-    }
-    fn extra(&mut self) -> &mut Extra {
-        &mut self.extra
+        Ok(())
     }
 }
 
@@ -602,7 +595,7 @@ impl Object for PostData {
     fn blank() -> Self {
         PostData::default()
     }
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         let extra = &mut self.extra;
         match key {
             "mimeType" => self.mime_type = lenient::text(map)?,
@@ -611,12 +604,9 @@ impl Object for PostData {
             "params" => self.params = map.next_value()?,
             "_file" => self.file = lenient::optional_text(map, key, extra)?,
             "comment" => self.comment = lenient::optional_text(map, key, extra)?,
-            _ => return Ok(false),
+            _ => lenient::keep(map, key, &mut self.extra)?,
         }
-        Ok(true)
-    }
-    fn extra(&mut self) -> &mut Extra {
-        &mut self.extra
+        Ok(())
     }
 }
 
@@ -625,7 +615,7 @@ impl Object for Content {
     fn blank() -> Self {
         Content::default()
     }
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         let extra = &mut self.extra;
         match key {
             "size" => self.size = lenient::int(map)?,
@@ -639,12 +629,9 @@ impl Object for Content {
             "encoding" => self.encoding = lenient::optional_text(map, key, extra)?,
             "_file" => self.file = lenient::optional_text(map, key, extra)?,
             "comment" => self.comment = lenient::optional_text(map, key, extra)?,
-            _ => return Ok(false),
+            _ => lenient::keep(map, key, &mut self.extra)?,
         }
-        Ok(true)
-    }
-    fn extra(&mut self) -> &mut Extra {
-        &mut self.extra
+        Ok(())
     }
 }
 
@@ -653,7 +640,7 @@ impl Object for Timings {
     fn blank() -> Self {
         Timings::default()
     }
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         let optional = |map: &mut A| -> Result<Option<f64>, A::Error> {
             Ok(map.next_value::<Option<lenient::Number>>()?.map(|n| n.0))
         };
@@ -666,12 +653,9 @@ impl Object for Timings {
             "receive" => self.receive = lenient::float(map)?,
             "ssl" => self.ssl = optional(map)?,
             "comment" => self.comment = lenient::optional_text(map, key, &mut self.extra)?,
-            _ => return Ok(false),
+            _ => lenient::keep(map, key, &mut self.extra)?,
         }
-        Ok(true)
-    }
-    fn extra(&mut self) -> &mut Extra {
-        &mut self.extra
+        Ok(())
     }
 }
 

@@ -220,10 +220,7 @@ where
                     continue;
                 }
             }
-            if !log.field(&key, &mut map)? {
-                let value: Value = map.next_value()?;
-                log.extra.insert(key, value);
-            }
+            log.field(&key, &mut map)?;
         }
         if !has_entries {
             return Err(de::Error::missing_field("entries"));

@@ -310,20 +310,12 @@ fn failed_response(reason: &str) -> Response {
     let mut extra = Extra::new();
     extra.insert("_error".into(), Value::String(reason.to_string()));
     Response {
-        status: 0,
-        status_text: String::new(),
-        http_version: String::new(),
-        cookies: Vec::new(),
-        headers: Vec::new(),
         content: Content {
             mime_type: "x-unknown".into(),
             ..Content::default()
         },
-        redirect_url: String::new(),
-        headers_size: -1,
-        body_size: -1,
-        comment: None,
         extra,
+        ..Response::default()
     }
 }
 
