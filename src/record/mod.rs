@@ -79,13 +79,6 @@ impl RecordOptions {
 /// saw a whole response still implies a journal line in the operating system's hands,
 /// and under load many exchanges share one write.
 pub struct Recording {
-    core: Core,
-}
-
-/// An entry waiting for its journal line, and who waits for it.
-type Waiting = (u64, Entry, oneshot::Sender<()>);
-
-struct Core {
     options: RecordOptions,
     /// Finished entries with their order key: earlier entries (appending) first, then
     /// this session's in arrival order. Boxed: growing the list then moves 16 bytes
@@ -106,6 +99,9 @@ struct Core {
     feed: std::sync::OnceLock<Arc<Feed>>,
 }
 
+/// An entry waiting for its journal line, and who waits for it.
+type Waiting = (u64, Entry, oneshot::Sender<()>);
+
 /// How many upstream failures a recording describes (the rest are counted).
 const FAILURES_KEPT: usize = 10;
 
@@ -113,44 +109,34 @@ impl Recording {
     /// A recording with no entries yet.
     pub fn new(options: RecordOptions) -> Self {
         Self {
-            core: Core {
-                options,
-                entries: Mutex::new(Vec::new()),
-                id_offset: 0,
-                journal: Mutex::new(None),
-                pending: Mutex::new(Vec::new()),
-                writing: Mutex::new(()),
-                failures: Mutex::new((0, Vec::new())),
-                feed: std::sync::OnceLock::new(),
-            },
+            options,
+            entries: Mutex::new(Vec::new()),
+            id_offset: 0,
+            journal: Mutex::new(None),
+            pending: Mutex::new(Vec::new()),
+            writing: Mutex::new(()),
+            failures: Mutex::new((0, Vec::new())),
+            feed: std::sync::OnceLock::new(),
         }
     }
 
     /// Announces recorded entries on `feed` (replay's, for `--record-missing`) instead
     /// of a feed of its own; only before the first entry is recorded.
     pub fn share_feed(&self, feed: Arc<Feed>) {
-        let _ = self.core.feed.set(feed);
-    }
-
-    fn feed(&self) -> &Feed {
-        self.core.feed()
+        let _ = self.feed.set(feed);
     }
 
     /// Exchanges that failed upstream so far (refused, time-out, TLS, a body broken off):
     /// how many, and the first few as `METHOD URL: why`.
     pub fn failures(&self) -> (u64, Vec<String>) {
-        self.core.flush();
-        self.core
-            .failures
-            .lock()
-            .map(|f| f.clone())
-            .unwrap_or_default()
+        self.flush();
+        self.failures.lock().map(|f| f.clone()).unwrap_or_default()
     }
 
     /// Starts from `entries` already recorded (appending to an existing HAR).
     pub fn with_entries(mut self, entries: Vec<Entry>) -> Self {
-        self.core.id_offset = entries.len() as u64;
-        self.core.entries = Mutex::new(
+        self.id_offset = entries.len() as u64;
+        self.entries = Mutex::new(
             entries
                 .into_iter()
                 .enumerate()
@@ -162,16 +148,15 @@ impl Recording {
 
     /// Appends every finished exchange to `journal` before answering the client.
     pub fn with_journal(self, journal: Journal) -> Self {
-        *self.core.journal.lock().unwrap_or_else(|p| p.into_inner()) = Some(journal);
+        *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = Some(journal);
         self
     }
 
     /// Takes the journal back (to delete it once the HAR is written); exchanges that
     /// finish afterwards are kept in memory only.
     pub fn take_journal(&self) -> Option<Journal> {
-        self.core.flush();
-        self.core
-            .journal
+        self.flush();
+        self.journal
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()
@@ -179,7 +164,7 @@ impl Recording {
 
     /// How many exchanges were recorded so far.
     pub fn len(&self) -> usize {
-        self.core.entries.lock().map(|e| e.len()).unwrap_or(0)
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
     }
 
     /// True when nothing was recorded.
@@ -190,13 +175,13 @@ impl Recording {
     /// The HAR document of everything recorded, entries in start order, moved out (at
     /// the end of a recording, when bodies may be large); the recording is empty after.
     pub fn take_har(&self) -> Har {
-        self.core.flush();
-        let mut entries = self.core.entries.lock().unwrap_or_else(|p| p.into_inner());
-        Core::har_of(std::mem::take(&mut *entries))
+        self.flush();
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        Self::har_of(std::mem::take(&mut *entries))
     }
 }
 
-impl Core {
+impl Recording {
     fn feed(&self) -> &Feed {
         self.feed.get_or_init(Arc::default)
     }
@@ -244,7 +229,8 @@ impl Core {
             };
             self.write_waiting();
             drop(writing);
-            if self.pending.lock().map_or(true, |p| p.is_empty()) {
+            let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if pending.is_empty() {
                 return;
             }
         }
@@ -539,7 +525,7 @@ impl Core {
 
 impl Observer for Recording {
     fn limits(&self) -> TapLimits {
-        let options = &self.core.options;
+        let options = &self.options;
         TapLimits {
             memory: options.memory_body,
             spill_dir: Some(options.dir.clone()),
@@ -558,15 +544,14 @@ impl Observer for Recording {
             );
             return None;
         }
-        let id = exchange.ctx.id + self.core.id_offset;
-        let entry = self.core.entry_of(exchange);
+        let id = exchange.ctx.id + self.id_offset;
+        let entry = self.entry_of(exchange);
         let (settle, settled) = oneshot::channel();
-        self.core
-            .pending
+        self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((id, entry, settle));
-        self.core.commit();
+        self.commit();
         Some(settled)
     }
 }
@@ -666,13 +651,13 @@ fn entry_summary(id: u64, entry: &Entry) -> serde_json::Value {
 impl RecordedSoFar for Recording {
     /// What this session recorded (not the entries it adds to), numbered as in the HAR.
     fn recorded(&self) -> Vec<serde_json::Value> {
-        let entries = self.core.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let mut order: Vec<(u64, &Entry)> = entries.iter().map(|(id, e)| (*id, &**e)).collect();
         order.sort_by_key(|(id, _)| *id);
         order
             .into_iter()
             .enumerate()
-            .filter(|(_, (id, _))| *id >= self.core.id_offset)
+            .filter(|(_, (id, _))| *id >= self.id_offset)
             .map(|(i, (_, e))| entry_summary(i as u64, e))
             .collect()
     }
