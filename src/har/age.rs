@@ -5,8 +5,6 @@ use std::time::{Duration, SystemTime};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::Har;
-
 /// The entries older than a maximum age.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stale {
@@ -18,16 +16,8 @@ pub struct Stale {
     pub undated: usize,
 }
 
-/// The entries of `har` recorded more than `max_age` before `now`.
-pub fn stale_entries(har: &Har, max_age: Duration, now: SystemTime) -> Stale {
-    stale_dates(
-        har.log.entries.iter().map(|e| e.started_date_time.as_str()),
-        max_age,
-        now,
-    )
-}
-
-/// The same from entries' `startedDateTime` values.
+/// The entries, given by their `startedDateTime` values, recorded more than `max_age`
+/// before `now`.
 pub fn stale_dates<'a>(
     dates: impl IntoIterator<Item = &'a str>,
     max_age: Duration,
@@ -56,37 +46,20 @@ pub fn stale_dates<'a>(
 mod tests {
     use super::*;
 
-    fn har(dates: &[&str]) -> Har {
-        let mut har = Har::default();
-        for d in dates {
-            let entry = serde_json::json!({
-                "startedDateTime": d, "time": 0,
-                "request": {"method": "GET", "url": "http://a.test/", "httpVersion": "HTTP/1.1",
-                    "headers": [], "queryString": [], "cookies": [], "headersSize": -1, "bodySize": -1},
-                "response": {"status": 200, "statusText": "", "httpVersion": "HTTP/1.1",
-                    "headers": [], "cookies": [], "content": {"size": 0, "mimeType": ""},
-                    "redirectURL": "", "headersSize": -1, "bodySize": -1},
-                "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0}
-            });
-            har.log.entries.push(serde_json::from_value(entry).unwrap());
-        }
-        har
-    }
-
     #[test]
     fn counts_entries_past_the_cut_off_and_names_the_oldest() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000); // 2027-01-15
         let day = Duration::from_secs(86_400);
-        let h = har(&[
+        let h = [
             "2027-01-14T10:00:00.000Z",
             "2026-11-01T10:00:00+02:00",
             "2026-10-01T10:00:00.000Z",
             "yesterday",
-        ]);
-        let stale = stale_entries(&h, 30 * day, now);
+        ];
+        let stale = stale_dates(h, 30 * day, now);
         assert_eq!(stale.count, 2);
         assert_eq!(stale.oldest.as_deref(), Some("2026-10-01T10:00:00.000Z"));
         assert_eq!(stale.undated, 1);
-        assert_eq!(stale_entries(&h, 365 * day, now).count, 0);
+        assert_eq!(stale_dates(h, 365 * day, now).count, 0);
     }
 }

@@ -153,22 +153,17 @@ pub(super) fn body_from(
     text: Option<&str>,
     encoding: Option<&str>,
 ) -> Result<Bytes, HarError> {
-    let entry_error = |reason: String| HarError::Entry {
-        path: path.to_path_buf(),
-        index,
-        reason,
-    };
     if let Some(name) = file {
         return payloads
             .get(name)
             .cloned()
-            .ok_or_else(|| entry_error(format!("payload {name:?} was not loaded")));
+            .ok_or_else(|| entry_error(path, index, format!("payload {name:?} was not loaded")));
     }
     match text {
         None => Ok(Bytes::new()),
         Some(text) => decode_text(text, encoding)
             .map(Bytes::from)
-            .map_err(|reason| entry_error(reason.to_string())),
+            .map_err(|reason| entry_error(path, index, reason.to_string())),
     }
 }
 
@@ -192,7 +187,7 @@ pub fn read_stored(path: &Path, limits: &ReadLimits) -> Result<HarFile, HarError
     let (json, mut payloads) = stored_json(path, limits)?;
     let har = parse_har(&json, path)?;
     drop(json);
-    let payloads = load_payloads(&har, path, |name| payloads.read(name))?;
+    let payloads = load_payloads(&har, path, &mut payloads)?;
     Ok(HarFile {
         path: path.to_path_buf(),
         har,
@@ -266,30 +261,44 @@ pub(super) fn stored_json(
 fn load_payloads(
     har: &Har,
     path: &Path,
-    mut read: impl FnMut(&str) -> Result<Vec<u8>, String>,
+    source: &mut Payloads,
 ) -> Result<HashMap<String, Bytes>, HarError> {
     let mut payloads = HashMap::new();
     for (index, entry) in har.log.entries.iter().enumerate() {
-        let files = [
-            entry.response.content.file.as_deref(),
-            entry
-                .request
-                .post_data
-                .as_ref()
-                .and_then(|p| p.file.as_deref()),
-        ];
-        for name in files.into_iter().flatten() {
-            if payloads.contains_key(name) {
-                continue;
-            }
-            payload::safe_relative(name)
-                .map_err(|reason| entry_error(path, index, format!("_file {reason}")))?;
-            let bytes = read(name)
-                .map_err(|reason| entry_error(path, index, format!("_file {name:?}: {reason}")))?;
-            payloads.insert(name.to_string(), Bytes::from(bytes));
-        }
+        load_entry_payloads(path, index, entry, source, &mut payloads)?;
     }
     Ok(payloads)
+}
+
+/// Reads every `_file` entry `index` names into `payloads` (each name once; names are
+/// checked to stay inside the HAR's folder or archive).
+pub(super) fn load_entry_payloads(
+    path: &Path,
+    index: usize,
+    entry: &super::Entry,
+    source: &mut Payloads,
+    payloads: &mut HashMap<String, Bytes>,
+) -> Result<(), HarError> {
+    let files = [
+        entry.response.content.file.as_deref(),
+        entry
+            .request
+            .post_data
+            .as_ref()
+            .and_then(|p| p.file.as_deref()),
+    ];
+    for name in files.into_iter().flatten() {
+        if payloads.contains_key(name) {
+            continue;
+        }
+        payload::safe_relative(name)
+            .map_err(|reason| entry_error(path, index, format!("_file {reason}")))?;
+        let bytes = source
+            .read(name)
+            .map_err(|reason| entry_error(path, index, format!("_file {name:?}: {reason}")))?;
+        payloads.insert(name.to_string(), Bytes::from(bytes));
+    }
+    Ok(())
 }
 
 fn entry_error(path: &Path, index: usize, reason: String) -> HarError {

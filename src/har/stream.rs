@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::lenient::Object;
 use super::reader::{self, Payloads};
-use super::{journal, payload, Entry, Har, HarError, Log, ReadLimits};
+use super::{journal, Entry, Har, HarError, Log, ReadLimits};
 
 /// An entry's bodies as the client saw them.
 #[derive(Debug, Clone, Default)]
@@ -82,29 +82,9 @@ fn bodies_of(
     source: &mut Payloads,
     payloads: &mut HashMap<String, Bytes>,
 ) -> Result<EntryBodies, HarError> {
+    reader::load_entry_payloads(path, index, entry, source, payloads)?;
     let post = entry.request.post_data.as_ref();
     let content = &entry.response.content;
-    for name in [
-        content.file.as_deref(),
-        post.and_then(|p| p.file.as_deref()),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if payloads.contains_key(name) {
-            continue;
-        }
-        let entry_error = |reason: String| HarError::Entry {
-            path: path.to_path_buf(),
-            index,
-            reason,
-        };
-        payload::safe_relative(name).map_err(|reason| entry_error(format!("_file {reason}")))?;
-        let bytes = source
-            .read(name)
-            .map_err(|reason| entry_error(format!("_file {name:?}: {reason}")))?;
-        payloads.insert(name.to_string(), Bytes::from(bytes));
-    }
     let response = reader::body_from(
         path,
         index,
