@@ -185,22 +185,29 @@ impl RecordSession {
 
     /// Writes the HAR, removes the journal, and returns how many entries it holds.
     pub(super) fn finish(&self) -> anyhow::Result<usize> {
-        let har = self.recording.take_har();
-        let count = har.log.entries.len();
-        har::save(&self.path, &har, self.storage)
+        let recorded = self.recording.take_recorded();
+        let count = recorded
+            .save(&self.path, self.storage)
             .context("writing the HAR (the journal beside it keeps every exchange)")?;
-        if let Some(journal) = self.recording.take_journal() {
-            journal.remove()?;
-        }
+        recorded.remove_journal()?;
         Ok(count)
     }
 
     /// `harp run --update` after a command that succeeded: drops failed attempts that
     /// were retried, writes the HAR and compares it with the one it replaced.
     pub(super) fn commit(&self) -> anyhow::Result<Saved> {
-        let mut har = self.recording.take_har();
-        let (kept, dropped) = retries::drop_failed_retries(std::mem::take(&mut har.log.entries));
-        har.log.entries = kept;
+        let recorded = self.recording.take_recorded();
+        let entries = recorded.entries().context(
+            "reading the recorded entries back (the journal beside the HAR keeps every exchange)",
+        )?;
+        let (kept, dropped) = retries::drop_failed_retries(entries);
+        let har = har::Har {
+            log: har::Log {
+                entries: kept,
+                ..har::Log::default()
+            },
+            ..har::Har::default()
+        };
         let previous = if self.path.exists() {
             // As stored: the journal beside it is this session's own.
             match har::read_stored(&self.path, &har::ReadLimits::default()) {
@@ -215,9 +222,7 @@ impl RecordSession {
         };
         har::save(&self.path, &har, self.storage)
             .context("writing the HAR (the journal beside it keeps every exchange)")?;
-        if let Some(journal) = self.recording.take_journal() {
-            journal.remove()?;
-        }
+        recorded.remove_journal()?;
         let changes = match previous {
             Some(previous) => har::read_stored(&self.path, &har::ReadLimits::default())
                 .map_err(anyhow::Error::from)
@@ -246,13 +251,16 @@ impl RecordSession {
     /// journal and the payload files this session wrote are removed. Returns how many
     /// exchanges were not saved.
     pub(super) fn discard(&self) -> anyhow::Result<usize> {
-        let har = self.recording.take_har();
-        if let Some(journal) = self.recording.take_journal() {
-            journal.remove()?;
-        }
+        let recorded = self.recording.take_recorded();
+        let entries = recorded.entries().unwrap_or_else(|err| {
+            tracing::warn!("not removing this session's payload files: {err}");
+            Vec::new()
+        });
+        let count = recorded.len();
+        recorded.remove_journal()?;
         if self.storage == Storage::Attach {
             let dir = folder_of(&self.path);
-            let written = har.log.entries.iter().flat_map(|e| {
+            let written = entries.iter().flat_map(|e| {
                 let post = e.request.post_data.as_ref().and_then(|p| p.file.as_ref());
                 e.response.content.file.iter().chain(post)
             });
@@ -262,7 +270,7 @@ impl RecordSession {
                 }
             }
         }
-        Ok(har.log.entries.len())
+        Ok(count)
     }
 }
 

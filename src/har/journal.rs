@@ -8,7 +8,7 @@
 //! lines. A torn last line (the crash hit mid-write) is ignored.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -42,17 +42,25 @@ struct Line {
     entry: Entry,
 }
 
-/// A line as written: the entry borrowed, not copied.
-#[derive(Serialize)]
-struct LineRef<'a> {
-    id: u64,
-    entry: &'a Entry,
-}
-
 /// An open journal.
 pub struct Journal {
     path: PathBuf,
-    file: Mutex<File>,
+    file: Mutex<Appending>,
+}
+
+/// The journal's file and where its next line starts.
+struct Appending {
+    file: File,
+    end: u64,
+}
+
+/// Where one entry's JSON lies in a journal: its byte offset and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Offset of the entry's first byte (`{`).
+    pub offset: u64,
+    /// Length of the entry's JSON.
+    pub len: u64,
 }
 
 impl Journal {
@@ -82,29 +90,58 @@ impl Journal {
         file.write_all(&header).map_err(io)?;
         Ok(Journal {
             path,
-            file: Mutex::new(file),
+            file: Mutex::new(Appending {
+                file,
+                end: header.len() as u64,
+            }),
         })
     }
 
-    /// Appends finished exchanges, their lines in one write (a group commit).
+    /// Appends finished exchanges, each an id and its entry's compact JSON (as
+    /// `serde_json::to_writer` makes it), their lines in one write (a group commit).
+    /// Returns where each entry lies in the journal, in the order given. When the write
+    /// fails, whatever part of it reached the file is cut off again, so the journal never
+    /// holds a torn line before later ones.
     pub fn append_all<'a>(
         &self,
-        lines: impl IntoIterator<Item = (u64, &'a Entry)>,
-    ) -> Result<(), HarError> {
-        let mut text = Vec::new();
-        for (id, entry) in lines {
-            serde_json::to_writer(&mut text, &LineRef { id, entry }).map_err(|source| {
-                HarError::Serialise {
-                    path: self.path.clone(),
-                    source,
-                }
-            })?;
-            text.push(b'\n');
-        }
+        lines: impl IntoIterator<Item = (u64, &'a [u8])>,
+    ) -> Result<Vec<Span>, HarError> {
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        file.write_all(&text).map_err(|source| HarError::Io {
+        let mut text = Vec::new();
+        let mut spans = Vec::new();
+        for (id, entry) in lines {
+            text.extend_from_slice(b"{\"id\":");
+            text.extend_from_slice(id.to_string().as_bytes());
+            text.extend_from_slice(b",\"entry\":");
+            spans.push(Span {
+                offset: file.end + text.len() as u64,
+                len: entry.len() as u64,
+            });
+            text.extend_from_slice(entry);
+            text.extend_from_slice(b"}\n");
+        }
+        let start = file.end;
+        if let Err(source) = file.file.write_all(&text) {
+            let _ = file.file.set_len(start);
+            return Err(HarError::Io {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        file.end += text.len() as u64;
+        Ok(spans)
+    }
+
+    /// Opens the journal for reading entries back by their [`Span`].
+    pub fn reader(&self) -> Result<JournalReader, HarError> {
+        let file = File::open(&self.path).map_err(|source| HarError::Io {
             path: self.path.clone(),
             source,
+        })?;
+        Ok(JournalReader {
+            path: self.path.clone(),
+            file: BufReader::with_capacity(1 << 20, file),
+            at: 0,
         })
     }
 
@@ -119,6 +156,32 @@ impl Journal {
     /// The journal's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Reads entries back from a journal, cheaply when they are asked for roughly in the
+/// order they were written (the buffer is kept across nearby reads).
+pub struct JournalReader {
+    path: PathBuf,
+    file: BufReader<File>,
+    /// The reader's position in the file.
+    at: u64,
+}
+
+impl JournalReader {
+    /// The entry JSON at `span`, into `buf` (replacing what it held).
+    pub fn read(&mut self, span: Span, buf: &mut Vec<u8>) -> Result<(), HarError> {
+        let io = |source| HarError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let delta = span.offset as i64 - self.at as i64;
+        self.file.seek_relative(delta).map_err(io)?;
+        buf.clear();
+        buf.resize(span.len as usize, 0);
+        self.file.read_exact(buf).map_err(io)?;
+        self.at = span.offset + span.len;
+        Ok(())
     }
 }
 

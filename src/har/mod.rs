@@ -28,10 +28,10 @@ pub use model::{
 pub use payload::PayloadError;
 pub(crate) use reader::parse_har;
 pub use reader::{read_har_file, read_har_file_with, read_stored, HarFile, ReadLimits};
-pub(crate) use storage::attach_entry;
+pub(crate) use storage::{attach_entry, has_embedded_body};
 pub use storage::{save, Storage};
 pub use stream::{stream_har_file, EntryBodies, Streamed};
-pub use writer::{check_writable, write_har};
+pub use writer::{check_writable, write_har, write_har_entries, EntryWriter};
 
 use std::path::PathBuf;
 

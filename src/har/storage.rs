@@ -87,6 +87,21 @@ pub(crate) fn attach_entry(entry: &mut Entry, dir: &Path) -> Result<(), PayloadE
     Ok(())
 }
 
+/// True when `entry` embeds a body (a non-empty `text` with no `_file`) that attached
+/// storage would move to a payload file.
+pub(crate) fn has_embedded_body(entry: &Entry) -> bool {
+    let embeds = |text: &Option<String>, file: &Option<String>| {
+        file.is_none() && text.as_deref().is_some_and(|t| !t.is_empty())
+    };
+    let content = &entry.response.content;
+    embeds(&content.text, &content.file)
+        || entry
+            .request
+            .post_data
+            .as_ref()
+            .is_some_and(|p| embeds(&p.text, &p.file))
+}
+
 /// Moves one entry's embedded bodies (response and request) into `payloads`.
 fn detach_entry(
     entry: &mut Entry,

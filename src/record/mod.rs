@@ -5,10 +5,12 @@
 //! Bodies stream through; the observer gets a tap of them (in memory up to a bound, then
 //! spilled to a file in the HAR's folder). With attached storage each body becomes its
 //! content-addressed payload file as the exchange finishes (a spilled one is renamed, not
-//! copied), so neither memory nor the journal holds it. Entries are kept in arrival
-//! order and handed out as a [`Har`].
+//! copied), so neither memory nor the journal holds it. Each entry is serialised once:
+//! its journal line is what the recording keeps (where the line lies, not a copy), and
+//! the HAR is written from those lines at the end ([`Recorded`]).
 
 mod entry;
+mod recorded;
 pub mod retries;
 
 pub use crate::har::format::REDACTED;
@@ -16,6 +18,7 @@ pub(crate) use entry::to_entry;
 pub use entry::{
     ContentPolicy, EntryOptions, Exchange, Mode, RequestRecord, ResponseRecord, DEFAULT_REDACT,
 };
+pub use recorded::Recorded;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -31,7 +34,7 @@ use serde_json::{json, Value};
 use crate::codec;
 use crate::glob::UrlGlobs;
 use crate::har::payload::payload_name_for;
-use crate::har::{attach_entry, Creator, Entry, Har, Journal, Log, PostData};
+use crate::har::{attach_entry, has_embedded_body, Entry, Journal, PostData};
 use crate::inspector::{self, Feed, Inspect, RecordedSoFar};
 use crate::proxy::tap::Spilled;
 use crate::proxy::Body as ProxyBody;
@@ -39,6 +42,7 @@ use crate::proxy::{
     BodyEnd, Decision, FinishedExchange, Handler, Observer, RequestContext, Settled, TapLimits,
     Tapped,
 };
+use recorded::{Kept, Place, Source, Summary};
 
 /// How exchanges become entries.
 #[derive(Debug, Clone)]
@@ -80,10 +84,11 @@ impl RecordOptions {
 /// and under load many exchanges share one write.
 pub struct Recording {
     options: RecordOptions,
-    /// Finished entries with their order key: earlier entries (appending) first, then
-    /// this session's in arrival order. Boxed: growing the list then moves 16 bytes
-    /// per entry, not the whole entry (that copy showed in the recording profile).
-    entries: Mutex<Vec<(u64, Box<Entry>)>>,
+    /// Finished entries: their order key (earlier entries, when appending, first, then
+    /// this session's in arrival order) and where their JSON is (the journal, or
+    /// memory). Keeping each entry as it was built cost a dozen allocations and their
+    /// fresh pages per exchange, and grew with the recording.
+    kept: Mutex<Vec<Kept>>,
     /// Added to the proxy's arrival numbers so they sort after earlier entries.
     id_offset: u64,
     /// Where each finished exchange is appended before its response completes; taken
@@ -100,7 +105,16 @@ pub struct Recording {
 }
 
 /// An entry waiting for its journal line, and who waits for it.
-type Waiting = (u64, Entry, oneshot::Sender<()>);
+struct Waiting {
+    id: u64,
+    /// The entry's compact JSON.
+    json: Vec<u8>,
+    /// It embeds a body attached storage moves out.
+    embedded: bool,
+    /// What the inspector shows of it, when a page watches.
+    summary: Option<Value>,
+    settle: oneshot::Sender<()>,
+}
 
 /// How many upstream failures a recording describes (the rest are counted).
 const FAILURES_KEPT: usize = 10;
@@ -110,7 +124,7 @@ impl Recording {
     pub fn new(options: RecordOptions) -> Self {
         Self {
             options,
-            entries: Mutex::new(Vec::new()),
+            kept: Mutex::new(Vec::new()),
             id_offset: 0,
             journal: Mutex::new(None),
             pending: Mutex::new(Vec::new()),
@@ -133,16 +147,28 @@ impl Recording {
         self.failures.lock().map(|f| f.clone()).unwrap_or_default()
     }
 
-    /// Starts from `entries` already recorded (appending to an existing HAR).
+    /// Starts from `entries` already recorded (appending to an existing HAR); with
+    /// attached storage their bodies go to payload files now (those already there are
+    /// kept), so the end writes them as they are.
     pub fn with_entries(mut self, entries: Vec<Entry>) -> Self {
         self.id_offset = entries.len() as u64;
-        self.entries = Mutex::new(
-            entries
-                .into_iter()
-                .enumerate()
-                .map(|(i, e)| (i as u64, Box::new(e)))
-                .collect(),
-        );
+        let kept = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut entry)| {
+                if self.options.attach {
+                    if let Err(err) = attach_entry(&mut entry, &self.options.dir) {
+                        tracing::warn!("entry {i}: cannot attach a body yet ({err})");
+                    }
+                }
+                Kept {
+                    id: i as u64,
+                    embedded: has_embedded_body(&entry),
+                    at: Place::Memory(recorded::compact(&entry).into()),
+                }
+            })
+            .collect();
+        self.kept = Mutex::new(kept);
         self
     }
 
@@ -152,19 +178,9 @@ impl Recording {
         self
     }
 
-    /// Takes the journal back (to delete it once the HAR is written); exchanges that
-    /// finish afterwards are kept in memory only.
-    pub fn take_journal(&self) -> Option<Journal> {
-        self.flush();
-        self.journal
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-    }
-
     /// How many exchanges were recorded so far.
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+        self.kept.lock().map(|e| e.len()).unwrap_or(0)
     }
 
     /// True when nothing was recorded.
@@ -172,12 +188,18 @@ impl Recording {
         self.len() == 0
     }
 
-    /// The HAR document of everything recorded, entries in start order, moved out (at
-    /// the end of a recording, when bodies may be large); the recording is empty after.
-    pub fn take_har(&self) -> Har {
+    /// Everything recorded, in start order, with the journal that holds it, taken out
+    /// at the end of a recording: the recording is empty after, and exchanges that
+    /// finish afterwards are kept in memory only.
+    pub fn take_recorded(&self) -> Recorded {
         self.flush();
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        Self::har_of(std::mem::take(&mut *entries))
+        let journal = self
+            .journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let kept = std::mem::take(&mut *self.kept.lock().unwrap_or_else(|p| p.into_inner()));
+        Recorded::new(kept, journal, self.options.dir.clone())
     }
 }
 
@@ -202,18 +224,6 @@ impl Recording {
                 crate::calllog::clip(&entry.request.url, crate::calllog::MAX_URL_TEXT)
             );
             failures.1.push(line);
-        }
-    }
-
-    fn har_of(mut entries: Vec<(u64, Box<Entry>)>) -> Har {
-        entries.sort_by_key(|(id, _)| *id);
-        Har {
-            log: Log {
-                creator: Creator::default(),
-                entries: entries.into_iter().map(|(_, e)| *e).collect(),
-                ..Log::default()
-            },
-            extra: Default::default(),
         }
     }
 
@@ -251,32 +261,43 @@ impl Recording {
             if group.is_empty() {
                 return;
             }
-            self.journal_group(&group);
-            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            for (id, entry, settle) in group {
-                if entry.response.extra.contains_key("_error") {
-                    self.note_failure(&entry);
-                }
-                let feed = self.feed();
-                if feed.is_watched() {
+            let spans = self.journal_group(&group);
+            let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+            for (i, waiting) in group.into_iter().enumerate() {
+                if let Some(mut summary) = waiting.summary {
                     // Numbered in arrival order, as the HAR will be (barring exchanges
                     // still open).
-                    feed.send("entry", &entry_summary(entries.len() as u64, &entry));
+                    summary["entry"] = json!(kept.len());
+                    self.feed().send("entry", &summary);
                 }
-                entries.push((id, Box::new(entry)));
-                let _ = settle.send(());
+                let at = match spans.as_ref() {
+                    Some(spans) => Place::Journal(spans[i]),
+                    None => Place::Memory(waiting.json.into_boxed_slice()),
+                };
+                kept.push(Kept {
+                    id: waiting.id,
+                    at,
+                    embedded: waiting.embedded,
+                });
+                let _ = waiting.settle.send(());
             }
         }
     }
 
-    /// Appends a group's lines to the journal, if there is one, in one write.
-    fn journal_group(&self, group: &[Waiting]) {
+    /// Appends a group's lines to the journal, if there is one, in one write; where
+    /// each line's entry lies, or None when the entries stay in memory (no journal, or
+    /// the write failed).
+    fn journal_group(&self, group: &[Waiting]) -> Option<Vec<crate::har::journal::Span>> {
         let journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(journal) = journal.as_ref() else {
-            return;
-        };
-        if let Err(err) = journal.append_all(group.iter().map(|(id, e, _)| (*id, e))) {
-            tracing::error!("journal: {err}; these exchanges are only in memory until harp stops");
+        let journal = journal.as_ref()?;
+        match journal.append_all(group.iter().map(|w| (w.id, &w.json[..]))) {
+            Ok(spans) => Some(spans),
+            Err(err) => {
+                tracing::error!(
+                    "journal: {err}; these exchanges are only in memory until harp stops"
+                );
+                None
+            }
         }
     }
 
@@ -546,11 +567,22 @@ impl Observer for Recording {
         }
         let id = exchange.ctx.id + self.id_offset;
         let entry = self.entry_of(exchange);
+        if entry.response.extra.contains_key("_error") {
+            self.note_failure(&entry);
+        }
         let (settle, settled) = oneshot::channel();
+        // The entry's only copy from here on is its JSON.
+        let waiting = Waiting {
+            id,
+            json: recorded::compact(&entry),
+            embedded: has_embedded_body(&entry),
+            summary: self.feed().is_watched().then(|| entry_summary(0, &entry)),
+            settle,
+        };
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((id, entry, settle));
+            .push(waiting);
         self.commit();
         Some(settled)
     }
@@ -651,15 +683,36 @@ fn entry_summary(id: u64, entry: &Entry) -> serde_json::Value {
 impl RecordedSoFar for Recording {
     /// What this session recorded (not the entries it adds to), numbered as in the HAR.
     fn recorded(&self) -> Vec<serde_json::Value> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let mut order: Vec<(u64, &Entry)> = entries.iter().map(|(id, e)| (*id, &**e)).collect();
-        order.sort_by_key(|(id, _)| *id);
-        order
-            .into_iter()
-            .enumerate()
-            .filter(|(_, (id, _))| *id >= self.id_offset)
-            .map(|(i, (_, e))| entry_summary(i as u64, e))
-            .collect()
+        self.flush();
+        let journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        let mut order: Vec<(usize, u64)> =
+            kept.iter().enumerate().map(|(i, k)| (i, k.id)).collect();
+        order.sort_by_key(|(_, id)| *id);
+        let mut source = Source::new(journal.as_ref());
+        let mut listed = Vec::new();
+        for (number, (i, id)) in order.into_iter().enumerate() {
+            if id < self.id_offset {
+                continue;
+            }
+            let summary = source
+                .json(&kept[i])
+                .map_err(|e| e.to_string())
+                .and_then(|json| {
+                    serde_json::from_slice::<Summary>(json).map_err(|e| e.to_string())
+                });
+            match summary {
+                Ok(s) => listed.push(json!({
+                    "entry": number,
+                    "method": s.request.method,
+                    "url": crate::calllog::clip(&s.request.url, crate::calllog::MAX_URL_TEXT),
+                    "status": s.response.status,
+                    "time": s.started_date_time,
+                })),
+                Err(err) => tracing::warn!("inspector: recorded entry {number}: {err}"),
+            }
+        }
+        listed
     }
 }
 
