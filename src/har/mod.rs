@@ -7,6 +7,7 @@
 pub mod age;
 mod archive;
 mod body;
+mod escape;
 pub mod format;
 pub mod journal;
 mod lenient;

@@ -33,6 +33,7 @@ use serde_json::{json, Value};
 
 use crate::codec;
 use crate::glob::UrlGlobs;
+use crate::har::journal::Line;
 use crate::har::payload::payload_name_for;
 use crate::har::{attach_entry, has_embedded_body, Entry, Journal, PostData};
 use crate::inspector::{self, Feed, Inspect, RecordedSoFar};
@@ -107,8 +108,8 @@ pub struct Recording {
 /// An entry waiting for its journal line, and who waits for it.
 struct Waiting {
     id: u64,
-    /// The entry's compact JSON.
-    json: Vec<u8>,
+    /// Its journal line.
+    line: Line,
     /// It embeds a body attached storage moves out.
     embedded: bool,
     /// What the inspector shows of it, when a page watches.
@@ -272,7 +273,7 @@ impl Recording {
                 }
                 let at = match spans.as_ref() {
                     Some(spans) => Place::Journal(spans[i]),
-                    None => Place::Memory(waiting.json.into_boxed_slice()),
+                    None => Place::Memory(waiting.line.into_entry()),
                 };
                 kept.push(Kept {
                     id: waiting.id,
@@ -290,7 +291,8 @@ impl Recording {
     fn journal_group(&self, group: &[Waiting]) -> Option<Vec<crate::har::journal::Span>> {
         let journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
         let journal = journal.as_ref()?;
-        match journal.append_all(group.iter().map(|w| (w.id, &w.json[..]))) {
+        let lines: Vec<&Line> = group.iter().map(|w| &w.line).collect();
+        match journal.append_all(&lines) {
             Ok(spans) => Some(spans),
             Err(err) => {
                 tracing::error!(
@@ -566,7 +568,7 @@ impl Observer for Recording {
             return None;
         }
         let id = exchange.ctx.id + self.id_offset;
-        let entry = self.entry_of(exchange);
+        let mut entry = self.entry_of(exchange);
         if entry.response.extra.contains_key("_error") {
             self.note_failure(&entry);
         }
@@ -574,7 +576,7 @@ impl Observer for Recording {
         // The entry's only copy from here on is its JSON.
         let waiting = Waiting {
             id,
-            json: recorded::compact(&entry),
+            line: Line::new(id, &mut entry),
             embedded: has_embedded_body(&entry),
             summary: self.feed().is_watched().then(|| entry_summary(0, &entry)),
             settle,

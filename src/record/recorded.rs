@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+#[cfg(test)]
+use crate::har::journal::Line;
 use crate::har::journal::{JournalReader, Span};
 use crate::har::write_har_entries;
 use crate::har::{self, attach_entry, Creator, Entry, Har, HarError, Journal, Log, Storage};
@@ -213,13 +215,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let har_path = dir.path().join("r.har");
         let journal = Journal::create(&har_path, Storage::Embed, false).unwrap();
-        let (a, b, c) = (
+        let (mut a, b, mut c) = (
             entry("http://a/1", "one"),
             entry("http://a/2", "two"),
             entry("http://a/3", "three"),
         );
         let spans = journal
-            .append_all([(2, &compact(&c)[..]), (0, &compact(&a)[..])])
+            .append_all(&[&Line::new(2, &mut c), &Line::new(0, &mut a)])
             .unwrap();
         let kept = vec![
             Kept {
