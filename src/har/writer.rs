@@ -89,7 +89,8 @@ pub fn write_har_entries(
         let mut entries = EntryWriter {
             out: &mut out,
             count: 0,
-            line: Vec::new(),
+            staged: Vec::with_capacity(2 * STAGED),
+            path,
         };
         if let Err(err) = fill(&mut entries) {
             failed = Some(err);
@@ -115,27 +116,26 @@ pub fn write_har_entries(
 pub struct EntryWriter<'a> {
     out: &'a mut dyn Write,
     count: usize,
-    /// The pretty text of the entry being written (kept for its capacity).
-    line: Vec<u8>,
+    /// Pretty text on its way out (kept for its capacity).
+    staged: Vec<u8>,
+    /// The HAR being written, for errors.
+    path: &'a Path,
 }
 
 impl EntryWriter<'_> {
     /// Writes the next entry, given as compact JSON.
     pub fn push(&mut self, compact: &[u8]) -> Result<(), HarError> {
-        self.line.clear();
-        self.line.extend_from_slice(if self.count == 0 {
+        self.staged.clear();
+        self.staged.extend_from_slice(if self.count == 0 {
             b"\n      "
         } else {
             b",\n      "
         });
-        reindent(compact, 3, &mut self.line);
         self.count += 1;
-        self.out
-            .write_all(&self.line)
-            .map_err(|source| HarError::Io {
-                path: std::path::PathBuf::from("(the HAR being written)"),
-                source,
-            })
+        reindent(compact, 3, &mut self.staged, self.out).map_err(|source| HarError::Io {
+            path: self.path.to_path_buf(),
+            source,
+        })
     }
 
     /// How many entries were written.
@@ -144,11 +144,22 @@ impl EntryWriter<'_> {
     }
 }
 
-/// Appends `compact` (JSON without whitespace outside strings, as `serde_json::to_writer`
-/// makes it) to `out` laid out as `serde_json::to_writer_pretty` lays out a value nested
-/// `depth` levels deep: two spaces per level, `": "` after keys, empty objects and arrays
-/// kept as `{}` and `[]`. Strings are copied as they are, escapes included.
-pub(crate) fn reindent(compact: &[u8], depth: usize, out: &mut Vec<u8>) {
+/// Text is staged up to about this many bytes before it goes to the writer, and longer
+/// strings go straight from the input: a huge embedded body is never copied whole.
+const STAGED: usize = 64 * 1024;
+
+/// Writes `compact` (JSON without whitespace outside strings, as `serde_json::to_writer`
+/// makes it) to `sink`, after what `out` already holds, laid out as
+/// `serde_json::to_writer_pretty` lays out a value nested `depth` levels deep: two
+/// spaces per level, `": "` after keys, empty objects and arrays kept as `{}` and `[]`.
+/// Strings are copied as they are, escapes included. `out` is the staging buffer (empty
+/// on return).
+pub(crate) fn reindent(
+    compact: &[u8],
+    depth: usize,
+    out: &mut Vec<u8>,
+    sink: &mut dyn Write,
+) -> std::io::Result<()> {
     fn newline(out: &mut Vec<u8>, depth: usize) {
         out.push(b'\n');
         out.resize(out.len() + 2 * depth, b' ');
@@ -156,8 +167,11 @@ pub(crate) fn reindent(compact: &[u8], depth: usize, out: &mut Vec<u8>) {
     let mut depth = depth;
     let mut i = 0;
     let n = compact.len();
-    out.reserve(n + n / 2);
     while i < n {
+        if out.len() >= STAGED {
+            sink.write_all(out)?;
+            out.clear();
+        }
         match compact[i] {
             b'"' => {
                 let start = i;
@@ -172,7 +186,13 @@ pub(crate) fn reindent(compact: &[u8], depth: usize, out: &mut Vec<u8>) {
                     }
                 }
                 let end = i.min(n);
-                out.extend_from_slice(&compact[start..end]);
+                if end - start >= STAGED {
+                    sink.write_all(out)?;
+                    out.clear();
+                    sink.write_all(&compact[start..end])?;
+                } else {
+                    out.extend_from_slice(&compact[start..end]);
+                }
                 i = end;
             }
             open @ (b'{' | b'[') => {
@@ -212,6 +232,9 @@ pub(crate) fn reindent(compact: &[u8], depth: usize, out: &mut Vec<u8>) {
             }
         }
     }
+    sink.write_all(out)?;
+    out.clear();
+    Ok(())
 }
 
 /// Fails unless a file can be created at `path`: its folder (made when missing) must be
@@ -258,9 +281,14 @@ mod tests {
             "d": {"e": [{"f": "q\"uote\\ back\\", "g": [[]]}], "h": "{[,:]}\n"},
             "é": "ünïcode ✓", "": ""
         });
+        let mut value = value;
+        // A string past the staging size goes out directly; many small items flush it.
+        value["big"] = serde_json::json!("x\"y".repeat(40_000));
+        value["many"] = serde_json::json!((0..30_000).collect::<Vec<u32>>());
         let compact = serde_json::to_vec(&value).unwrap();
         let mut out = Vec::new();
-        reindent(&compact, 0, &mut out);
+        let mut staged = Vec::new();
+        reindent(&compact, 0, &mut staged, &mut out).unwrap();
         let pretty = serde_json::to_vec_pretty(&value).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
