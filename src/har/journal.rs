@@ -249,13 +249,12 @@ fn placeholder_quoted() -> &'static str {
 }
 
 /// Appends `entry`'s compact JSON (cannot fail: every map key in an entry is a string).
-fn serialise(bytes: &mut Vec<u8>, entry: &Entry) {
+pub(crate) fn serialise(bytes: &mut Vec<u8>, entry: &Entry) {
     serde_json::to_writer(bytes, entry).expect("an entry serialises");
 }
 
 /// Writes every slice whole (`Write::write_all_vectored` is not stable yet).
 fn write_all_vectored(file: &mut File, mut slices: &mut [IoSlice<'_>]) -> std::io::Result<()> {
-    IoSlice::advance_slices(&mut slices, 0);
     while !slices.is_empty() {
         match file.write_vectored(slices) {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),

@@ -673,12 +673,23 @@ fn trailers_json(trailers: &HeaderMap) -> Value {
 
 /// An entry as the inspector lists it.
 fn entry_summary(id: u64, entry: &Entry) -> serde_json::Value {
+    summary_json(
+        id,
+        &entry.request.method,
+        &entry.request.url,
+        entry.response.status,
+        &entry.started_date_time,
+    )
+}
+
+/// The inspector's line for a recorded entry, whether built or read back.
+fn summary_json(id: u64, method: &str, url: &str, status: i64, time: &str) -> Value {
     json!({
         "entry": id,
-        "method": entry.request.method,
-        "url": crate::calllog::clip(&entry.request.url, crate::calllog::MAX_URL_TEXT),
-        "status": entry.response.status,
-        "time": entry.started_date_time,
+        "method": method,
+        "url": crate::calllog::clip(url, crate::calllog::MAX_URL_TEXT),
+        "status": status,
+        "time": time,
     })
 }
 
@@ -704,13 +715,13 @@ impl RecordedSoFar for Recording {
                     serde_json::from_slice::<Summary>(json).map_err(|e| e.to_string())
                 });
             match summary {
-                Ok(s) => listed.push(json!({
-                    "entry": number,
-                    "method": s.request.method,
-                    "url": crate::calllog::clip(&s.request.url, crate::calllog::MAX_URL_TEXT),
-                    "status": s.response.status,
-                    "time": s.started_date_time,
-                })),
+                Ok(s) => listed.push(summary_json(
+                    number as u64,
+                    &s.request.method,
+                    &s.request.url,
+                    s.response.status,
+                    &s.started_date_time,
+                )),
                 Err(err) => tracing::warn!("inspector: recorded entry {number}: {err}"),
             }
         }

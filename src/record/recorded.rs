@@ -157,11 +157,10 @@ pub(super) fn har_of(entries: Vec<Entry>) -> Har {
     }
 }
 
-/// An entry's compact JSON (serialising an [`Entry`] cannot fail: every map key is a
-/// string).
+/// An entry's compact JSON.
 pub(super) fn compact(entry: &Entry) -> Vec<u8> {
     let mut json = Vec::with_capacity(2048);
-    serde_json::to_writer(&mut json, entry).expect("an entry serialises");
+    crate::har::journal::serialise(&mut json, entry);
     json
 }
 
