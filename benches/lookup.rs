@@ -27,7 +27,7 @@ fn main() {
         har.log.entries = (0..n).map(entry).collect();
         let file = HarFile::from_har(har, "bench.har".into());
         let t = Instant::now();
-        let index = Index::new(&file, harp::rules::Rules::default()).unwrap();
+        let index = Index::new(file, harp::rules::Rules::default()).unwrap();
         let build = t.elapsed();
         let replayer = Replayer::new(index, ReplayOptions::default());
         let headers = vec![("accept".to_string(), "application/json".to_string())];

@@ -7,6 +7,18 @@ use std::path::Path;
 
 /// Reads `path` whole if it is a regular file of at most `max` bytes.
 pub fn read_regular_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let (file, len) = open_regular_file(path, max)?;
+    let mut out = Vec::with_capacity(len as usize);
+    file.take(max + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > max {
+        return Err(grew(max));
+    }
+    Ok(out)
+}
+
+/// Opens `path` if it is a regular file of at most `max` bytes; returns it and its size.
+/// A reader must still stop after `max` bytes: the file may grow while being read.
+pub fn open_regular_file(path: &Path, max: u64) -> std::io::Result<(std::fs::File, u64)> {
     let not_regular = || {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -27,15 +39,15 @@ pub fn read_regular_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
             format!("{} bytes is over the {max}-byte limit", meta.len()),
         ));
     }
-    let mut out = Vec::with_capacity(meta.len() as usize);
-    file.take(max + 1).read_to_end(&mut out)?;
-    if out.len() as u64 > max {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("grew past the {max}-byte limit while being read"),
-        ));
-    }
-    Ok(out)
+    Ok((file, meta.len()))
+}
+
+/// The error for a file that grew past `max` bytes while being read.
+fn grew(max: u64) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("grew past the {max}-byte limit while being read"),
+    )
 }
 
 #[cfg(test)]

@@ -105,6 +105,15 @@ pub fn authority(scheme: &str, host: &str, port: Option<u16>) -> String {
     }
 }
 
+/// [`normalise`] for an owned URL: returned as it is when already normal.
+pub fn normalise_owned(url: String) -> String {
+    if is_normal(&url) {
+        url
+    } else {
+        normalise(&url)
+    }
+}
+
 /// `url` in normal form (see the module notes). Strings that are not absolute URLs are
 /// returned unchanged, minus the fragment.
 pub fn normalise(url: &str) -> String {

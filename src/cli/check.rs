@@ -21,10 +21,16 @@ pub(super) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     for path in &args.paths {
         // Entry by entry: every body is produced (and so checked) as it is read.
         let mut incomplete = 0;
-        let read = har::stream_har_file(path, &har::ReadLimits::default(), |_, entry, _| {
-            incomplete += usize::from(entry.is_incomplete());
-            Ok(())
-        });
+        let read = har::stream_har_file(
+            path,
+            &har::ReadLimits::default(),
+            har::Detail::Whole,
+            |_, entry, _| Ok(entry.is_incomplete()),
+            |_, unfinished| {
+                incomplete += usize::from(unfinished);
+                Ok(())
+            },
+        );
         match read {
             Ok(file) => {
                 if let Some(n) = file.recovered {

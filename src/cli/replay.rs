@@ -195,13 +195,14 @@ impl ReplaySession {
                 .context("cannot write the --report file")?;
         }
         // Read straight into the index; only the dates are kept for --max-age.
-        let mut dates = Vec::new();
-        let (index, file) = Index::stream(path, loaded.rules, |entry| {
-            if flags.max_age.is_some() {
-                dates.push(entry.started_date_time.clone());
-            }
+        let (index, file, dates) = Index::stream(path, loaded.rules, |entry| {
+            flags
+                .max_age
+                .is_some()
+                .then(|| entry.started_date_time.clone())
         })
         .map_err(bad_input)?;
+        let dates: Vec<String> = dates.into_iter().flatten().collect();
         let mut notes: Vec<String> = loaded.note.into_iter().collect();
         if let Some(n) = file.recovered {
             notes.push(format!(

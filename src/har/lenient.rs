@@ -26,15 +26,71 @@ pub(crate) trait Object: Sized {
     fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error>;
 }
 
-/// Keeps the value of the unknown field `key` in `extra`, as written.
+/// How much of each object is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Detail {
+    /// Everything: unknown fields into `extra`, so a read + write round trip loses
+    /// nothing.
+    #[default]
+    Whole,
+    /// What serving a response needs: cookie and query-string lists, `cache`, and
+    /// unknown fields other than these are skipped (checked as JSON, not kept), which
+    /// saves most of the allocations of reading an entry. Cookies and the query string
+    /// are in the headers and the URL anyway.
+    Serving(&'static [&'static str]),
+}
+
+thread_local! {
+    static DETAIL: std::cell::Cell<Detail> = const { std::cell::Cell::new(Detail::Whole) };
+}
+
+/// Runs `read` with objects read in `detail` on this thread.
+pub(crate) fn with_detail<T>(detail: Detail, read: impl FnOnce() -> T) -> T {
+    struct Restore(Detail);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DETAIL.with(|d| d.set(self.0));
+        }
+    }
+    let _restore = Restore(DETAIL.with(|d| d.replace(detail)));
+    read()
+}
+
+/// True when this thread reads whole objects.
+pub(crate) fn whole() -> bool {
+    DETAIL.with(|d| d.get()) == Detail::Whole
+}
+
+/// Keeps the value of the unknown field `key` in `extra`, as written (when reading
+/// for serving, only the fields serving names).
 pub(crate) fn keep<'de, A: MapAccess<'de>>(
     map: &mut A,
     key: &str,
     extra: &mut Extra,
 ) -> Result<(), A::Error> {
+    if let Detail::Serving(kept) = DETAIL.with(|d| d.get()) {
+        if !kept.contains(&key) {
+            map.next_value::<IgnoredAny>()?;
+            return Ok(());
+        }
+    }
     let value: Value = map.next_value()?;
     extra.insert(key.to_string(), value);
     Ok(())
+}
+
+/// A list of objects the serving reading skips (cookies, the query string), as
+/// `read` reads it otherwise.
+pub(crate) fn unless_serving<'de, A: MapAccess<'de>, T: Default>(
+    map: &mut A,
+    read: impl FnOnce(&mut A) -> Result<T, A::Error>,
+) -> Result<T, A::Error> {
+    if whole() {
+        read(map)
+    } else {
+        map.next_value::<IgnoredAny>()?;
+        Ok(T::default())
+    }
 }
 
 /// Implements `Deserialize` for [`Object`]s.

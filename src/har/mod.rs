@@ -15,6 +15,7 @@ mod lock;
 mod model;
 pub mod payload;
 mod reader;
+mod split;
 mod storage;
 mod stream;
 mod writer;
@@ -22,6 +23,7 @@ mod writer;
 pub use body::BodyError;
 pub(crate) use body::{decode_text, encode_text};
 pub use journal::Journal;
+pub use lenient::Detail;
 pub use lock::Lock;
 pub use model::{
     Content, Creator, Entry, Extra, Har, Header, Log, PostData, Request, Response, Timings,

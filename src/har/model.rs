@@ -517,7 +517,7 @@ impl Object for Entry {
             "time" => self.time = lenient::float(map)?,
             "request" => self.request = map.next_value()?,
             "response" => self.response = map.next_value()?,
-            "cache" => self.cache = map.next_value()?,
+            "cache" => self.cache = lenient::unless_serving(map, |m| m.next_value())?,
             "timings" => self.timings = map.next_value()?,
             "serverIPAddress" => self.server_ip_address = lenient::optional_text(map, key, extra)?,
             "connection" => self.connection = lenient::optional_text(map, key, extra)?,
@@ -538,9 +538,13 @@ impl Object for Request {
             "method" => self.method = lenient::text(map)?,
             "url" => self.url = lenient::text(map)?,
             "httpVersion" => self.http_version = lenient::text(map)?,
-            "cookies" => self.cookies = lenient::values(map)?,
+            "cookies" => self.cookies = lenient::unless_serving(map, lenient::values)?,
             "headers" => self.headers = map.next_value::<lenient::Objects<Header>>()?.0,
-            "queryString" => self.query_string = map.next_value::<lenient::Objects<Header>>()?.0,
+            "queryString" => {
+                self.query_string = lenient::unless_serving(map, |m| {
+                    Ok(m.next_value::<lenient::Objects<Header>>()?.0)
+                })?
+            }
             "postData" => self.post_data = map.next_value()?,
             "headersSize" => self.headers_size = lenient::int(map)?,
             "bodySize" => self.body_size = lenient::int(map)?,
@@ -561,7 +565,7 @@ impl Object for Response {
             "status" => self.status = lenient::int(map)?,
             "statusText" => self.status_text = lenient::text(map)?,
             "httpVersion" => self.http_version = lenient::text(map)?,
-            "cookies" => self.cookies = lenient::values(map)?,
+            "cookies" => self.cookies = lenient::unless_serving(map, lenient::values)?,
             "headers" => self.headers = map.next_value::<lenient::Objects<Header>>()?.0,
             "content" => self.content = map.next_value::<Option<Content>>()?.unwrap_or_default(),
             "redirectURL" => self.redirect_url = lenient::text(map)?,

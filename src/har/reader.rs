@@ -84,6 +84,16 @@ impl HarFile {
         }
     }
 
+    /// The bodies of entry `index`, given as `entry` (taken out of the document): an
+    /// embedded body that needs no decoding is moved out of it.
+    pub fn take_bodies(
+        &self,
+        index: usize,
+        entry: &mut super::Entry,
+    ) -> Result<super::EntryBodies, HarError> {
+        super::stream::bodies_of(&self.path, index, entry, &self.payloads)
+    }
+
     /// The document with every `_file` body embedded again (text or base64), so it can
     /// be saved in any layout.
     pub fn into_embedded(self) -> Result<Har, HarError> {
@@ -234,28 +244,66 @@ pub(super) fn stored_json(
         return Ok((json, Payloads::Zip(Box::new(zip))));
     }
     let bytes = read_capped(path, limits.max_json)?;
-    let json = if looks_zlib(&bytes)
-        || path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("zhar"))
-    {
+    let json = if looks_zlib(&bytes) || is_zhar(path) {
         inflate(&bytes, path, limits.max_json)?
     } else {
         bytes
     };
+    Ok((json, payload_dir(path, limits)))
+}
+
+/// The JSON of the HAR at `path` to read as a stream: a plain file is read as it goes
+/// (its size checked first; the reader must still stop at `limits.max_json`, as the
+/// file may grow), an archive's or a compressed file's JSON is unpacked first. Returns
+/// it with where the payloads are read from.
+pub(super) fn stored_reader(
+    path: &Path,
+    limits: &ReadLimits,
+) -> Result<(Box<dyn Read + Send>, Payloads), HarError> {
+    let io = |source| HarError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let is_zip = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    if !is_zip && !is_zhar(path) {
+        let (mut file, _) = crate::input::open_regular_file(path, limits.max_json)
+            .map_err(|source| capped_error(path, source))?;
+        let mut head = [0u8; 2];
+        let mut got = 0;
+        while got < head.len() {
+            match file.read(&mut head[got..]).map_err(io)? {
+                0 => break,
+                n => got += n,
+            }
+        }
+        if !looks_zlib(&head[..got]) {
+            let text = std::io::Cursor::new(head[..got].to_vec()).chain(file);
+            return Ok((Box::new(text), payload_dir(path, limits)));
+        }
+    }
+    let (json, payloads) = stored_json(path, limits)?;
+    Ok((Box::new(std::io::Cursor::new(json)), payloads))
+}
+
+fn is_zhar(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zhar"))
+}
+
+/// Payloads of a plain or compressed HAR: files in its folder.
+fn payload_dir(path: &Path, limits: &ReadLimits) -> Payloads {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() {
         PathBuf::from(".")
     } else {
         dir
     };
-    Ok((
-        json,
-        Payloads::Dir {
-            dir,
-            max: limits.max_payload,
-        },
-    ))
+    Payloads::Dir {
+        dir,
+        max: limits.max_payload,
+    }
 }
 
 fn load_payloads(
@@ -310,19 +358,22 @@ fn entry_error(path: &Path, index: usize, reason: String) -> HarError {
 }
 
 fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, HarError> {
-    crate::input::read_regular_file(path, max).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::InvalidData {
-            HarError::Refused {
-                path: path.to_path_buf(),
-                reason: source.to_string(),
-            }
-        } else {
-            HarError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
+    crate::input::read_regular_file(path, max).map_err(|source| capped_error(path, source))
+}
+
+/// A failure to read `path` within its size limit.
+fn capped_error(path: &Path, source: std::io::Error) -> HarError {
+    if source.kind() == std::io::ErrorKind::InvalidData {
+        HarError::Refused {
+            path: path.to_path_buf(),
+            reason: source.to_string(),
         }
-    })
+    } else {
+        HarError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 /// zlib streams start with 0x78 and a header checksum; JSON starts with `{`, space or a BOM.

@@ -194,7 +194,7 @@ fn body_difference(entry: &Recorded, req: &Asked<'_>, ignorable: &mut Ignorable)
     let (Some(Canon::Json(ours)), Some(theirs @ Canon::Json(sent))) = (&entry.canon, req.canon)
     else {
         ignorable.possible = false;
-        let recorded = entry.body.as_ref().map_or(0, Vec::len);
+        let recorded = entry.body.as_ref().map_or(0, bytes::Bytes::len);
         return format!(
             "body ({recorded} bytes recorded, {} sent, contents differ)",
             req.body.len()
@@ -388,7 +388,7 @@ mod tests {
             method: method.into(),
             url: url.into(),
             headers: vec![],
-            body: body.map(<[u8]>::to_vec),
+            body: body.map(bytes::Bytes::copy_from_slice),
             canon: body.map(|b| Canon::of("application/json", b, &Rules::default())),
             incomplete: false,
         }

@@ -12,9 +12,21 @@ use http::StatusCode;
 use super::matcher::Recorded;
 use crate::codec;
 use crate::har::{
-    stream_har_file, Content, Entry, EntryBodies, HarError, HarFile, ReadLimits, Streamed,
+    stream_har_file, Content, Detail, Entry, EntryBodies, HarError, HarFile, ReadLimits, Streamed,
 };
 use crate::rules::{Canon, Rules};
+
+/// The unknown entry, response and content fields replay reads: errors of an exchange
+/// that never completed, trailers, a body kept encoded, chunk timing, a WebSocket
+/// conversation.
+pub const SERVED_EXTRAS: &[&str] = &[
+    "_error",
+    "_failureText",
+    "_trailers",
+    "_harpEncoded",
+    crate::har::format::CHUNKS_FIELD,
+    crate::har::format::WEBSOCKET_MESSAGES,
+];
 
 /// A response ready to serve.
 #[derive(Debug, Clone)]
@@ -68,35 +80,86 @@ pub struct Index {
 }
 
 impl Index {
-    /// Prepares every entry of `file` under `rules`; a body that cannot be produced is
-    /// an error naming the entry.
-    pub fn new(file: &HarFile, rules: Rules) -> Result<Self, HarError> {
-        let mut index = Self::empty(file.path.clone(), rules);
-        for (i, entry) in file.har.log.entries.iter().enumerate() {
-            let bodies = EntryBodies {
-                response: file.response_body(i)?,
-                request: file.request_body(i)?,
-            };
-            index.add(i, entry, bodies);
+    /// Prepares every entry of `file` under `rules` (on several threads for a large
+    /// HAR); a body that cannot be produced is an error naming the entry.
+    pub fn new(mut file: HarFile, rules: Rules) -> Result<Self, HarError> {
+        let entries = std::mem::take(&mut file.har.log.entries);
+        let file = &file;
+        let rules = &rules;
+        let ready = move |(i, mut entry): (usize, Entry)| -> Result<Ready, HarError> {
+            let bodies = file.take_bodies(i, &mut entry)?;
+            Ok(Ready::of(i, entry, bodies, rules))
+        };
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let parts: Vec<Vec<Result<Ready, HarError>>> = if entries.len() < 1024 || workers == 1 {
+            vec![entries.into_iter().enumerate().map(ready).collect()]
+        } else {
+            let per = entries.len().div_ceil(workers);
+            let mut chunks = Vec::new();
+            let mut rest = entries;
+            while rest.len() > per {
+                chunks.push(rest.split_off(rest.len() - per));
+            }
+            chunks.push(rest);
+            chunks.reverse();
+            std::thread::scope(|scope| {
+                let running: Vec<_> = chunks
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, chunk)| {
+                        let first = k * per;
+                        scope.spawn(move || {
+                            chunk
+                                .into_iter()
+                                .enumerate()
+                                .map(|(j, e)| ready((first + j, e)))
+                                .collect()
+                        })
+                    })
+                    .collect();
+                running
+                    .into_iter()
+                    .map(|part| part.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        };
+        let mut index = Self::empty(file.path.clone(), Rules::default());
+        for (i, ready) in parts.into_iter().flatten().enumerate() {
+            index.place(i, ready?);
         }
+        index.rules = rules.clone();
         Ok(index.finish())
     }
 
-    /// Reads the HAR at `path` entry by entry straight into an index (no model of the
-    /// whole file is kept: peak memory is the file's text and the index); `each` sees
-    /// every entry first. Returns the index and what is left of the document.
-    pub fn stream(
+    /// Reads the HAR at `path` straight into an index, entries parsed and prepared on
+    /// several threads while the file is read (no model of the whole file is kept, nor
+    /// its whole text: peak memory is the index). `extract` takes what the caller needs
+    /// of each entry, read as serving needs it ([`Detail::Serving`]: no cookie lists,
+    /// no unknown fields but [`SERVED_EXTRAS`], bodies taken out); returns the index,
+    /// what is left of the document, and what `extract` took, in file order.
+    pub fn stream<E: Send>(
         path: &std::path::Path,
         rules: Rules,
-        mut each: impl FnMut(&Entry),
-    ) -> Result<(Self, Streamed), HarError> {
-        let mut index = Self::empty(path.to_path_buf(), rules);
-        let streamed = stream_har_file(path, &ReadLimits::default(), |i, entry, bodies| {
-            each(&entry);
-            index.add(i, &entry, bodies);
-            Ok(())
-        })?;
-        Ok((index.finish(), streamed))
+        extract: impl Fn(&Entry) -> E + Sync,
+    ) -> Result<(Self, Streamed, Vec<E>), HarError> {
+        let mut index = Self::empty(path.to_path_buf(), Rules::default());
+        let mut taken = Vec::new();
+        let streamed = stream_har_file(
+            path,
+            &ReadLimits::default(),
+            Detail::Serving(SERVED_EXTRAS),
+            |i, entry, bodies| {
+                let took = extract(&entry);
+                Ok((Ready::of(i, entry, bodies, &rules), took))
+            },
+            |i, (ready, took)| {
+                index.place(i, ready);
+                taken.push(took);
+                Ok(())
+            },
+        )?;
+        index.rules = rules;
+        Ok((index.finish(), streamed, taken))
     }
 
     fn empty(path: PathBuf, rules: Rules) -> Self {
@@ -110,19 +173,16 @@ impl Index {
         }
     }
 
-    /// Prepares and indexes entry `i`.
-    fn add(&mut self, i: usize, entry: &Entry, bodies: EntryBodies) {
-        let rec = recorded_request(entry, bodies.request, &self.rules);
-        let key = key_of(&rec.method, &self.rules.match_url(&rec.url));
-        match self.by_key.get_mut(key.as_str()) {
+    /// Places prepared entry `i` (entries come in file order).
+    fn place(&mut self, i: usize, ready: Ready) {
+        match self.by_key.get_mut(&*ready.key) {
             Some(list) => list.push(i),
             None => {
-                self.by_key.insert(key.into_boxed_str(), vec![i]);
+                self.by_key.insert(ready.key, vec![i]);
             }
         }
-        self.servable
-            .push(prepare(i, entry, bodies.response, rec.incomplete));
-        self.recorded.push(rec);
+        self.servable.push(ready.servable);
+        self.recorded.push(ready.recorded);
     }
 
     fn finish(mut self) -> Self {
@@ -152,6 +212,28 @@ impl Index {
     }
 }
 
+/// An entry prepared for the index (on any thread), before it is placed.
+struct Ready {
+    key: Box<str>,
+    recorded: Recorded,
+    servable: Servable,
+}
+
+impl Ready {
+    /// Prepares entry `i` under `rules`, taking its strings rather than copying them.
+    fn of(i: usize, mut entry: Entry, bodies: EntryBodies, rules: &Rules) -> Self {
+        let incomplete = entry.is_incomplete();
+        let recorded = recorded_request(&mut entry, bodies.request, rules, incomplete);
+        let key = key_of(&recorded.method, &rules.match_url(&recorded.url)).into_boxed_str();
+        let servable = prepare(i, entry, bodies.response, incomplete);
+        Self {
+            key,
+            recorded,
+            servable,
+        }
+    }
+}
+
 /// The index key of a method and URL.
 fn key_of(method: &str, url: &str) -> String {
     let mut key = String::with_capacity(method.len() + 1 + url.len());
@@ -161,18 +243,27 @@ fn key_of(method: &str, url: &str) -> String {
     key
 }
 
-/// The request facts of entry `i` the matcher needs, with the rules applied.
-fn recorded_request(entry: &Entry, body: Option<Bytes>, rules: &Rules) -> Recorded {
-    let request = &entry.request;
-    let mut headers: Vec<(String, String)> = request
-        .headers
-        .iter()
-        .map(|h| (h.name.to_ascii_lowercase(), h.value.clone()))
+/// The request facts of an entry the matcher needs, with the rules applied (its
+/// method, URL and headers are taken out of the entry).
+fn recorded_request(
+    entry: &mut Entry,
+    body: Option<Bytes>,
+    rules: &Rules,
+    incomplete: bool,
+) -> Recorded {
+    let request = &mut entry.request;
+    let mut headers: Vec<(String, String)> = std::mem::take(&mut request.headers)
+        .into_iter()
+        .map(|h| {
+            let mut name = h.name;
+            name.make_ascii_lowercase();
+            (name, h.value)
+        })
         .filter(|(n, _)| !rules.ignores_header(n))
         .collect();
     // Kept for the whole replay: no spare capacity (it was a third of the list).
     headers.shrink_to_fit();
-    let body = body.filter(|b| !b.is_empty()).map(|b| b.to_vec());
+    let body = body.filter(|b| !b.is_empty());
     let content_type = request
         .post_data
         .as_ref()
@@ -195,21 +286,23 @@ fn recorded_request(entry: &Entry, body: Option<Bytes>, rules: &Rules) -> Record
         _ => None,
     };
     Recorded {
-        method: request.method.clone(),
-        url: crate::urls::normalise(&request.url),
+        method: std::mem::take(&mut request.method),
+        url: crate::urls::normalise_owned(std::mem::take(&mut request.url)),
         headers,
         body,
         canon,
-        incomplete: entry.is_incomplete(),
+        incomplete,
     }
 }
 
-fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servable {
-    let status = match servable_status(entry, incomplete) {
+fn prepare(index: usize, mut entry: Entry, body: Bytes, incomplete: bool) -> Servable {
+    let status = match servable_status(&entry, incomplete) {
         Ok(status) => status,
         Err(why) => return Servable::Incomplete(why),
     };
-    let response = &entry.response;
+    let timing = crate::pacing::Timing::of(&entry);
+    let script = super::conversation::Script::of(&entry).map(std::sync::Arc::new);
+    let response = &mut entry.response;
     let coding = response
         .headers
         .iter()
@@ -217,11 +310,11 @@ fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servab
         .map(|h| h.value.clone())
         .unwrap_or_default();
     let keep_encoding = !coding.is_empty() && still_encoded(&response.content, &coding, &body);
-    let served = served_headers(index, &response.headers, keep_encoding);
+    let served = served_headers(index, std::mem::take(&mut response.headers), keep_encoding);
     let mut headers = served.headers;
     let location = served.location.or_else(|| {
         (!response.redirect_url.is_empty() && super::matcher::is_redirect(status.as_u16()))
-            .then(|| response.redirect_url.clone())
+            .then(|| std::mem::take(&mut response.redirect_url))
     });
     let trailers = trailers_of(response).map(Box::new);
     if let Some(trailers) = &trailers {
@@ -240,8 +333,8 @@ fn prepare(index: usize, entry: &Entry, body: Bytes, incomplete: bool) -> Servab
         location,
         recorded_length: served.recorded_length,
         trailers,
-        timing: crate::pacing::Timing::of(entry),
-        script: super::conversation::Script::of(entry).map(std::sync::Arc::new),
+        timing,
+        script,
     })
 }
 
@@ -291,7 +384,7 @@ struct ServedHeaders {
 /// a warning naming entry `index`.
 fn served_headers(
     index: usize,
-    recorded: &[crate::har::Header],
+    recorded: Vec<crate::har::Header>,
     keep_encoding: bool,
 ) -> ServedHeaders {
     let mut out = ServedHeaders {
@@ -300,7 +393,8 @@ fn served_headers(
         recorded_length: None,
     };
     for h in recorded {
-        let lower = h.name.to_ascii_lowercase();
+        let mut lower = h.name;
+        lower.make_ascii_lowercase();
         if lower == "content-length" {
             out.recorded_length = h.value.trim().parse::<u64>().ok();
         }
@@ -313,16 +407,17 @@ fn served_headers(
         if lower == "location" {
             out.location = Some(h.value.clone());
         }
+        // The value's bytes become the header value as they are, not copied.
         match (
             HeaderName::from_bytes(lower.as_bytes()),
-            HeaderValue::from_str(&h.value),
+            HeaderValue::from_maybe_shared(Bytes::from(h.value.into_bytes())),
         ) {
             (Ok(name), Ok(value)) => {
                 out.headers.append(name, value);
             }
             _ => tracing::warn!(
                 "entry {index}: response header {:?} is not valid HTTP (a name with spaces, a value with CR/LF); it is not served",
-                h.name
+                lower
             ),
         }
     }
@@ -400,7 +495,7 @@ mod tests {
         ));
         har.log.entries.push(entry(0, &[], ""));
         let file = crate::har::HarFile::from_har(har, "t.har".into());
-        let index = Index::new(&file, Rules::default()).unwrap();
+        let index = Index::new(file, Rules::default()).unwrap();
         assert_eq!(index.candidates("GET", "http://x.test/a"), &[0, 1]);
         let Servable::Response(p) = &index.servable[0] else {
             panic!()
@@ -436,7 +531,7 @@ mod tests {
         let mut spec = crate::rules::RuleSpec::default();
         spec.matching.ignore_query = vec!["t".into()];
         spec.matching.ignore_header = vec!["x-request-*".into()];
-        let index = Index::new(&file, Rules::compile(&spec).unwrap()).unwrap();
+        let index = Index::new(file, Rules::compile(&spec).unwrap()).unwrap();
         assert_eq!(index.candidates("GET", "http://x.test/a?t=9&q=1"), &[0, 1]);
         assert_eq!(index.candidates("GET", "http://x.test/a?q=1"), &[0, 1]);
         assert!(index.candidates("GET", "http://x.test/a?q=2").is_empty());
@@ -457,5 +552,47 @@ mod tests {
         assert!(still_encoded(&content, "gzip", &raw));
         assert!(!still_encoded(&content, "gzip", b"zipped"));
         assert!(!still_encoded(&content, "br", b"zipped"));
+    }
+
+    #[test]
+    fn streaming_and_in_memory_indexes_agree_on_a_large_har() {
+        let mut har = Har::default();
+        for i in 0..3000 {
+            let mut e = entry(
+                200,
+                &[("X-N", &i.to_string()), ("Content-Type", "text/plain")],
+                &format!("body {i}"),
+            );
+            e.request.url = format!("http://x.test/{}", i % 1700);
+            e.request.headers = vec![Header::new("Accept", format!("t/{i}"))];
+            har.log.entries.push(e);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.har");
+        crate::har::write_har(&path, &har).unwrap();
+        let (streamed, rest, dates) =
+            Index::stream(&path, Rules::default(), |e| e.started_date_time.clone()).unwrap();
+        assert_eq!((rest.entries, dates.len()), (3000, 3000));
+        let whole =
+            Index::new(crate::har::read_har_file(&path).unwrap(), Rules::default()).unwrap();
+        assert_eq!((streamed.len(), whole.len()), (3000, 3000));
+        for i in [0usize, 1, 1699, 1700, 2999] {
+            let url = format!("http://x.test/{}", i % 1700);
+            let want: Vec<usize> = (0..3000).filter(|j| j % 1700 == i % 1700).collect();
+            assert_eq!(streamed.candidates("GET", &url), want);
+            assert_eq!(whole.candidates("GET", &url), want);
+        }
+        for i in 0..3000 {
+            assert_eq!(streamed.recorded[i].headers, whole.recorded[i].headers);
+            assert_eq!(streamed.recorded[i].headers[0].1, format!("t/{i}"));
+            let (Servable::Response(a), Servable::Response(b)) =
+                (&streamed.servable[i], &whole.servable[i])
+            else {
+                panic!("entry {i}")
+            };
+            assert_eq!((&a.body, &a.headers), (&b.body, &b.headers));
+            assert_eq!(a.body, format!("body {i}"));
+            assert_eq!(a.headers["x-n"], i.to_string());
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! boundaries ignored, most matching headers, earliest on ties, fetch's redirect method
 //! changes), then harp's (complete entries beat incomplete ones, ordered sequences).
 
+use bytes::Bytes;
+
 use crate::har::format::REDACTED;
 use crate::rules::Canon;
 
@@ -32,7 +34,7 @@ pub struct Recorded {
     /// Headers, names lower-case, minus those the rules ignore.
     pub headers: Vec<(String, String)>,
     /// The recorded body, when the entry has `postData` with content.
-    pub body: Option<Vec<u8>>,
+    pub body: Option<Bytes>,
     /// The recorded body reduced by the rules, when the entry has `postData` (text or
     /// only `params`).
     pub canon: Option<Canon>,
@@ -160,7 +162,7 @@ mod tests {
             url: url.into(),
             canon: body.map(|b| Canon::of(ct, b, &Rules::default())),
             headers,
-            body: body.map(|b| b.to_vec()),
+            body: body.map(Bytes::copy_from_slice),
             incomplete: false,
         }
     }

@@ -889,7 +889,7 @@ impl Replayer {
         let Some(r) = self.index.recorded.get(i) else {
             return serde_json::Value::Null;
         };
-        let body = Bytes::from(r.body.clone().unwrap_or_default());
+        let body = r.body.clone().unwrap_or_default();
         serde_json::json!({
             "entry": i,
             "method": r.method,
