@@ -15,8 +15,8 @@ pub fn har_json(data: &[u8]) {
     let path = Path::new("fuzz.har");
     if let Ok(har) = parse_har(data, path) {
         let file = HarFile::from_har(har, path.to_path_buf());
+        let _ = Index::new(&file, Rules::default());
         let _ = crate::collection::convert::har_to_collection(&file, "fuzz");
-        let _ = Index::new(file, Rules::default());
     }
 }
 
@@ -63,7 +63,7 @@ pub fn replayer_for(har: &[u8]) -> Option<Replayer> {
     spec.matching.ignore_query = vec!["t".into()];
     spec.matching.ignore_json = vec!["$.id".into(), "/items/*/ts".into()];
     let rules = Rules::compile(&spec).ok()?;
-    let index = Index::new(HarFile::from_har(har, "fuzz.har".into()), rules).ok()?;
+    let index = Index::new(&HarFile::from_har(har, "fuzz.har".into()), rules).ok()?;
     let options = ReplayOptions {
         follow_redirects: true,
         ..ReplayOptions::default()
@@ -85,7 +85,7 @@ pub fn replay_matcher(replayer: &Replayer, data: &[u8]) {
     };
     let _ = replayer.find(&req);
     let index = replayer.index();
-    let _ = diagnose::nearest(&index.recorded, &index.neighbours, &index.rules, &req, 3);
+    let _ = diagnose::nearest(&index.recorded, index.neighbours(), &index.rules, &req, 3);
 }
 
 /// Examples of a collection (JSON) for [`mock_matcher`].

@@ -12,7 +12,8 @@ use http::StatusCode;
 use super::matcher::Recorded;
 use crate::codec;
 use crate::har::{
-    stream_har_file, Content, Detail, Entry, EntryBodies, HarError, HarFile, ReadLimits, Streamed,
+    stream_har_file, Content, Detail, Entry, EntryBodies, HarError, HarFile, Header, ReadLimits,
+    Streamed,
 };
 use crate::rules::{Canon, Rules};
 
@@ -72,62 +73,83 @@ pub struct Index {
     /// Response per entry, in file order.
     pub servable: Vec<Servable>,
     /// `METHOD URL` (the URL as matching compares it) to entry indices in file order.
-    by_key: FxHashMap<Box<str>, Vec<usize>>,
+    by_key: FxHashMap<Box<str>, Slots>,
     /// The matching rules the index was built with.
     pub rules: Rules,
-    /// Entries grouped for near-miss search.
-    pub neighbours: super::diagnose::Neighbours,
+    /// Entries grouped for near-miss search, grouped when first asked for (only a miss
+    /// needs them).
+    neighbours: std::sync::OnceLock<super::diagnose::Neighbours>,
 }
 
 impl Index {
     /// Prepares every entry of `file` under `rules` (on several threads for a large
     /// HAR); a body that cannot be produced is an error naming the entry.
-    pub fn new(mut file: HarFile, rules: Rules) -> Result<Self, HarError> {
-        let entries = std::mem::take(&mut file.har.log.entries);
-        let file = &file;
-        let rules = &rules;
-        let ready = move |(i, mut entry): (usize, Entry)| -> Result<Ready, HarError> {
-            let bodies = file.take_bodies(i, &mut entry)?;
-            Ok(Ready::of(i, entry, bodies, rules))
+    pub fn new(file: &HarFile, rules: Rules) -> Result<Self, HarError> {
+        let entries = &file.har.log.entries;
+        let ready = |i: usize| -> Result<Ready, HarError> {
+            let entry = &entries[i];
+            let bodies = EntryBodies {
+                response: file.response_body(i)?,
+                request: file.request_body(i)?,
+            };
+            Ok(Ready::of(i, entry, Kept::copy(entry), bodies, &rules))
+        };
+        // A part: its entries' keys and prepared requests and responses, in order.
+        let part = |range: std::ops::Range<usize>| -> Result<Part, HarError> {
+            let mut part = Part::with_capacity(range.len());
+            for i in range {
+                let ready = ready(i)?;
+                part.keys.push(ready.key);
+                part.recorded.push(ready.recorded);
+                part.servable.push(ready.servable);
+            }
+            Ok(part)
         };
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        let parts: Vec<Vec<Result<Ready, HarError>>> = if entries.len() < 1024 || workers == 1 {
-            vec![entries.into_iter().enumerate().map(ready).collect()]
+        let parts: Vec<Result<Part, HarError>> = if entries.len() < 1024 || workers == 1 {
+            vec![part(0..entries.len())]
         } else {
+            // This thread prepares the first part while the others prepare the rest.
             let per = entries.len().div_ceil(workers);
-            let mut chunks = Vec::new();
-            let mut rest = entries;
-            while rest.len() > per {
-                chunks.push(rest.split_off(rest.len() - per));
-            }
-            chunks.push(rest);
-            chunks.reverse();
             std::thread::scope(|scope| {
-                let running: Vec<_> = chunks
-                    .into_iter()
-                    .enumerate()
-                    .map(|(k, chunk)| {
-                        let first = k * per;
-                        scope.spawn(move || {
-                            chunk
-                                .into_iter()
-                                .enumerate()
-                                .map(|(j, e)| ready((first + j, e)))
-                                .collect()
-                        })
+                let part = &part;
+                let running: Vec<_> = (per..entries.len())
+                    .step_by(per)
+                    .map(|start| {
+                        let end = (start + per).min(entries.len());
+                        scope.spawn(move || part(start..end))
                     })
                     .collect();
-                running
-                    .into_iter()
-                    .map(|part| part.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                let first = part(0..per);
+                std::iter::once(first)
+                    .chain(
+                        running
+                            .into_iter()
+                            .map(|p| p.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+                    )
                     .collect()
             })
         };
-        let mut index = Self::empty(file.path.clone(), Rules::default());
-        for (i, ready) in parts.into_iter().flatten().enumerate() {
-            index.place(i, ready?);
+        // The parts are joined in file order, and every key filed.
+        let mut index = Self::empty(file.path.clone(), rules);
+        index.by_key.reserve(entries.len());
+        let mut i = 0;
+        for part in parts {
+            let part = part?;
+            for key in part.keys {
+                index.place_key(key, i);
+                i += 1;
+            }
+            if index.recorded.is_empty() {
+                index.recorded = part.recorded;
+                index.servable = part.servable;
+                index.recorded.reserve_exact(entries.len() - index.len());
+                index.servable.reserve_exact(entries.len() - index.len());
+            } else {
+                index.recorded.extend(part.recorded);
+                index.servable.extend(part.servable);
+            }
         }
-        index.rules = rules.clone();
         Ok(index.finish())
     }
 
@@ -148,9 +170,10 @@ impl Index {
             path,
             &ReadLimits::default(),
             Detail::Serving(SERVED_EXTRAS),
-            |i, entry, bodies| {
+            |i, mut entry, bodies| {
                 let took = extract(&entry);
-                Ok((Ready::of(i, entry, bodies, &rules), took))
+                let kept = Kept::take(&mut entry);
+                Ok((Ready::of(i, &entry, kept, bodies, &rules), took))
             },
             |i, (ready, took)| {
                 index.place(i, ready);
@@ -169,24 +192,28 @@ impl Index {
             servable: Vec::new(),
             by_key: FxHashMap::default(),
             rules,
-            neighbours: Default::default(),
+            neighbours: std::sync::OnceLock::new(),
         }
     }
 
     /// Places prepared entry `i` (entries come in file order).
     fn place(&mut self, i: usize, ready: Ready) {
-        match self.by_key.get_mut(&*ready.key) {
-            Some(list) => list.push(i),
-            None => {
-                self.by_key.insert(ready.key, vec![i]);
-            }
-        }
+        self.place_key(ready.key, i);
         self.servable.push(ready.servable);
         self.recorded.push(ready.recorded);
     }
 
+    /// Files entry `i` under `key` (entries come in file order).
+    fn place_key(&mut self, key: Box<str>, i: usize) {
+        match self.by_key.get_mut(&*key) {
+            Some(slots) => slots.push(i),
+            None => {
+                self.by_key.insert(key, Slots::One(i));
+            }
+        }
+    }
+
     fn finish(mut self) -> Self {
-        self.neighbours = super::diagnose::Neighbours::new(&self.recorded);
         self.recorded.shrink_to_fit();
         self.servable.shrink_to_fit();
         self
@@ -197,8 +224,14 @@ impl Index {
     pub(crate) fn candidates(&self, method: &str, url: &str) -> &[usize] {
         self.by_key
             .get(key_of(method, &self.rules.match_url(url)).as_str())
-            .map(Vec::as_slice)
+            .map(Slots::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// Entries grouped for near-miss search.
+    pub fn neighbours(&self) -> &super::diagnose::Neighbours {
+        self.neighbours
+            .get_or_init(|| super::diagnose::Neighbours::new(&self.recorded))
     }
 
     /// Number of entries.
@@ -212,6 +245,47 @@ impl Index {
     }
 }
 
+/// The entries recorded for one method and URL: most often one, kept without an
+/// allocation of its own.
+#[derive(Debug, Clone)]
+enum Slots {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl Slots {
+    fn push(&mut self, i: usize) {
+        match self {
+            Slots::One(first) => *self = Slots::Many(vec![*first, i]),
+            Slots::Many(list) => list.push(i),
+        }
+    }
+
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Slots::One(i) => std::slice::from_ref(i),
+            Slots::Many(list) => list,
+        }
+    }
+}
+
+/// Entries prepared together, before they are placed.
+struct Part {
+    keys: Vec<Box<str>>,
+    recorded: Vec<Recorded>,
+    servable: Vec<Servable>,
+}
+
+impl Part {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            keys: Vec::with_capacity(n),
+            recorded: Vec::with_capacity(n),
+            servable: Vec::with_capacity(n),
+        }
+    }
+}
+
 /// An entry prepared for the index (on any thread), before it is placed.
 struct Ready {
     key: Box<str>,
@@ -220,18 +294,82 @@ struct Ready {
 }
 
 impl Ready {
-    /// Prepares entry `i` under `rules`, taking its strings rather than copying them.
-    fn of(i: usize, mut entry: Entry, bodies: EntryBodies, rules: &Rules) -> Self {
+    /// Prepares entry `i` under `rules`; `kept` holds its strings the index keeps.
+    fn of(i: usize, entry: &Entry, kept: Kept, bodies: EntryBodies, rules: &Rules) -> Self {
         let incomplete = entry.is_incomplete();
-        let recorded = recorded_request(&mut entry, bodies.request, rules, incomplete);
+        let Kept {
+            method,
+            url,
+            request_headers,
+            response_headers,
+            redirect_url,
+        } = kept;
+        let recorded = recorded_request(
+            entry,
+            Request {
+                method,
+                url,
+                headers: request_headers,
+                body: bodies.request,
+            },
+            rules,
+            incomplete,
+        );
         let key = key_of(&recorded.method, &rules.match_url(&recorded.url)).into_boxed_str();
-        let servable = prepare(i, entry, bodies.response, incomplete);
+        let servable = prepare(
+            i,
+            entry,
+            response_headers,
+            redirect_url,
+            bodies.response,
+            incomplete,
+        );
         Self {
             key,
             recorded,
             servable,
         }
     }
+}
+
+/// The strings of an entry the index keeps: taken out of an entry read for the index,
+/// or copied from a borrowed one.
+struct Kept {
+    method: String,
+    url: String,
+    request_headers: Vec<Header>,
+    response_headers: Vec<Header>,
+    redirect_url: String,
+}
+
+impl Kept {
+    fn take(entry: &mut Entry) -> Self {
+        Self {
+            method: std::mem::take(&mut entry.request.method),
+            url: std::mem::take(&mut entry.request.url),
+            request_headers: std::mem::take(&mut entry.request.headers),
+            response_headers: std::mem::take(&mut entry.response.headers),
+            redirect_url: std::mem::take(&mut entry.response.redirect_url),
+        }
+    }
+
+    fn copy(entry: &Entry) -> Self {
+        Self {
+            method: entry.request.method.clone(),
+            url: entry.request.url.clone(),
+            request_headers: entry.request.headers.clone(),
+            response_headers: entry.response.headers.clone(),
+            redirect_url: entry.response.redirect_url.clone(),
+        }
+    }
+}
+
+/// A recorded request's parts the matcher keeps.
+struct Request {
+    method: String,
+    url: String,
+    headers: Vec<Header>,
+    body: Option<Bytes>,
 }
 
 /// The index key of a method and URL.
@@ -243,16 +381,10 @@ fn key_of(method: &str, url: &str) -> String {
     key
 }
 
-/// The request facts of an entry the matcher needs, with the rules applied (its
-/// method, URL and headers are taken out of the entry).
-fn recorded_request(
-    entry: &mut Entry,
-    body: Option<Bytes>,
-    rules: &Rules,
-    incomplete: bool,
-) -> Recorded {
-    let request = &mut entry.request;
-    let mut headers: Vec<(String, String)> = std::mem::take(&mut request.headers)
+/// The request facts of an entry the matcher needs, with the rules applied.
+fn recorded_request(entry: &Entry, parts: Request, rules: &Rules, incomplete: bool) -> Recorded {
+    let mut headers: Vec<(String, String)> = parts
+        .headers
         .into_iter()
         .map(|h| {
             let mut name = h.name;
@@ -263,7 +395,8 @@ fn recorded_request(
         .collect();
     // Kept for the whole replay: no spare capacity (it was a third of the list).
     headers.shrink_to_fit();
-    let body = body.filter(|b| !b.is_empty());
+    let request = &entry.request;
+    let body = parts.body.filter(|b| !b.is_empty());
     let content_type = request
         .post_data
         .as_ref()
@@ -286,8 +419,8 @@ fn recorded_request(
         _ => None,
     };
     Recorded {
-        method: std::mem::take(&mut request.method),
-        url: crate::urls::normalise_owned(std::mem::take(&mut request.url)),
+        method: parts.method,
+        url: crate::urls::normalise_owned(parts.url),
         headers,
         body,
         canon,
@@ -295,26 +428,32 @@ fn recorded_request(
     }
 }
 
-fn prepare(index: usize, mut entry: Entry, body: Bytes, incomplete: bool) -> Servable {
-    let status = match servable_status(&entry, incomplete) {
+fn prepare(
+    index: usize,
+    entry: &Entry,
+    recorded_headers: Vec<Header>,
+    redirect_url: String,
+    body: Bytes,
+    incomplete: bool,
+) -> Servable {
+    let status = match servable_status(entry, incomplete) {
         Ok(status) => status,
         Err(why) => return Servable::Incomplete(why),
     };
-    let timing = crate::pacing::Timing::of(&entry);
-    let script = super::conversation::Script::of(&entry).map(std::sync::Arc::new);
-    let response = &mut entry.response;
-    let coding = response
-        .headers
+    let timing = crate::pacing::Timing::of(entry);
+    let script = super::conversation::Script::of(entry).map(std::sync::Arc::new);
+    let response = &entry.response;
+    let coding = recorded_headers
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case("content-encoding"))
         .map(|h| h.value.clone())
         .unwrap_or_default();
     let keep_encoding = !coding.is_empty() && still_encoded(&response.content, &coding, &body);
-    let served = served_headers(index, std::mem::take(&mut response.headers), keep_encoding);
+    let served = served_headers(index, recorded_headers, keep_encoding);
     let mut headers = served.headers;
     let location = served.location.or_else(|| {
-        (!response.redirect_url.is_empty() && super::matcher::is_redirect(status.as_u16()))
-            .then(|| std::mem::take(&mut response.redirect_url))
+        (!redirect_url.is_empty() && super::matcher::is_redirect(status.as_u16()))
+            .then_some(redirect_url)
     });
     let trailers = trailers_of(response).map(Box::new);
     if let Some(trailers) = &trailers {
@@ -382,11 +521,7 @@ struct ServedHeaders {
 /// The recorded headers minus framing ones and HTTP/2 pseudo-headers (and
 /// `content-encoding` unless the body is still encoded); invalid ones are left out with
 /// a warning naming entry `index`.
-fn served_headers(
-    index: usize,
-    recorded: Vec<crate::har::Header>,
-    keep_encoding: bool,
-) -> ServedHeaders {
+fn served_headers(index: usize, recorded: Vec<Header>, keep_encoding: bool) -> ServedHeaders {
     let mut out = ServedHeaders {
         headers: HeaderMap::with_capacity(recorded.len()),
         location: None,
@@ -495,7 +630,7 @@ mod tests {
         ));
         har.log.entries.push(entry(0, &[], ""));
         let file = crate::har::HarFile::from_har(har, "t.har".into());
-        let index = Index::new(file, Rules::default()).unwrap();
+        let index = Index::new(&file, Rules::default()).unwrap();
         assert_eq!(index.candidates("GET", "http://x.test/a"), &[0, 1]);
         let Servable::Response(p) = &index.servable[0] else {
             panic!()
@@ -531,7 +666,7 @@ mod tests {
         let mut spec = crate::rules::RuleSpec::default();
         spec.matching.ignore_query = vec!["t".into()];
         spec.matching.ignore_header = vec!["x-request-*".into()];
-        let index = Index::new(file, Rules::compile(&spec).unwrap()).unwrap();
+        let index = Index::new(&file, Rules::compile(&spec).unwrap()).unwrap();
         assert_eq!(index.candidates("GET", "http://x.test/a?t=9&q=1"), &[0, 1]);
         assert_eq!(index.candidates("GET", "http://x.test/a?q=1"), &[0, 1]);
         assert!(index.candidates("GET", "http://x.test/a?q=2").is_empty());
@@ -574,7 +709,7 @@ mod tests {
             Index::stream(&path, Rules::default(), |e| e.started_date_time.clone()).unwrap();
         assert_eq!((rest.entries, dates.len()), (3000, 3000));
         let whole =
-            Index::new(crate::har::read_har_file(&path).unwrap(), Rules::default()).unwrap();
+            Index::new(&crate::har::read_har_file(&path).unwrap(), Rules::default()).unwrap();
         assert_eq!((streamed.len(), whole.len()), (3000, 3000));
         for i in [0usize, 1, 1699, 1700, 2999] {
             let url = format!("http://x.test/{}", i % 1700);

@@ -615,7 +615,7 @@ impl Replayer {
             Lookup::NotFound | Lookup::Cycle(_) => {
                 let nearest = diagnose::nearest(
                     &self.index.recorded,
-                    &self.index.neighbours,
+                    self.index.neighbours(),
                     &self.index.rules,
                     incoming,
                     3,
