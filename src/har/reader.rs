@@ -84,16 +84,6 @@ impl HarFile {
         }
     }
 
-    /// The bodies of entry `index`, given as `entry` (taken out of the document): an
-    /// embedded body that needs no decoding is moved out of it.
-    pub fn take_bodies(
-        &self,
-        index: usize,
-        entry: &mut super::Entry,
-    ) -> Result<super::EntryBodies, HarError> {
-        super::stream::bodies_of(&self.path, index, entry, &self.payloads)
-    }
-
     /// The document with every `_file` body embedded again (text or base64), so it can
     /// be saved in any layout.
     pub fn into_embedded(self) -> Result<Har, HarError> {

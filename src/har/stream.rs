@@ -327,7 +327,7 @@ fn whole<T>(
 
 /// The bodies of entry `index`, its payload files already in `loaded`; an embedded
 /// body that needs no decoding is moved out of the entry.
-pub(super) fn bodies_of(
+fn bodies_of(
     path: &Path,
     index: usize,
     entry: &mut Entry,
@@ -565,43 +565,24 @@ mod tests {
     fn errors_name_the_entry_or_the_place() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.har");
-        std::fs::write(
-            &path,
+        let read = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            stream_har_file(
+                &path,
+                &ReadLimits::default(),
+                Detail::Whole,
+                |_, _, _| Ok(()),
+                |_, ()| Ok(()),
+            )
+        };
+        let err = read(
             r#"{"log":{"entries":[{"request":{},"response":{"content":{"_file":"gone.bin"}}}]}}"#,
-        )
-        .unwrap();
-        let err = stream_har_file(
-            &path,
-            &ReadLimits::default(),
-            Detail::Whole,
-            |_, _, _| Ok(()),
-            |_, ()| Ok(()),
         )
         .unwrap_err();
         assert!(err.to_string().contains("gone.bin"), "{err}");
-        std::fs::write(&path, r#"{"log":{"entries":[{"request":{}}]}}"#).unwrap();
-        let err = stream_har_file(
-            &path,
-            &ReadLimits::default(),
-            Detail::Whole,
-            |_, _, _| Ok(()),
-            |_, ()| Ok(()),
-        )
-        .unwrap_err();
+        let err = read(r#"{"log":{"entries":[{"request":{}}]}}"#).unwrap_err();
         assert!(err.to_string().contains("response"), "{err}");
-        std::fs::write(
-            &path,
-            r#"{"log":{"entries":[{"request":{},"response":{}}]}} x"#,
-        )
-        .unwrap();
-        assert!(stream_har_file(
-            &path,
-            &ReadLimits::default(),
-            Detail::Whole,
-            |_, _, _| Ok(()),
-            |_, ()| Ok(())
-        )
-        .is_err());
+        assert!(read(r#"{"log":{"entries":[{"request":{},"response":{}}]}} x"#).is_err());
         let stop = stream_har_file(
             &path,
             &ReadLimits::default(),
