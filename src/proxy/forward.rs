@@ -78,16 +78,24 @@ async fn observed(
     let (mut parts, body) = req.into_parts();
     let capture = RequestCapture::default();
     let slot = capture.clone();
-    let body = Tap::new(body, limits.clone(), None, move |c| {
-        *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
-        None
-    });
+    // A request with no body (most GETs) goes on untapped: a tap cannot say it is
+    // already at its end before the observer has it, so the upstream would get the
+    // head without its end and an empty DATA frame after it (HTTP/2).
+    let body = if http_body::Body::is_end_stream(&body) {
+        *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Captured::empty());
+        body
+    } else {
+        boxed(Tap::new(body, limits.clone(), None, move |c| {
+            *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+            None
+        }))
+    };
     // The observer sees the request as the client sent it; the upstream gets it
     // prepared.
     let seen = RequestSeen::head(&parts.method, &parts.uri, parts.version, &parts.headers);
     headers::for_upstream(&mut parts.headers);
     let sent = Instant::now();
-    let up = match upstream.send(Request::from_parts(parts, boxed(body))).await {
+    let up = match upstream.send(Request::from_parts(parts, body)).await {
         Ok(up) => up,
         Err(err) => {
             tracing::warn!("{err}");
