@@ -32,19 +32,38 @@ pub(crate) fn version_str(version: Version) -> &'static str {
 
 /// ISO 8601 in UTC with milliseconds, as browsers write `startedDateTime`.
 pub(crate) fn iso8601(t: SystemTime) -> String {
-    // Written by hand: this runs for every recorded exchange, and the formatting
-    // machinery of `time` showed in the recording profile.
+    // Digits written by hand: this runs for every recorded exchange, and both the
+    // formatting machinery of `time` and `format!` showed in the recording profile.
     let t = time::OffsetDateTime::from(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return format!(
+            "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        );
+    }
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    for (at, width, value) in [
+        (0, 4, year as u32),
+        (5, 2, u8::from(t.month()) as u32),
+        (8, 2, t.day() as u32),
+        (11, 2, t.hour() as u32),
+        (14, 2, t.minute() as u32),
+        (17, 2, t.second() as u32),
+        (20, 3, t.millisecond() as u32),
+    ] {
+        let mut value = value;
+        for digit in out[at..at + width].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    out.iter().map(|&b| b as char).collect()
 }
 
 #[cfg(test)]
@@ -56,5 +75,7 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_795_000_000_123);
         assert_eq!(iso8601(t), "2026-11-18T11:06:40.123Z");
         assert_eq!(iso8601(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let late = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(253_402_300_799_999);
+        assert_eq!(iso8601(late), "9999-12-31T23:59:59.999Z");
     }
 }

@@ -7,6 +7,7 @@
 pub mod age;
 mod archive;
 mod body;
+mod compact;
 mod escape;
 pub mod format;
 pub mod journal;

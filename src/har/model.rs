@@ -413,11 +413,15 @@ impl Default for Timings {
 
 /// Writes whole numbers as integers (`-1`, not `-1.0`) and others exactly as read.
 fn write_number<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
-    if value.fract() == 0.0 && value.abs() < 9.0e15 {
-        s.serialize_i64(*value as i64)
-    } else {
-        s.serialize_f64(*value)
+    match whole_number(*value) {
+        Some(whole) => s.serialize_i64(whole),
+        None => s.serialize_f64(*value),
     }
+}
+
+/// `value` as the integer it is written as, when whole (and within f64's exact range).
+pub(crate) fn whole_number(value: f64) -> Option<i64> {
+    (value.fract() == 0.0 && value.abs() < 9.0e15).then_some(value as i64)
 }
 
 fn write_opt_number<S: Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {

@@ -228,26 +228,12 @@ impl Recording {
         }
     }
 
-    /// Writes the waiting entries' journal lines as a group and settles them, unless
-    /// another thread is writing (it takes them in its next group: a writer looks again
-    /// after letting go, so no entry is left waiting).
-    fn commit(&self) {
-        loop {
-            let writing = match self.writing.try_lock() {
-                Ok(writing) => writing,
-                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => return,
-            };
-            self.write_waiting();
-            drop(writing);
-            let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            if pending.is_empty() {
-                return;
-            }
-        }
-    }
-
-    /// Waits for any group being written, then writes what is still waiting.
+    /// Waits for any group being written, then writes what is still waiting (its own
+    /// line, unless that group took it) and settles those exchanges. Waiting here,
+    /// rather than leaving the line to the writing thread, settles the exchange before
+    /// its response's last frame is polled again: the response goes out in one piece
+    /// instead of its head first and the rest after a wake-up (a second TLS record and
+    /// TCP segment per exchange under load).
     fn flush(&self) {
         let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         self.write_waiting();
@@ -568,7 +554,7 @@ impl Observer for Recording {
             return None;
         }
         let id = exchange.ctx.id + self.id_offset;
-        let mut entry = self.entry_of(exchange);
+        let entry = self.entry_of(exchange);
         if entry.response.extra.contains_key("_error") {
             self.note_failure(&entry);
         }
@@ -576,7 +562,7 @@ impl Observer for Recording {
         // The entry's only copy from here on is its JSON.
         let waiting = Waiting {
             id,
-            line: Line::new(id, &mut entry),
+            line: Line::new(id, &entry),
             embedded: has_embedded_body(&entry),
             summary: self.feed().is_watched().then(|| entry_summary(0, &entry)),
             settle,
@@ -585,7 +571,7 @@ impl Observer for Recording {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(waiting);
-        self.commit();
+        self.flush();
         Some(settled)
     }
 }

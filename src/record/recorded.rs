@@ -214,13 +214,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let har_path = dir.path().join("r.har");
         let journal = Journal::create(&har_path, Storage::Embed, false).unwrap();
-        let (mut a, b, mut c) = (
+        let (a, b, c) = (
             entry("http://a/1", "one"),
             entry("http://a/2", "two"),
             entry("http://a/3", "three"),
         );
         let spans = journal
-            .append_all(&[&Line::new(2, &mut c), &Line::new(0, &mut a)])
+            .append_all(&[&Line::new(2, &c), &Line::new(0, &a)])
             .unwrap();
         let kept = vec![
             Kept {

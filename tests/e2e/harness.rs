@@ -730,6 +730,15 @@ pub fn run_harp(dir: &Path, args: &[&str]) -> Stopped {
 }
 
 /// Reads a HAR written by harp as JSON.
+/// A recording's journal as it stands: its lines, without the zeros of the mapped
+/// window that a journal being written ends in.
+pub fn journal_lines(path: &Path) -> Vec<u8> {
+    let mut text = std::fs::read(path).unwrap();
+    let end = text.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+    text.truncate(end);
+    text
+}
+
 pub fn read_har(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()

@@ -517,7 +517,10 @@ async fn kill_9_loses_no_finished_exchange() {
     }
     let journal = harp.path("crash.har.harp-journal");
     assert_eq!(
-        std::fs::read_to_string(&journal).unwrap().lines().count(),
+        String::from_utf8(journal_lines(&journal))
+            .unwrap()
+            .lines()
+            .count(),
         4,
         "header + 3 exchanges"
     );
