@@ -12,7 +12,22 @@ pub(crate) fn write_json_string(out: &mut Vec<u8>, text: &str) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        // Skip eight bytes at a time while none needs escaping.
+        // Skip 32 bytes at a time while none needs escaping (four words checked
+        // together: half the time per byte of one at a time on a 64 KiB body), then
+        // eight.
+        while i + 32 <= bytes.len() {
+            let word =
+                |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+            if needs_escape(word(i)) | needs_escape(word(i + 8))
+                || needs_escape(word(i + 16)) | needs_escape(word(i + 24))
+            {
+                break;
+            }
+            i += 32;
+        }
+        if i == bytes.len() {
+            break;
+        }
         if i + 8 <= bytes.len() {
             let word = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("eight bytes"));
             if !needs_escape(word) {
@@ -90,8 +105,13 @@ mod tests {
         // word, so each lane of the eight-byte check is exercised.
         for c in (0u32..0x80).chain([0x7f, 0x80, 0xe9, 0x2028, 0xfffd, 0x1f600]) {
             let c = char::from_u32(c).unwrap();
-            for pad in 0..10 {
-                same_as_serde(&format!("{}{c}{}", "a".repeat(pad), "b".repeat(9 - pad)));
+            // Lengths 10 and 70: the eight-byte check, and the 32-byte blocks (each
+            // of their four words, in the first and second block and the tail).
+            for total in [10, 70] {
+                for pad in 0..total {
+                    let rest = "b".repeat(total - 1 - pad);
+                    same_as_serde(&format!("{}{c}{rest}", "a".repeat(pad)));
+                }
             }
         }
         same_as_serde("");
@@ -100,7 +120,7 @@ mod tests {
         );
         let mut seed = 7u64;
         for _ in 0..2000 {
-            let len = (seed % 40) as usize;
+            let len = (seed % 100) as usize;
             let text: String = (0..len)
                 .map(|_| {
                     seed = seed

@@ -62,6 +62,9 @@ struct Appending {
     window: Option<Window>,
     /// The window right after it.
     next: Option<Next>,
+    /// Windows filled since a helper thread last ran, unmapped by the next one (an
+    /// unmap costs a TLB shoot-down: not on an exchange's path).
+    retired: Vec<Window>,
     /// Mapping failed once (no room on the disk, no `mmap`): lines are written.
     unmappable: bool,
 }
@@ -112,12 +115,16 @@ impl Window {
 }
 
 impl Next {
-    /// Starts preparing the window at `start` on a helper thread.
-    fn prepare(file: &File, start: u64) -> std::io::Result<Next> {
+    /// Starts preparing the window at `start` on a helper thread, which first unmaps
+    /// the `retired` ones.
+    fn prepare(file: &File, start: u64, retired: Vec<Window>) -> std::io::Result<Next> {
         let file = file.try_clone()?;
         let thread = std::thread::Builder::new()
             .name("harp-journal".into())
-            .spawn(move || Window::map(&file, start))?;
+            .spawn(move || {
+                drop(retired);
+                Window::map(&file, start)
+            })?;
         Ok(Next::Preparing(thread))
     }
 
@@ -146,6 +153,7 @@ impl Appending {
             end,
             window: None,
             next: None,
+            retired: Vec::new(),
             unmappable: !cfg!(target_os = "linux"),
         }
     }
@@ -189,7 +197,9 @@ impl Appending {
     fn ready(&mut self, len: u64) -> std::io::Result<()> {
         if self.window.as_ref().is_some_and(|w| w.end() == self.end) {
             // The current window is full: on to the next.
-            self.window = self.next.take().map(Next::ready).transpose()?;
+            let next = self.next.take().map(Next::ready).transpose()?;
+            self.retired
+                .extend(std::mem::replace(&mut self.window, next));
         }
         let holds = |w: &Window| w.start <= self.end && self.end < w.end();
         if !self.window.as_ref().is_some_and(holds) {
@@ -200,7 +210,7 @@ impl Appending {
         let window_end = self.window.as_ref().map_or(0, Window::end);
         let next = match self.next.take() {
             Some(next) => next,
-            None => Next::prepare(&self.file, window_end)?,
+            None => Next::prepare(&self.file, window_end, std::mem::take(&mut self.retired))?,
         };
         self.next = Some(if self.end + len > window_end {
             Next::Ready(next.ready()?)
@@ -216,10 +226,12 @@ impl Appending {
         let mut copied = 0;
         while copied < bytes.len() {
             if self.window.as_ref().is_some_and(|w| w.end() == self.end) {
-                self.window = match self.next.take() {
+                let next = match self.next.take() {
                     Some(Next::Ready(next)) => Some(next),
                     _ => None,
                 };
+                self.retired
+                    .extend(std::mem::replace(&mut self.window, next));
             }
             let Some(window) = self.window.as_mut() else {
                 break;
@@ -237,6 +249,7 @@ impl Appending {
     /// after it is cut back).
     fn unmap(&mut self) {
         self.window = None;
+        self.retired.clear();
         if let Some(next) = self.next.take() {
             let _ = next.ready();
         }
