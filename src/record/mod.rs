@@ -78,11 +78,11 @@ impl RecordOptions {
 /// The recording observer: finished exchanges become entries, journalled first.
 ///
 /// Each finished exchange's entry is built on the thread that served it; its journal
-/// line is then written in a group commit: whichever thread finds the journal free
-/// writes every line waiting at that moment in one `write` and settles those
-/// exchanges, which releases each response's last frame to its client. So a client that
-/// saw a whole response still implies a journal line in the operating system's hands,
-/// and under load many exchanges share one write.
+/// line is then appended in a group: the thread waits for any group being appended,
+/// then appends every line waiting at that moment (its own, unless that group took
+/// it) and settles those exchanges, which releases each response's last frame to its
+/// client. So a client that saw a whole response still implies a journal line in the
+/// operating system's hands.
 pub struct Recording {
     options: RecordOptions,
     /// Finished entries: their order key (earlier entries, when appending, first, then
