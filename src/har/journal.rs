@@ -260,7 +260,7 @@ impl Drop for Appending {
     fn drop(&mut self) {
         self.unmap();
         // The windows' unused zeros go: a journal left behind holds only lines.
-        if !self.unmappable || self.file.metadata().is_ok_and(|m| m.len() > self.end) {
+        if self.file.metadata().is_ok_and(|m| m.len() > self.end) {
             let _ = self.file.set_len(self.end);
         }
     }
@@ -435,11 +435,6 @@ impl Line {
     pub fn into_entry(self) -> Box<[u8]> {
         self.entry().into()
     }
-}
-
-/// Appends `entry`'s compact JSON (as `serde_json::to_writer` writes it).
-pub(crate) fn serialise(bytes: &mut Vec<u8>, entry: &Entry) {
-    super::compact::write_entry(bytes, entry);
 }
 
 /// Reads entries back from a journal, cheaply when they are asked for roughly in the

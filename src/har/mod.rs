@@ -7,7 +7,7 @@
 pub mod age;
 mod archive;
 mod body;
-mod compact;
+pub(crate) mod compact;
 mod escape;
 pub mod format;
 pub mod journal;

@@ -160,7 +160,7 @@ pub(super) fn har_of(entries: Vec<Entry>) -> Har {
 /// An entry's compact JSON.
 pub(super) fn compact(entry: &Entry) -> Vec<u8> {
     let mut json = Vec::with_capacity(2048);
-    crate::har::journal::serialise(&mut json, entry);
+    crate::har::compact::write_entry(&mut json, entry);
     json
 }
 
