@@ -5,10 +5,10 @@
 //!
 //! Layout: `<har file name>.harp-journal` beside the HAR. The first line is a header
 //! (`{"harpJournal":1,"storage":"embed","append":false}`), then `{"id":N,"entry":{…}}`
-//! lines. A torn last line (the crash hit mid-write) is ignored. Lines are copied into a
-//! mapped stretch of the file allocated ahead ([`Window`]), so a journal being written
-//! (or left by `kill -9`) ends in zeros, ignored when read; a journal closed normally
-//! is cut back to its last line.
+//! lines. A torn last line (the crash hit mid-write) is ignored. Small groups of lines
+//! are copied into a mapped stretch of the file allocated ahead ([`appending`]), so a
+//! journal being written (or left by `kill -9`) ends in zeros, ignored when read; a
+//! journal closed normally is cut back to its last line.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Write};
@@ -18,6 +18,9 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::{storage, Entry, Har, HarError, Storage};
+
+mod appending;
+use appending::Appending;
 
 /// The journal's file name for the HAR at `har_path`.
 fn journal_path(har_path: &Path) -> PathBuf {
@@ -50,259 +53,6 @@ struct ReadLine {
 pub struct Journal {
     path: PathBuf,
     file: Mutex<Appending>,
-}
-
-/// The journal's file and where its next line starts.
-struct Appending {
-    file: File,
-    /// Where the next line starts. The file can be longer: the unused rest of the
-    /// mapped windows, zeros (cut off when the journal is dropped; ignored when read).
-    end: u64,
-    /// The window holding the end, that lines are copied into (see [`Window`]).
-    window: Option<Window>,
-    /// The window right after it.
-    next: Option<Next>,
-    /// Windows filled since a helper thread last ran, unmapped by the next one (an
-    /// unmap costs a TLB shoot-down: not on an exchange's path).
-    retired: Vec<Window>,
-    /// Mapping failed once (no room on the disk, no `mmap`): lines are written.
-    unmappable: bool,
-}
-
-/// A stretch of the journal, allocated on the disk and mapped into memory, that lines
-/// are copied into: a copy into the page cache with no system call, where a `write`
-/// per group cost about 8 µs on ext4 (the largest part of recording's cost for small
-/// exchanges). A copied line is in the operating system's hands as a written one is:
-/// `kill -9` loses neither. The blocks are allocated first (`posix_fallocate`), so a
-/// full disk fails there, as an error, never as a fault while copying; the pages are
-/// faulted in ahead, on a helper thread, while the window before is being filled.
-struct Window {
-    map: memmap2::MmapMut,
-    /// The file offset of the map's first byte.
-    start: u64,
-}
-
-/// The window after the current one.
-enum Next {
-    /// Being allocated and faulted in.
-    Preparing(std::thread::JoinHandle<std::io::Result<Window>>),
-    Ready(Window),
-}
-
-impl Window {
-    fn end(&self) -> u64 {
-        self.start + self.map.len() as u64
-    }
-
-    /// Allocates and maps [`WINDOW`] bytes of `file` from `start` (page-aligned), its
-    /// pages faulted in.
-    fn map(file: &File, start: u64) -> std::io::Result<Window> {
-        allocate(file, start, WINDOW as u64)?;
-        // SAFETY: the journal is this process's own file (created new, beside a HAR
-        // this process holds the lock of), and it is never cut shorter while mapped:
-        // nothing else changes the mapped bytes under us.
-        let map = unsafe {
-            memmap2::MmapOptions::new()
-                .offset(start)
-                .len(WINDOW)
-                .map_mut(file)?
-        };
-        // A hint (Linux 5.14 on): without it each page faults at its first copy.
-        #[cfg(target_os = "linux")]
-        let _ = map.advise(memmap2::Advice::PopulateWrite);
-        Ok(Window { map, start })
-    }
-}
-
-impl Next {
-    /// Starts preparing the window at `start` on a helper thread, which first unmaps
-    /// the `retired` ones.
-    fn prepare(file: &File, start: u64, retired: Vec<Window>) -> std::io::Result<Next> {
-        let file = file.try_clone()?;
-        let thread = std::thread::Builder::new()
-            .name("harp-journal".into())
-            .spawn(move || {
-                drop(retired);
-                Window::map(&file, start)
-            })?;
-        Ok(Next::Preparing(thread))
-    }
-
-    /// The window, once prepared.
-    fn ready(self) -> std::io::Result<Window> {
-        match self {
-            Next::Ready(window) => Ok(window),
-            Next::Preparing(thread) => thread
-                .join()
-                .unwrap_or_else(|_| Err(std::io::Error::other("the mapping thread panicked"))),
-        }
-    }
-}
-
-/// Bytes allocated and mapped at a time.
-const WINDOW: usize = 4 << 20;
-/// A group larger than this is written, not copied (so it spans two windows at most).
-const WINDOW_GROUP: usize = WINDOW / 4;
-/// Mappings start on a page boundary.
-const PAGE: u64 = 4096;
-
-impl Appending {
-    fn new(file: File, end: u64) -> Self {
-        Self {
-            file,
-            end,
-            window: None,
-            next: None,
-            retired: Vec::new(),
-            unmappable: !cfg!(target_os = "linux"),
-        }
-    }
-
-    /// Appends `lines` at the end: copied into the windows, else (a large group, or
-    /// mapping failed) written.
-    fn append(&mut self, lines: &[&Line]) -> std::io::Result<()> {
-        let total: usize = lines.iter().map(|l| l.bytes.len()).sum();
-        let mapped = !self.unmappable
-            && total <= WINDOW_GROUP
-            && match self.ready(total as u64) {
-                Ok(()) => true,
-                Err(err) => {
-                    tracing::debug!("journal: writing lines, not mapping them ({err})");
-                    self.unmappable = true;
-                    self.unmap();
-                    false
-                }
-            };
-        let start = self.end;
-        for line in lines {
-            let copied = if mapped { self.copy(&line.bytes) } else { 0 };
-            // Whatever was not copied (all of it, unless mapped) is written.
-            let rest = &line.bytes[copied..];
-            if let Err(err) = write_all_at(&self.file, rest, self.end) {
-                // Cut the partial group off again, so no torn line stands before later
-                // ones (unmapped first: a mapped page past the file's end faults).
-                self.unmap();
-                self.end = start;
-                let _ = self.file.set_len(start);
-                return Err(err);
-            }
-            self.end += rest.len() as u64;
-        }
-        Ok(())
-    }
-
-    /// Makes the windows ready for `len` more bytes (at most a window's): the current
-    /// one holding the end, the next one ready when they pass its end, and the one
-    /// after being prepared.
-    fn ready(&mut self, len: u64) -> std::io::Result<()> {
-        if self.window.as_ref().is_some_and(|w| w.end() == self.end) {
-            // The current window is full: on to the next.
-            let next = self.next.take().map(Next::ready).transpose()?;
-            self.retired
-                .extend(std::mem::replace(&mut self.window, next));
-        }
-        let holds = |w: &Window| w.start <= self.end && self.end < w.end();
-        if !self.window.as_ref().is_some_and(holds) {
-            // The first window, or the end moved past it (a large group was written).
-            self.unmap();
-            self.window = Some(Window::map(&self.file, self.end / PAGE * PAGE)?);
-        }
-        let window_end = self.window.as_ref().map_or(0, Window::end);
-        let next = match self.next.take() {
-            Some(next) => next,
-            None => Next::prepare(&self.file, window_end, std::mem::take(&mut self.retired))?,
-        };
-        self.next = Some(if self.end + len > window_end {
-            Next::Ready(next.ready()?)
-        } else {
-            next
-        });
-        Ok(())
-    }
-
-    /// Copies `bytes` at the end, on into the next window where the current one ends
-    /// (both made ready by [`Appending::ready`]); how many bytes it copied (all).
-    fn copy(&mut self, bytes: &[u8]) -> usize {
-        let mut copied = 0;
-        while copied < bytes.len() {
-            if self.window.as_ref().is_some_and(|w| w.end() == self.end) {
-                let next = match self.next.take() {
-                    Some(Next::Ready(next)) => Some(next),
-                    _ => None,
-                };
-                self.retired
-                    .extend(std::mem::replace(&mut self.window, next));
-            }
-            let Some(window) = self.window.as_mut() else {
-                break;
-            };
-            let at = (self.end - window.start) as usize;
-            let n = (bytes.len() - copied).min(window.map.len() - at);
-            window.map[at..at + n].copy_from_slice(&bytes[copied..copied + n]);
-            self.end += n as u64;
-            copied += n;
-        }
-        copied
-    }
-
-    /// Drops the windows (waiting for one being prepared, so the file is not extended
-    /// after it is cut back).
-    fn unmap(&mut self) {
-        self.window = None;
-        self.retired.clear();
-        if let Some(next) = self.next.take() {
-            let _ = next.ready();
-        }
-    }
-}
-
-impl Drop for Appending {
-    fn drop(&mut self) {
-        self.unmap();
-        // The windows' unused zeros go: a journal left behind holds only lines.
-        if self.file.metadata().is_ok_and(|m| m.len() > self.end) {
-            let _ = self.file.set_len(self.end);
-        }
-    }
-}
-
-/// Allocates `len` bytes of `file` from `offset` on the disk (extending the file).
-#[cfg(unix)]
-fn allocate(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a plain system call on an open descriptor.
-    let err = unsafe { libc::posix_fallocate(file.as_raw_fd(), offset as i64, len as i64) };
-    match err {
-        0 => Ok(()),
-        err => Err(std::io::Error::from_raw_os_error(err)),
-    }
-}
-
-#[cfg(not(unix))]
-fn allocate(_file: &File, _offset: u64, _len: u64) -> std::io::Result<()> {
-    Err(std::io::ErrorKind::Unsupported.into())
-}
-
-/// Writes all of `buf` at `offset`.
-#[cfg(unix)]
-fn write_all_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
-}
-
-#[cfg(windows)]
-fn write_all_at(file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result<()> {
-    while !buf.is_empty() {
-        match std::os::windows::fs::FileExt::seek_write(file, buf, offset) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                buf = &buf[n..];
-                offset += n as u64;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Where one entry's JSON lies in a journal: its byte offset and length.
@@ -353,7 +103,7 @@ impl Journal {
     pub fn append_all(&self, lines: &[&Line]) -> Result<Vec<Span>, HarError> {
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         let mut spans = Vec::with_capacity(lines.len());
-        let mut at = file.end;
+        let mut at = file.end();
         for line in lines {
             spans.push(Span {
                 offset: at + line.prefix as u64,
@@ -366,6 +116,12 @@ impl Journal {
             source,
         })?;
         Ok(spans)
+    }
+
+    /// Waits for the window being prepared (tests: so that groups are copied).
+    #[cfg(test)]
+    fn settle(&self) {
+        self.file.lock().unwrap().settle();
     }
 
     /// Opens the journal for reading entries back by their [`Span`].
@@ -548,6 +304,7 @@ pub fn recover(har_path: &Path) -> Result<Option<usize>, HarError> {
 
 #[cfg(test)]
 mod tests {
+    use super::appending::{WINDOW, WINDOW_GROUP};
     use super::*;
 
     fn entry(body: &str) -> Entry {
@@ -613,7 +370,9 @@ mod tests {
         let har = dir.path().join("w.har");
         let journal = Journal::create(&har, Storage::Embed, false).unwrap();
         // About 3 windows of lines of every size, groups of one to three, and groups
-        // over WINDOW_GROUP (written) among them.
+        // over WINDOW_GROUP (written, or copied when they fit) among them. Now and
+        // then the window being prepared is waited for, so groups are copied as well
+        // as written while it is prepared.
         let mut want = Vec::new();
         let mut spans = Vec::new();
         let mut id = 0;
@@ -622,8 +381,12 @@ mod tests {
             let sizes: Vec<usize> = match id % 7 {
                 3 => vec![WINDOW_GROUP + 1],
                 5 => vec![1, 70_000, 3],
-                _ => vec![(id * 7919) % 20_000],
+                6 if id % 5 == 0 => vec![WINDOW / 4 + 1],
+                _ => vec![(id * 7919) % 12_000],
             };
+            if id % 4 == 0 {
+                journal.settle();
+            }
             let mut lines = Vec::new();
             for size in sizes {
                 let mut e = entry(&"b".repeat(size));
@@ -643,6 +406,8 @@ mod tests {
             assert!(buf == *want, "entry at {}", span.offset);
         }
         // Killed here, the journal would end in the windows' zeros: they are ignored.
+        journal.append_all(&[]).unwrap();
+        journal.settle();
         let copy = dir.path().join("killed.har");
         std::fs::copy(journal.path(), journal_path(&copy)).unwrap();
         let on_disk = std::fs::metadata(journal.path()).unwrap().len();
