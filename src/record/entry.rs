@@ -324,27 +324,30 @@ fn is_redacted(name: &str, opts: &EntryOptions) -> bool {
 }
 
 fn headers_of(headers: &HeaderMap, opts: &EntryOptions) -> Vec<Header> {
-    headers
-        .iter()
-        .filter(|(name, _)| !crate::proxy::is_proxy_only(name.as_str()))
-        .map(|(name, value)| {
-            let value = if is_redacted(name.as_str(), opts) {
-                if name == header::SET_COOKIE {
-                    redact_set_cookie(&String::from_utf8_lossy(value.as_bytes())).into()
+    let mut out = Vec::with_capacity(headers.len());
+    out.extend(
+        headers
+            .iter()
+            .filter(|(name, _)| !crate::proxy::is_proxy_only(name.as_str()))
+            .map(|(name, value)| {
+                let value = if is_redacted(name.as_str(), opts) {
+                    if name == header::SET_COOKIE {
+                        redact_set_cookie(&String::from_utf8_lossy(value.as_bytes())).into()
+                    } else {
+                        REDACTED.into()
+                    }
                 } else {
-                    REDACTED.into()
-                }
-            } else {
-                // Nearly every value is visible ASCII: that check is cheaper than the
-                // UTF-8 walk of from_utf8_lossy.
-                match value.to_str() {
-                    Ok(text) => text.into(),
-                    Err(_) => String::from_utf8_lossy(value.as_bytes()),
-                }
-            };
-            Header::new(name.as_str(), value)
-        })
-        .collect()
+                    // Nearly every value is visible ASCII: that check is cheaper than the
+                    // UTF-8 walk of from_utf8_lossy.
+                    match value.to_str() {
+                        Ok(text) => text.into(),
+                        Err(_) => String::from_utf8_lossy(value.as_bytes()),
+                    }
+                };
+                Header::new(name.as_str(), value)
+            }),
+    );
+    out
 }
 
 /// `name=value; attributes` with the value replaced by [`REDACTED`].

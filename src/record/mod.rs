@@ -99,6 +99,9 @@ pub struct Recording {
     pending: Mutex<Vec<Waiting>>,
     /// Held by the thread writing a group.
     writing: Mutex<()>,
+    /// Buffers of lines journalled, reused for the next lines (a fresh one per line
+    /// cost a large allocation and its release on every exchange).
+    buffers: Mutex<Vec<Vec<u8>>>,
     /// Exchanges that failed upstream: how many, and the first few (method URL: why).
     failures: Mutex<(u64, Vec<String>)>,
     /// Where each recorded entry is announced to open inspector pages.
@@ -117,6 +120,11 @@ struct Waiting {
     settle: oneshot::Sender<()>,
 }
 
+/// How many line buffers a recording keeps for reuse, and the largest it keeps (so
+/// at most 4 MiB stay allocated).
+const LINE_BUFFERS_KEPT: usize = 64;
+const LINE_BUFFER_MAX: usize = 64 << 10;
+
 /// How many upstream failures a recording describes (the rest are counted).
 const FAILURES_KEPT: usize = 10;
 
@@ -129,6 +137,7 @@ impl Recording {
             id_offset: 0,
             journal: Mutex::new(None),
             pending: Mutex::new(Vec::new()),
+            buffers: Mutex::new(Vec::new()),
             writing: Mutex::new(()),
             failures: Mutex::new((0, Vec::new())),
             feed: std::sync::OnceLock::new(),
@@ -258,7 +267,10 @@ impl Recording {
                     self.feed().send("entry", &summary);
                 }
                 let at = match spans.as_ref() {
-                    Some(spans) => Place::Journal(spans[i]),
+                    Some(spans) => {
+                        self.reuse(waiting.line.into_buffer());
+                        Place::Journal(spans[i])
+                    }
                     None => Place::Memory(waiting.line.into_entry()),
                 };
                 kept.push(Kept {
@@ -267,6 +279,23 @@ impl Recording {
                     embedded: waiting.embedded,
                 });
                 let _ = waiting.settle.send(());
+            }
+        }
+    }
+
+    /// A buffer for a line: one kept, or a new one.
+    fn buffer(&self) -> Vec<u8> {
+        let kept = self.buffers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        kept.unwrap_or_default()
+    }
+
+    /// Keeps a journalled line's buffer for a later line, unless enough are kept or
+    /// it is large.
+    fn reuse(&self, buffer: Vec<u8>) {
+        if buffer.capacity() <= LINE_BUFFER_MAX {
+            let mut buffers = self.buffers.lock().unwrap_or_else(|p| p.into_inner());
+            if buffers.len() < LINE_BUFFERS_KEPT {
+                buffers.push(buffer);
             }
         }
     }
@@ -562,7 +591,7 @@ impl Observer for Recording {
         // The entry's only copy from here on is its JSON.
         let waiting = Waiting {
             id,
-            line: Line::new(id, &entry),
+            line: Line::new_in(id, &entry, self.buffer()),
             embedded: has_embedded_body(&entry),
             summary: self.feed().is_watched().then(|| entry_summary(0, &entry)),
             settle,

@@ -164,6 +164,12 @@ impl Line {
     /// The line of exchange `id` (compact JSON, as `serde_json::to_writer` makes it,
     /// written by [`super::compact`]).
     pub fn new(id: u64, entry: &Entry) -> Line {
+        Self::new_in(id, entry, Vec::new())
+    }
+
+    /// The same, written into `bytes` (emptied first): a buffer of an earlier line,
+    /// reused (see [`Line::into_buffer`]).
+    pub fn new_in(id: u64, entry: &Entry, mut bytes: Vec<u8>) -> Line {
         let body = |t: &Option<String>| t.as_ref().map_or(0, |t| t.len());
         let guess = 2048
             + body(&entry.response.content.text)
@@ -172,7 +178,8 @@ impl Line {
                 .post_data
                 .as_ref()
                 .map_or(0, |p| body(&p.text));
-        let mut bytes = Vec::with_capacity(guess + guess / 8);
+        bytes.clear();
+        bytes.reserve(guess + guess / 8);
         bytes.extend_from_slice(b"{\"id\":");
         bytes.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
         bytes.extend_from_slice(b",\"entry\":");
@@ -185,6 +192,11 @@ impl Line {
     /// The entry's compact JSON.
     pub fn entry(&self) -> &[u8] {
         &self.bytes[self.prefix..self.bytes.len() - 2]
+    }
+
+    /// The line's buffer, for [`Line::new_in`].
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.bytes
     }
 
     /// The entry's compact JSON, the rest of the line dropped.
