@@ -53,6 +53,17 @@ pub(crate) fn encode_text(bytes: &[u8], textual: bool) -> (String, Option<String
     }
 }
 
+/// The same for bytes owned: valid UTF-8 text becomes the text without a copy.
+pub(crate) fn encode_text_owned(bytes: Vec<u8>, textual: bool) -> (String, Option<String>) {
+    if !textual {
+        return encode_text(&bytes, false);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, None),
+        Err(err) => encode_text(err.as_bytes(), false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +78,17 @@ mod tests {
         assert!(decode_text("x", Some("rot13")).is_err());
         assert_eq!(encode_text(b"hi", true), ("hi".to_string(), None));
         assert_eq!(encode_text(b"hi", false).1.as_deref(), Some("base64"));
+        assert_eq!(
+            encode_text_owned(b"hi".to_vec(), true),
+            ("hi".to_string(), None)
+        );
+        assert_eq!(
+            encode_text_owned(b"hi".to_vec(), false),
+            encode_text(b"hi", false)
+        );
+        assert_eq!(
+            encode_text_owned(vec![0xff], true),
+            encode_text(&[0xff], true)
+        );
     }
 }

@@ -22,7 +22,7 @@ mod stream;
 mod writer;
 
 pub use body::BodyError;
-pub(crate) use body::{decode_text, encode_text};
+pub(crate) use body::{decode_text, encode_text, encode_text_owned};
 pub use journal::Journal;
 pub use lenient::Detail;
 pub use lock::Lock;

@@ -11,8 +11,8 @@ use http::{Method, StatusCode, Version};
 use serde_json::{json, Value};
 
 use crate::codec;
-use crate::har::encode_text;
 use crate::har::format::{iso8601, version_str, REDACTED};
+use crate::har::{encode_text, encode_text_owned};
 use crate::har::{Content, Entry, Extra, Header, PostData, Request, Response, Timings};
 use crate::rules::Rules;
 
@@ -120,12 +120,13 @@ pub struct Exchange {
     pub server_ip: Option<IpAddr>,
 }
 
-/// Builds the HAR entry for `x`.
-pub(crate) fn to_entry(x: &Exchange, opts: &EntryOptions) -> Entry {
+/// Builds the HAR entry for `x`. The response body moves into the entry's text when
+/// it is embedded as it came (no copy of it is made).
+pub(crate) fn to_entry(x: Exchange, opts: &EntryOptions) -> Entry {
     let full = opts.mode == Mode::Full;
-    let (response, failed) = match &x.response {
+    let (response, failed) = match x.response {
         Ok(resp) => (response_of(resp, opts), false),
-        Err(reason) => (failed_response(reason), true),
+        Err(reason) => (failed_response(&reason), true),
     };
     let (time, timings) = if full {
         let receive = if failed { -1.0 } else { round3(x.receive_ms) };
@@ -235,7 +236,7 @@ fn post_data_of(body: &[u8], mime: &str, opts: &EntryOptions) -> PostData {
     post
 }
 
-fn response_of(resp: &ResponseRecord, opts: &EntryOptions) -> Response {
+fn response_of(mut resp: ResponseRecord, opts: &EntryOptions) -> Response {
     let full = opts.mode == Mode::Full;
     let mime = header_str(&resp.headers, header::CONTENT_TYPE)
         .unwrap_or("x-unknown")
@@ -245,9 +246,17 @@ fn response_of(resp: &ResponseRecord, opts: &EntryOptions) -> Response {
         mime_type: mime.clone(),
         ..Content::default()
     };
-    let decoded = codec::decode_cow(coding, &resp.body, opts.max_decoded);
-    let body: &[u8] = match &decoded {
-        Ok(bytes) => bytes,
+    let raw_len = resp.body.len() as i64;
+    // The decoded body: a new buffer, or (no content coding) the bytes received.
+    let decoded = match codec::decode_cow(coding, &resp.body, opts.max_decoded) {
+        Ok(Cow::Owned(bytes)) => Ok(Some(bytes)),
+        Ok(Cow::Borrowed(_)) => Ok(None),
+        Err(err) => Err(err),
+    };
+    let decoded_ok = decoded.is_ok();
+    let body = match decoded {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => Vec::from(std::mem::take(&mut resp.body)),
         Err(err) => {
             // Keep exactly what the server sent; replay must serve it still encoded.
             tracing::warn!("keeping an undecoded body ({err})");
@@ -255,18 +264,22 @@ fn response_of(resp: &ResponseRecord, opts: &EntryOptions) -> Response {
                 .extra
                 .insert("_harpEncoded".into(), Value::String(coding.to_string()));
             content.comment = Some(format!("body kept as received: {err}"));
-            &resp.body
+            Vec::from(std::mem::take(&mut resp.body))
         }
     };
-    let body = &*redact_json_body(&opts.rules, &mime, body);
+    let redacted = match redact_json_body(&opts.rules, &mime, &body) {
+        Cow::Owned(redacted) => Some(redacted),
+        Cow::Borrowed(_) => None,
+    };
+    let body = redacted.unwrap_or(body);
     content.size = body.len() as i64;
-    if full && decoded.is_ok() && !coding.is_empty() {
-        content.compression = Some(body.len() as i64 - resp.body.len() as i64);
+    if full && decoded_ok && !coding.is_empty() {
+        content.compression = Some(body.len() as i64 - raw_len);
     }
     if opts.content == ContentPolicy::Embed {
         // Still-encoded bytes (a coding that failed to decode) are never text.
-        let textual = decoded.is_ok() && (codec::is_textual(&mime) || mime == "x-unknown");
-        let (text, encoding) = encode_text(body, textual);
+        let textual = decoded_ok && (codec::is_textual(&mime) || mime == "x-unknown");
+        let (text, encoding) = encode_text_owned(body, textual);
         content.text = Some(text);
         content.encoding = encoding;
     }
@@ -471,7 +484,7 @@ mod tests {
             ],
             &body,
         );
-        let e = to_entry(&x, &EntryOptions::default());
+        let e = to_entry(x.clone(), &EntryOptions::default());
         assert_eq!(e.started_date_time, "2020-09-13T12:26:40.123Z");
         assert_eq!(e.time, 1.75);
         assert_eq!(e.request.http_version, "HTTP/2.0");
@@ -503,7 +516,7 @@ mod tests {
         let mut opts = EntryOptions::default();
         opts.redact.push("x-api-key".into());
         opts.redact.push("set-cookie".into());
-        let e = to_entry(&x, &opts);
+        let e = to_entry(x.clone(), &opts);
         let text = serde_json::to_string(&e).unwrap();
         for secret in ["t0ken", "eA==", "k3y", "a=1", "secret"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
@@ -519,7 +532,7 @@ mod tests {
             redact: Vec::new(),
             ..EntryOptions::default()
         };
-        let e = to_entry(&x, &opts);
+        let e = to_entry(x.clone(), &opts);
         assert!(e.request.headers.iter().any(|h| h.value == "Bearer t0ken"));
     }
 
@@ -532,7 +545,7 @@ mod tests {
             ],
             b"",
         );
-        let e = to_entry(&x, &EntryOptions::default());
+        let e = to_entry(x.clone(), &EntryOptions::default());
         let values: Vec<&str> = e
             .response
             .headers
@@ -547,18 +560,21 @@ mod tests {
             redact: Vec::new(),
             ..EntryOptions::default()
         };
-        assert_eq!(to_entry(&x, &kept).response.cookies[0]["value"], "t0p");
+        assert_eq!(
+            to_entry(x.clone(), &kept).response.cookies[0]["value"],
+            "t0p"
+        );
     }
 
     #[test]
     fn binary_corrupt_minimal_and_failed() {
         let x = exchange(&[("content-type", "image/png")], &[0x89, b'P', 0xff]);
-        let e = to_entry(&x, &EntryOptions::default());
+        let e = to_entry(x.clone(), &EntryOptions::default());
         assert_eq!(e.response.content.encoding.as_deref(), Some("base64"));
         assert_eq!(e.response.content.text.as_deref(), Some("iVD/"));
 
         let x = exchange(&[("content-encoding", "gzip")], b"not gzip");
-        let e = to_entry(&x, &EntryOptions::default());
+        let e = to_entry(x.clone(), &EntryOptions::default());
         assert_eq!(e.response.content.extra["_harpEncoded"], "gzip");
         assert_eq!(e.response.content.text.as_deref(), Some("bm90IGd6aXA="));
 
@@ -566,7 +582,7 @@ mod tests {
             mode: Mode::Minimal,
             ..EntryOptions::default()
         };
-        let e = to_entry(&x, &opts);
+        let e = to_entry(x.clone(), &opts);
         assert_eq!(e.time, 0.0);
         assert!(e.request.cookies.is_empty());
         assert_eq!(e.response.body_size, -1);
@@ -574,7 +590,7 @@ mod tests {
 
         let mut x = exchange(&[], b"");
         x.response = Err("connection refused".into());
-        let e = to_entry(&x, &EntryOptions::default());
+        let e = to_entry(x.clone(), &EntryOptions::default());
         assert_eq!(e.response.status, 0);
         assert_eq!(e.response.extra["_error"], "connection refused");
 
@@ -583,7 +599,7 @@ mod tests {
             ..EntryOptions::default()
         };
         let e = to_entry(
-            &exchange(&[("content-type", "text/plain")], b"secret"),
+            exchange(&[("content-type", "text/plain")], b"secret"),
             &opts,
         );
         assert!(e.response.content.text.is_none());

@@ -121,9 +121,9 @@ struct Waiting {
 }
 
 /// How many line buffers a recording keeps for reuse, and the largest it keeps (so
-/// at most 4 MiB stay allocated).
+/// at most 8 MiB stay allocated).
 const LINE_BUFFERS_KEPT: usize = 64;
-const LINE_BUFFER_MAX: usize = 64 << 10;
+const LINE_BUFFER_MAX: usize = 128 << 10;
 
 /// How many upstream failures a recording describes (the rest are counted).
 const FAILURES_KEPT: usize = 10;
@@ -404,12 +404,13 @@ impl Recording {
             Ok(resp) => {
                 let coding = header_text(&resp.headers, header::CONTENT_ENCODING);
                 let mime = header_text(&resp.headers, header::CONTENT_TYPE);
-                let body = self.body_of(resp.body.body, &coding, &mime);
+                let mut body = self.body_of(resp.body.body, &coding, &mime);
                 let record = ResponseRecord {
                     status: resp.status,
                     version: resp.version,
                     headers: resp.headers,
-                    body: body.bytes(),
+                    // Moved, not shared: the entry's text can take the bytes over.
+                    body: body.take_bytes(),
                 };
                 response_parts = Some((body, resp.body.trailers, resp.body.end, resp.body.chunks));
                 Ok(record)
@@ -430,7 +431,7 @@ impl Recording {
             receive_ms: ms(ex.receive),
             server_ip: ex.server_addr.map(|a| a.ip()),
         };
-        let mut entry = to_entry(&exchange, &self.options.entry);
+        let mut entry = to_entry(exchange, &self.options.entry);
         if !messages.is_empty() {
             entry
                 .extra
@@ -641,6 +642,14 @@ enum Body {
 }
 
 impl Body {
+    /// The bytes, moved out (none are left behind).
+    fn take_bytes(&mut self) -> Bytes {
+        match self {
+            Body::Bytes(b) => std::mem::take(b),
+            _ => Bytes::new(),
+        }
+    }
+
     fn bytes(&self) -> Bytes {
         match self {
             Body::Bytes(b) => b.clone(),
