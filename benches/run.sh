@@ -9,7 +9,7 @@
 #   5. index build, lookup, miss and near-miss ranking by entry count (cargo bench);
 #   6. recording a 1 GiB body (benches/streaming.sh).
 #
-#   benches/run.sh                 DURATION=5 CONNS=16 REPEAT=3 by default (REPEAT: the
+#   benches/run.sh                 DURATION=5 CONNS=16 REPEAT=5 by default (REPEAT: the
 #                                  record/forward pairs, alternated); INSTALL=1 installs
 #                                  what is missing (apt nginx-light, cargo oha, pip
 #                                  mitmproxy); PARTS="2 3" runs only those parts
@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-16}
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-5}
 PARTS=" ${PARTS:-1 2 3 4 5 6} "
 part() { [[ "$PARTS" == *" $1 "* ]]; }
 root=$PWD
