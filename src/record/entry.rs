@@ -120,8 +120,9 @@ pub struct Exchange {
     pub server_ip: Option<IpAddr>,
 }
 
-/// Builds the HAR entry for `x`. The response body moves into the entry's text when
-/// it is embedded as it came (no copy of it is made).
+/// Builds the HAR entry for `x`. The response body's buffer becomes the entry's text
+/// when it is embedded as it came and the buffer is not shared: no copy is made (the
+/// tap's joined body of several frames is such a buffer).
 pub(crate) fn to_entry(x: Exchange, opts: &EntryOptions) -> Entry {
     let full = opts.mode == Mode::Full;
     let (response, failed) = match x.response {

@@ -41,7 +41,7 @@ pub(super) struct Appending {
 
 /// A stretch of the journal, allocated on the disk and mapped into memory, that lines
 /// are copied into. A copied line is in the operating system's hands as a written one
-/// is: `kill -9` loses neither. The blocks are allocated first (`posix_fallocate`), so
+/// is: `kill -9` loses neither. The blocks are allocated first (`fallocate`), so
 /// a full disk fails there, as an error, never as a fault while copying; the pages are
 /// faulted in ahead, on a helper thread.
 struct Window {
@@ -337,14 +337,22 @@ impl Drop for Appending {
 }
 
 /// Allocates `len` bytes of `file` from `offset` on the disk (extending the file).
+/// The system call itself, not `posix_fallocate`: where the file system cannot
+/// allocate, that one falls back to writing a zero into each block it reads as zero,
+/// which could land over a line written meanwhile; this one fails instead.
 #[cfg(target_os = "linux")]
 fn allocate(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
-    // SAFETY: a plain system call on an open descriptor.
-    let err = unsafe { libc::posix_fallocate(file.as_raw_fd(), offset as i64, len as i64) };
-    match err {
-        0 => Ok(()),
-        err => Err(std::io::Error::from_raw_os_error(err)),
+    loop {
+        // SAFETY: a plain system call on an open descriptor.
+        let done = unsafe { libc::fallocate(file.as_raw_fd(), 0, offset as i64, len as i64) };
+        if done == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err);
+        }
     }
 }
 
