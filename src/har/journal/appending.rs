@@ -212,12 +212,17 @@ impl Appending {
     /// worth at a time: a write into allocated blocks skips ext4's reservation of each
     /// one (16 against 27 µs per 64 KiB written).
     fn reserve(&mut self, upto: u64) {
-        let Some(allocated) = self.allocated.filter(|a| *a < upto) else {
+        let Some(allocated) = self.allocated else {
             return;
         };
-        let len = (upto - allocated).div_ceil(WINDOW as u64) * WINDOW as u64;
-        self.allocated = match allocate(&self.file, allocated, len) {
-            Ok(()) => Some(allocated + len),
+        // Lines copied into windows since may have moved the end past it.
+        let from = allocated.max(self.end);
+        if from >= upto {
+            return;
+        }
+        let len = (upto - from).div_ceil(WINDOW as u64) * WINDOW as u64;
+        self.allocated = match allocate(&self.file, from, len) {
+            Ok(()) => Some(from + len),
             Err(err) => {
                 tracing::debug!("journal: writing without allocating ahead ({err})");
                 None
