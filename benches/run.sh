@@ -124,7 +124,7 @@ load() {
 }
 # wait_for FILE TEXT: until TEXT shows in FILE (a server's log).
 wait_for() {
-  for _ in $(seq 400); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.025; done
+  for _ in $(seq 2000); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.005; done
   echo "timed out waiting for '$2' in $1" >&2
   return 1
 }
@@ -206,6 +206,7 @@ record_run() {
   mkdir -p "$work/rec"
   local urls=()
   [ "$mode" = forward ] && urls=(--url 'http://nothing.invalid/**')
+  rm -f "$work/rec.log"
   "$harp" record --har "$work/rec/rec.har" "${urls[@]}" --upstream-ca "$work/upca.pem" \
     --listen 127.0.0.1:18484 --ca-dir "$work/certs" >"$work/rec.log" 2>&1 &
   local rec=$!
@@ -264,6 +265,7 @@ echo "|---:|---:|---:|---:|---:|---:|"
 for n in 2850 28500 57000; do
   python3 benches/make_har.py "$work/load.har" "$n"
   bytes=$(stat -c %s "$work/load.har")
+  rm -f "$work/load.log" # so that the last run's "listening" is not read as this one's
   start=$(date +%s.%N)
   "$harp" replay --har "$work/load.har" --listen 127.0.0.1:18486 --ca-dir "$work/certs" >"$work/load.log" 2>&1 &
   loader=$!
@@ -288,6 +290,7 @@ echo "|---:|---|---:|---:|---:|"
 read -r base p99 _ < <(load "http://127.0.0.1:18480/payload-1k.json")
 echo "| - | nginx, the same bytes | $base | $p99 | 1.00 |"
 for n in 10 10000; do
+  rm -f "$work/mock.log"
   "$harp" mock "$work/mock-$n.json" --listen 127.0.0.1:18483 >"$work/mock.log" 2>&1 &
   mock=$!
   wait_for "$work/mock.log" listening

@@ -10,6 +10,7 @@ mod body;
 pub(crate) mod compact;
 mod escape;
 pub mod format;
+mod heap;
 pub mod journal;
 mod lenient;
 mod lock;

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::lenient::{self, Detail, Object};
 use super::reader::{self, Payloads};
-use super::{journal, split, Entry, Har, HarError, Log, ReadLimits};
+use super::{heap, journal, split, Entry, Har, HarError, Log, ReadLimits};
 
 /// An entry's bodies as the client saw them.
 #[derive(Debug, Clone, Default)]
@@ -124,6 +124,7 @@ fn parallel<T: Send>(
     each: &mut impl FnMut(usize, T) -> Result<(), HarError>,
 ) -> Result<Option<split::Split>, HarError> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let _heap = heap::LargeSteps::begin();
     let cancel = AtomicBool::new(false);
     let (jobs, queue) = mpsc::sync_channel::<(usize, split::Batch)>(workers * 2);
     let queue = Mutex::new(queue);
@@ -183,10 +184,18 @@ fn run_batch<T>(
     store: &Mutex<Store>,
     work: &impl Fn(usize, Entry, EntryBodies) -> Result<T, HarError>,
 ) -> Vec<Result<T, Stop>> {
+    // The batch's text is checked as UTF-8 once, so that the parser need not check
+    // every string it reads (each entry starts and ends with ASCII, at a character
+    // boundary). Text that is not UTF-8 is parsed as bytes, and fails there.
+    let text = std::str::from_utf8(&batch.text).ok();
     let mut out = Vec::with_capacity(batch.entries.len());
     for (k, range) in batch.entries.iter().enumerate() {
         let index = batch.first + k;
-        let made = match serde_json::from_slice::<Entry>(&batch.text[range.clone()]) {
+        let parsed = match text {
+            Some(text) => serde_json::from_str::<Entry>(&text[range.clone()]),
+            None => serde_json::from_slice::<Entry>(&batch.text[range.clone()]),
+        };
+        let made = match parsed {
             Err(_) => Err(Stop::Unparsed),
             Ok(mut entry) => shared_bodies(path, index, &mut entry, store)
                 .and_then(|bodies| work(index, entry, bodies))
