@@ -1,4 +1,5 @@
-//! Asking the C allocator to grow its heaps in large steps while a HAR is loaded.
+//! Asking the C allocator to grow its heaps in large steps, and to reuse large blocks,
+//! while a HAR is loaded.
 //!
 //! Loading allocates about the file's size in small pieces on worker threads. glibc's
 //! malloc gives each thread an arena whose heap it grows 128 KiB past each request at a
@@ -8,7 +9,12 @@
 //! space only: a page costs memory when it is first written). When the last one ends,
 //! the default comes back, so that freed memory is handed back to the system as before.
 //!
-//! Setting the pad turns off glibc's dynamic mmap threshold for the rest of the process
+//! The reading thread takes a new megabyte of text at a time (the batches handed to the
+//! workers share the last one). Above glibc's mmap threshold (128 KiB) each was a fresh
+//! mapping whose every page faulted in; while loading, blocks up to 8 MiB come from the
+//! heap instead, where the freed ones are reused.
+//!
+//! Setting either turns off glibc's dynamic mmap threshold for the rest of the process
 //! (allocations over 128 KiB are then always mapped, as they are in a fresh process).
 //! Other allocators, and other C libraries, are left as they are.
 
@@ -17,9 +23,14 @@ use std::sync::Mutex;
 /// How far past a request a heap grows while loading.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const LOADING_PAD: usize = 64 << 20;
-/// glibc's default pad (`M_TOP_PAD`).
+/// The largest block taken from a heap rather than mapped, while loading.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const LOADING_MMAP_THRESHOLD: usize = 8 << 20;
+/// glibc's default pad (`M_TOP_PAD`) and mmap threshold (`M_MMAP_THRESHOLD`).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const DEFAULT_PAD: usize = 128 << 10;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const DEFAULT_MMAP_THRESHOLD: usize = 128 << 10;
 
 /// How many loads are under way.
 static LOADS: Mutex<usize> = Mutex::new(0);
@@ -56,15 +67,16 @@ enum Pad {
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn set_pad(pad: Pad) {
-    let bytes = match pad {
-        Pad::Loading => LOADING_PAD,
-        Pad::Default => DEFAULT_PAD,
+    let (top_pad, mmap_threshold) = match pad {
+        Pad::Loading => (LOADING_PAD, LOADING_MMAP_THRESHOLD),
+        Pad::Default => (DEFAULT_PAD, DEFAULT_MMAP_THRESHOLD),
     };
     // SAFETY: mallopt only sets a tuning parameter of glibc's allocator, under its own
-    // lock; any value is valid for M_TOP_PAD. It returns 0 when it refuses, and the
-    // allocator then simply keeps its setting, so the result is not needed.
+    // lock; both values are in the ranges glibc accepts. It returns 0 when it refuses,
+    // and the allocator then simply keeps its setting, so the result is not needed.
     unsafe {
-        libc::mallopt(libc::M_TOP_PAD, bytes as libc::c_int);
+        libc::mallopt(libc::M_TOP_PAD, top_pad as libc::c_int);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, mmap_threshold as libc::c_int);
     }
 }
 

@@ -17,6 +17,10 @@ use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
 
+use scan::BLOCK;
+
+mod scan;
+
 /// How much is read from the source at a time.
 const READ: usize = 1 << 20;
 /// A batch is handed over once its entries reach this many bytes.
@@ -222,52 +226,39 @@ impl<R: Read, F: FnMut(Batch) -> bool> Splitter<R, F> {
         }
     }
 
-    /// Given where an object or array starts, the position after it. Strings are
-    /// followed inline (most of an entry's bytes are in strings, most strings short).
+    /// Given where an object or array starts, the position after it, found a block of
+    /// the text at a time ([`scan`]).
     fn container_end(&mut self, start: usize) -> Result<usize, GiveUp> {
-        let mut depth = 0u32;
-        let mut in_string = false;
+        let mut container = scan::Container::default();
         let mut at = start;
         loop {
-            while at >= self.end() {
+            while at + BLOCK > self.end() {
                 if !self.fill()? {
-                    return Err(GiveUp::Outline);
+                    break;
                 }
             }
-            let rest = &self.buf[at - self.base..];
-            let mut i = 0;
-            while i < rest.len() {
-                if in_string {
-                    match quote_or_escape(&rest[i..]) {
-                        Some(k) if rest[i + k] == b'"' => {
-                            in_string = false;
-                            i += k + 1;
-                        }
-                        // The escaped byte is skipped, even when it is not read yet.
-                        Some(k) => i += k + 2,
-                        None => i = rest.len(),
-                    }
-                    continue;
+            let from = at - self.base;
+            let found = match self.buf.get(from..from + BLOCK) {
+                Some(block) => {
+                    let block = block.try_into().map_err(|_| GiveUp::Outline)?;
+                    container.block(block, MAX_DEPTH)
                 }
-                match rest[i] {
-                    b'"' => in_string = true,
-                    b'{' | b'[' => {
-                        depth += 1;
-                        if depth > MAX_DEPTH {
-                            return Err(GiveUp::Outline);
-                        }
+                // The end of the document: the rest, padded with spaces.
+                None => {
+                    let rest = &self.buf[from..];
+                    let mut block = [b' '; BLOCK];
+                    block[..rest.len()].copy_from_slice(rest);
+                    match container.block(&block, MAX_DEPTH) {
+                        Ok(None) => return Err(GiveUp::Outline),
+                        found => found,
                     }
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Ok(at + i + 1);
-                        }
-                    }
-                    _ => {}
                 }
-                i += 1;
+            };
+            match found {
+                Ok(Some(end)) => return Ok(at + end),
+                Ok(None) => at += BLOCK,
+                Err(scan::TooDeep) => return Err(GiveUp::Outline),
             }
-            at += i;
         }
     }
 
