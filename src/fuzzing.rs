@@ -10,7 +10,8 @@ use crate::har::{parse_har, read_har_file_with, HarFile, ReadLimits};
 use crate::replay::{diagnose, Asked, Index, ReplayOptions, Replayer};
 use crate::rules::{Canon, RuleSpec, Rules};
 
-/// The lenient HAR reader, then replay's index and the converter over what it accepts.
+/// The lenient HAR reader, then replay's index and the converter over what it accepts;
+/// and the entry splitter that streaming reads use, against a whole parse.
 pub fn har_json(data: &[u8]) {
     let path = Path::new("fuzz.har");
     if let Ok(har) = parse_har(data, path) {
@@ -18,6 +19,38 @@ pub fn har_json(data: &[u8]) {
         let _ = Index::new(&file, Rules::default());
         let _ = crate::collection::convert::har_to_collection(&file, "fuzz");
     }
+    split_agrees(data);
+}
+
+/// When the splitter accepts a document and every entry it found parses as JSON, the
+/// whole document parses too, with exactly those entries, and the rest of it is the
+/// splitter's envelope. (Where it gives up, the plain reader decides.)
+fn split_agrees(data: &[u8]) {
+    use serde_json::Value;
+    let mut entries = Vec::new();
+    let mut parsed = true;
+    let split = crate::har::split::split(data, u64::MAX, |batch| {
+        for range in batch.entries {
+            match serde_json::from_slice::<Value>(&batch.text[range]) {
+                Ok(entry) => entries.push(entry),
+                Err(_) => parsed = false,
+            }
+        }
+        true
+    });
+    let Ok(split) = split else { return };
+    let Ok(envelope) = serde_json::from_slice::<Value>(&split.envelope) else {
+        return;
+    };
+    if !parsed {
+        return;
+    }
+    let text = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let mut whole: Value =
+        serde_json::from_slice(text).expect("the splitter accepted what a whole parse refuses");
+    assert_eq!(whole["log"]["entries"], Value::Array(entries), "entries");
+    whole["log"]["entries"] = Value::Array(Vec::new());
+    assert_eq!(whole, envelope, "envelope");
 }
 
 /// The bytes read as a `.zip` archive and as a zlib `.zhar`, under small limits.

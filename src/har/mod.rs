@@ -17,7 +17,7 @@ mod lock;
 mod model;
 pub mod payload;
 mod reader;
-mod split;
+pub(crate) mod split;
 mod storage;
 mod stream;
 mod writer;

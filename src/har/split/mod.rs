@@ -31,7 +31,7 @@ const MAX_DEPTH: u32 = 125;
 
 /// Entries found together: their text and where each lies in it.
 #[derive(Debug)]
-pub(super) struct Batch {
+pub(crate) struct Batch {
     /// The document index of the first entry.
     pub first: usize,
     /// A window of the document holding the entries.
@@ -42,7 +42,7 @@ pub(super) struct Batch {
 
 /// A whole document split.
 #[derive(Debug)]
-pub(super) struct Split {
+pub(crate) struct Split {
     /// The document without its entries (`"entries": []`), as JSON.
     pub envelope: Vec<u8>,
     /// How many entries were handed over.
@@ -51,7 +51,7 @@ pub(super) struct Split {
 
 /// Why the splitter stopped before the end.
 #[derive(Debug)]
-pub(super) enum GiveUp {
+pub(crate) enum GiveUp {
     /// The text is not in the outline the splitter reads (or not valid): read it the
     /// plain way, which says what is wrong.
     Outline,
@@ -63,7 +63,7 @@ pub(super) enum GiveUp {
 
 /// Splits the document read from `source` (at most `max` bytes), handing `emit` the
 /// entries in batches, in order; `emit` returns false to stop.
-pub(super) fn split(
+pub(crate) fn split(
     source: impl Read,
     max: u64,
     emit: impl FnMut(Batch) -> bool,
