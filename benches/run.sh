@@ -260,22 +260,34 @@ echo "## 3. Loading a HAR: replay start and peak memory by size"
 echo
 echo "Browser-shaped entries (benches/make_har.py: about 20 headers, cookies, a 1.5 KB JSON body)."
 echo
-echo "| entries | HAR size | harp replay: until listening | peak RSS | RSS / file | harp check |"
+echo "Each size is started $REPEAT times: the median, then the fastest and slowest."
+echo
+echo "| entries | HAR size | harp replay: until listening (median; min-max) | peak RSS | RSS / file | harp check (median) |"
 echo "|---:|---:|---:|---:|---:|---:|"
+median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 for n in 2850 28500 57000; do
   python3 benches/make_har.py "$work/load.har" "$n"
   bytes=$(stat -c %s "$work/load.har")
-  rm -f "$work/load.log" # so that the last run's "listening" is not read as this one's
-  start=$(date +%s.%N)
-  "$harp" replay --har "$work/load.har" --listen 127.0.0.1:18486 --ca-dir "$work/certs" >"$work/load.log" 2>&1 &
-  loader=$!
-  wait_for "$work/load.log" listening
-  took=$(echo "$(date +%s.%N) - $start" | bc -l)
-  hwm=$(awk '/VmHWM/ {print $2}' "/proc/$loader/status")
-  stop_pid "$loader"
-  checked=$( { /usr/bin/time -f '%e' "$harp" check "$work/load.har" >/dev/null; } 2>&1 | tail -1)
-  printf '| %s | %.0f MB | %.2f s | %.0f MiB | %.1f | %s s |\n' "$n" "$(echo "$bytes / 1000000" | bc -l)" "$took" \
-    "$(echo "$hwm / 1024" | bc -l)" "$(echo "$hwm * 1024 / $bytes" | bc -l)" "$checked"
+  : >"$work/load.times"
+  for _ in $(seq "$REPEAT"); do
+    rm -f "$work/load.log" # so that the last run's "listening" is not read as this one's
+    start=$(date +%s.%N)
+    "$harp" replay --har "$work/load.har" --listen 127.0.0.1:18486 --ca-dir "$work/certs" >"$work/load.log" 2>&1 &
+    loader=$!
+    wait_for "$work/load.log" listening
+    took=$(echo "$(date +%s.%N) - $start" | bc -l)
+    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$loader/status")
+    stop_pid "$loader"
+    checked=$( { /usr/bin/time -f '%e' "$harp" check "$work/load.har" >/dev/null; } 2>&1 | tail -1)
+    echo "$took $hwm $checked" >>"$work/load.times"
+  done
+  took=$(cut -d' ' -f1 "$work/load.times" | median)
+  fastest=$(cut -d' ' -f1 "$work/load.times" | sort -n | head -1)
+  slowest=$(cut -d' ' -f1 "$work/load.times" | sort -n | tail -1)
+  hwm=$(cut -d' ' -f2 "$work/load.times" | median)
+  checked=$(cut -d' ' -f3 "$work/load.times" | median)
+  printf '| %s | %.0f MB | %.2f s; %.2f-%.2f s | %.0f MiB | %.1f | %s s |\n' "$n" "$(echo "$bytes / 1000000" | bc -l)" \
+    "$took" "$fastest" "$slowest" "$(echo "$hwm / 1024" | bc -l)" "$(echo "$hwm * 1024 / $bytes" | bc -l)" "$checked"
   rm -f "$work/load.har"
 done
 echo
