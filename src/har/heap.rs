@@ -43,7 +43,7 @@ impl LargeSteps {
     pub(crate) fn begin() -> Self {
         let mut loads = LOADS.lock().unwrap_or_else(|p| p.into_inner());
         if *loads == 0 {
-            set_pad(Pad::Loading);
+            tune(Tuning::Loading);
         }
         *loads += 1;
         LargeSteps(())
@@ -55,21 +55,22 @@ impl Drop for LargeSteps {
         let mut loads = LOADS.lock().unwrap_or_else(|p| p.into_inner());
         *loads -= 1;
         if *loads == 0 {
-            set_pad(Pad::Default);
+            tune(Tuning::Default);
         }
     }
 }
 
-enum Pad {
+/// Which settings to give glibc.
+enum Tuning {
     Loading,
     Default,
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn set_pad(pad: Pad) {
-    let (top_pad, mmap_threshold) = match pad {
-        Pad::Loading => (LOADING_PAD, LOADING_MMAP_THRESHOLD),
-        Pad::Default => (DEFAULT_PAD, DEFAULT_MMAP_THRESHOLD),
+fn tune(tuning: Tuning) {
+    let (top_pad, mmap_threshold) = match tuning {
+        Tuning::Loading => (LOADING_PAD, LOADING_MMAP_THRESHOLD),
+        Tuning::Default => (DEFAULT_PAD, DEFAULT_MMAP_THRESHOLD),
     };
     // SAFETY: mallopt only sets a tuning parameter of glibc's allocator, under its own
     // lock; both values are in the ranges glibc accepts. It returns 0 when it refuses,
@@ -81,4 +82,4 @@ fn set_pad(pad: Pad) {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn set_pad(_pad: Pad) {}
+fn tune(_tuning: Tuning) {}
